@@ -1,0 +1,95 @@
+//! The gateway client and the HTTP client. Every REST call goes to `DISCORD_API_BASE`
+//! (serenity's proxy setting, which only routes with its rate limiter off); the HTTP client's
+//! default `allowed_mentions` pings nobody.
+
+use std::sync::Arc;
+
+use serenity::all::{
+    Command, Context as SerenityContext, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
+};
+use serenity::http::{Http, HttpBuilder};
+use serenity::Client;
+use tokio::sync::RwLock;
+use tracing::{error, info, warn};
+
+use super::commands::registrations;
+use super::render::no_pings;
+use super::router;
+use crate::config::Token;
+use crate::App;
+
+pub fn http_client(token: &Token, api_base: &str) -> Http {
+    HttpBuilder::new(token.expose())
+        .proxy(api_base.trim_end_matches('/'))
+        .ratelimiter_disabled(true)
+        .default_allowed_mentions(no_pings())
+        .build()
+}
+
+struct Handler {
+    app: Arc<App>,
+    guild_id: Option<u64>,
+    /// Held for reading by every command in flight; shutdown takes it for writing to wait them out.
+    in_flight: Arc<RwLock<()>>,
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: SerenityContext, ready: Ready) {
+        info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the gateway");
+        let commands = registrations();
+        let result = match self.guild_id {
+            Some(guild) => GuildId::new(guild)
+                .set_commands(&ctx.http, commands)
+                .await
+                .map(|c| c.len()),
+            None => Command::set_global_commands(&ctx.http, commands)
+                .await
+                .map(|c| c.len()),
+        };
+        match result {
+            Ok(count) => info!(count, guild = ?self.guild_id, "slash commands registered"),
+            Err(e) => error!(error = %e, "could not register slash commands"),
+        }
+    }
+
+    async fn interaction_create(&self, ctx: SerenityContext, interaction: Interaction) {
+        let _in_flight = self.in_flight.read().await;
+        let Some(response) = router::handle(&self.app, &interaction).await else {
+            return;
+        };
+        let (id, token) = match &interaction {
+            Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token.as_str()),
+            Interaction::Component(c) => (c.id, c.token.as_str()),
+            Interaction::Modal(m) => (m.id, m.token.as_str()),
+            Interaction::Ping(p) => (p.id, p.token.as_str()),
+            _ => return,
+        };
+        if let Err(e) = ctx
+            .http
+            .create_interaction_response(id, token, &response, Vec::new())
+            .await
+        {
+            warn!(error = %e, interaction = %id, "could not answer an interaction");
+        }
+    }
+}
+
+/// Builds the gateway client around `app`.
+pub async fn gateway_client(
+    app: Arc<App>,
+    token: &Token,
+    api_base: &str,
+    guild_id: Option<u64>,
+    in_flight: Arc<RwLock<()>>,
+) -> serenity::Result<Client> {
+    let http = http_client(token, api_base);
+    // Interactions arrive without any privileged intent.
+    serenity::client::ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
+        .event_handler(Handler {
+            app,
+            guild_id,
+            in_flight,
+        })
+        .await
+}

@@ -1,0 +1,109 @@
+//! `/project …`.
+
+use serenity::all::CreateInteractionResponse;
+
+use super::commands::Invocation;
+use super::render::{self, private, private_embed, public};
+use super::router::Context;
+use super::CommandResult;
+use crate::domain::permissions::Action;
+use crate::domain::{validate, UserError};
+
+pub async fn create(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    ctx.require(Action::Manage)?;
+    let name = validate::project_name(inv.required_str("name")?)?;
+    let description = inv
+        .str("description")
+        .map(validate::description)
+        .transpose()?
+        .filter(|d| !d.is_empty());
+    let channel = inv.id("channel");
+    let project = ctx
+        .app
+        .db
+        .create_project(
+            ctx.guild_id,
+            &name,
+            channel,
+            description.as_deref(),
+            ctx.actor.user_id,
+            ctx.now,
+        )
+        .await??;
+    let route = match project.channel_id {
+        Some(channel) => format!("its reminders and alerts go to <#{channel}>"),
+        None => "its reminders follow the alerts channel".into(),
+    };
+    Ok(public(
+        format!(
+            "📁 Project **{}** created; {route}.",
+            render::typed(&project.name)
+        ),
+        &[],
+    ))
+}
+
+pub async fn list(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+    let projects = ctx.app.db.projects(ctx.guild_id).await?;
+    if projects.is_empty() {
+        return Ok(private(
+            "No projects yet. A manager can create one with /project create.",
+        ));
+    }
+    let lines: Vec<String> = projects
+        .iter()
+        .map(|p| {
+            let mut line = format!("**{}**", render::typed(&p.name));
+            if let Some(channel) = p.channel_id {
+                line.push_str(&format!(" · <#{channel}>"));
+            }
+            if p.is_archived() {
+                line.push_str(" · archived");
+            }
+            if let Some(d) = &p.description {
+                line.push_str(&format!(" — {}", render::fit(&render::typed(d), 100)));
+            }
+            line
+        })
+        .collect();
+    let embed = render::embed("Projects")
+        .description(render::lines_within(&lines, render::EMBED_DESCRIPTION_MAX));
+    Ok(private_embed(embed, Vec::new()))
+}
+
+pub async fn archive(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    ctx.require(Action::Manage)?;
+    let name = inv.required_str("project")?;
+    let project = ctx
+        .app
+        .db
+        .project_by_name(ctx.guild_id, name)
+        .await?
+        .ok_or_else(|| {
+            UserError::NotFound(format!(
+                "There is no project called \"{}\".",
+                crate::domain::clip(&render::typed(name), 50)
+            ))
+        })?;
+    if project.is_archived() {
+        return Err(UserError::Invalid(format!(
+            "The project \"{}\" is already archived.",
+            render::typed(&project.name)
+        ))
+        .into());
+    }
+    ctx.app.db.archive_project(project.id, ctx.now).await?;
+    Ok(public(
+        format!(
+            "🗄️ Project **{}** is archived; it takes no new tasks.",
+            render::typed(&project.name)
+        ),
+        &[],
+    ))
+}

@@ -1,0 +1,259 @@
+//! One entry point for every interaction, whichever transport brought it (gateway today, an
+//! HTTP interactions endpoint later): [`handle`] turns an `Interaction` into its response.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serenity::all::{
+    AutocompleteChoice, CommandInteraction, ComponentInteraction, CreateAutocompleteResponse,
+    CreateInteractionResponse, Interaction, Member,
+};
+use tracing::{error, info, warn};
+
+use super::commands::Invocation;
+use super::render::{self, private};
+use super::{config, project, task, CommandError, CommandResult};
+use crate::domain::guild::GuildSettings;
+use crate::domain::permissions::{may, Action, Actor};
+use crate::domain::UserError;
+use crate::App;
+
+/// Everything a command handler needs to know about the call.
+pub struct Context<'a> {
+    pub app: &'a App,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub actor: Actor,
+    pub settings: GuildSettings,
+    pub now: DateTime<Utc>,
+}
+
+impl Context<'_> {
+    /// The zone the caller's typed dates are read in: theirs, else the guild's (UTC by default).
+    pub async fn typing_zone(&self) -> CommandResult<Tz> {
+        Ok(self
+            .app
+            .db
+            .user_timezone(self.actor.user_id)
+            .await?
+            .unwrap_or(self.settings.timezone))
+    }
+
+    pub fn require(&self, action: Action) -> CommandResult<()> {
+        may(&self.actor, action, None).map_err(|r| CommandError::User(r.into()))
+    }
+}
+
+const NOT_IN_GUILD: &str = "Coordinator works only inside a server, not in direct messages.";
+const INTERNAL: &str =
+    "Something went wrong on my side, and nothing was changed. Please try again in a moment.";
+
+/// How the manager role is named in refusals.
+pub fn manager_role_label(settings: &GuildSettings) -> String {
+    match settings.manager_role_id {
+        Some(role) => format!("<@&{role}>"),
+        None => "not set yet, so Administrator or Manage Server; see /config manager-role".into(),
+    }
+}
+
+/// Answers one interaction. `None` means there is nothing to answer (an unknown kind).
+pub async fn handle(app: &App, interaction: &Interaction) -> Option<CreateInteractionResponse> {
+    match interaction {
+        Interaction::Command(command) => Some(handle_command(app, command).await),
+        Interaction::Autocomplete(command) => Some(handle_autocomplete(app, command).await),
+        Interaction::Component(component) => Some(handle_component(app, component).await),
+        Interaction::Ping(_) => Some(CreateInteractionResponse::Pong),
+        _ => None,
+    }
+}
+
+/// Builds the caller's context from the interaction's own member data (never a cache).
+async fn context<'a>(
+    app: &'a App,
+    guild_id: Option<u64>,
+    channel_id: u64,
+    member: Option<&Member>,
+    user_id: u64,
+) -> CommandResult<Context<'a>> {
+    let (Some(guild_id), Some(member)) = (guild_id, member) else {
+        return Err(UserError::Invalid(NOT_IN_GUILD.into()).into());
+    };
+    let settings = app.db.guild_settings(guild_id).await?;
+    let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
+    let admin = member
+        .permissions
+        .is_some_and(|p| p.administrator() || p.manage_guild());
+    Ok(Context {
+        app,
+        guild_id,
+        channel_id,
+        actor: Actor::new(user_id, &roles, admin, settings.manager_role_id),
+        settings,
+        now: app.clock.now(),
+    })
+}
+
+/// Turns an error into the reply: user errors as written, anything else logged and apologised for.
+fn error_reply(
+    error: CommandError,
+    settings: Option<&GuildSettings>,
+    what: &str,
+) -> CreateInteractionResponse {
+    match error {
+        CommandError::User(UserError::Refused(refusal)) => {
+            let label = settings
+                .map(manager_role_label)
+                .unwrap_or_else(|| "manager".into());
+            private(refusal.explain(&label))
+        }
+        CommandError::User(user) => private(user.to_string()),
+        CommandError::Store(store) => {
+            error!(command = what, error = %store, "command failed");
+            private(INTERNAL)
+        }
+    }
+}
+
+async fn handle_command(app: &App, command: &CommandInteraction) -> CreateInteractionResponse {
+    let user_id = command.user.id.get();
+    let guild_id = command.guild_id.map(|g| g.get());
+    let ctx = match context(
+        app,
+        guild_id,
+        command.channel_id.get(),
+        command.member.as_deref(),
+        user_id,
+    )
+    .await
+    {
+        Ok(ctx) => ctx,
+        Err(e) => return error_reply(e, None, &command.data.name),
+    };
+    let result = match Invocation::parse(command) {
+        Ok(invocation) => dispatch(&ctx, &invocation).await,
+        Err(e) => Err(e.into()),
+    };
+    let outcome = if result.is_ok() { "ok" } else { "refused" };
+    info!(
+        guild = ctx.guild_id,
+        user = user_id,
+        command = %command.data.name,
+        outcome,
+        "command"
+    );
+    result.unwrap_or_else(|e| error_reply(e, Some(&ctx.settings), &command.data.name))
+}
+
+async fn dispatch(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+    match inv.path() {
+        ("task", Some("create")) => task::create(ctx, inv).await,
+        ("task", Some("assign")) => task::assign(ctx, inv).await,
+        ("task", Some("unassign")) => task::unassign(ctx, inv).await,
+        ("task", Some("start")) => task::start(ctx, inv).await,
+        ("task", Some("done")) => task::done(ctx, inv).await,
+        ("task", Some("reopen")) => task::reopen(ctx, inv).await,
+        ("task", Some("block")) => task::block(ctx, inv).await,
+        ("task", Some("edit")) => task::edit(ctx, inv).await,
+        ("task", Some("comment")) => task::comment(ctx, inv).await,
+        ("task", Some("show")) => task::show(ctx, inv).await,
+        ("task", Some("list")) => task::list(ctx, inv).await,
+        ("task", Some("mine")) => task::mine(ctx).await,
+        ("task", Some("delete")) => task::delete(ctx, inv).await,
+        ("project", Some("create")) => project::create(ctx, inv).await,
+        ("project", Some("list")) => project::list(ctx).await,
+        ("project", Some("archive")) => project::archive(ctx, inv).await,
+        ("config", Some("show")) => config::show(ctx).await,
+        ("config", Some("manager-role")) => config::manager_role(ctx, inv).await,
+        ("config", Some("timezone")) => config::timezone(ctx, inv).await,
+        ("config", Some("alerts-channel")) => config::alerts_channel(ctx, inv).await,
+        ("config", Some("reminders")) => config::reminders(ctx, inv).await,
+        ("timezone", None) => config::personal_timezone(ctx, inv).await,
+        (name, sub) => {
+            warn!(name, ?sub, "command in the schema without a handler");
+            Err(UserError::Invalid("That command isn't available yet.".into()).into())
+        }
+    }
+}
+
+async fn handle_autocomplete(app: &App, command: &CommandInteraction) -> CreateInteractionResponse {
+    let choices = match autocomplete_choices(app, command).await {
+        Ok(choices) => choices,
+        Err(e) => {
+            if let CommandError::Store(store) = e {
+                error!(error = %store, "autocomplete failed");
+            }
+            Vec::new()
+        }
+    };
+    CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new().set_choices(choices))
+}
+
+async fn autocomplete_choices(
+    app: &App,
+    command: &CommandInteraction,
+) -> CommandResult<Vec<AutocompleteChoice>> {
+    let Some(guild_id) = command.guild_id.map(|g| g.get()) else {
+        return Ok(Vec::new());
+    };
+    let inv = Invocation::parse(command)?;
+    let Some((option, typed)) = &inv.focused else {
+        return Ok(Vec::new());
+    };
+    let limit = render::AUTOCOMPLETE_MAX as i64;
+    let choices = match *option {
+        "task" => {
+            let include_done = matches!(inv.path(), ("task", Some("show" | "reopen")));
+            app.db
+                .search_tasks(guild_id, typed, include_done, limit)
+                .await?
+                .into_iter()
+                .map(|(number, title)| {
+                    let name = render::fit(&format!("{number} {title}"), render::CHOICE_NAME_MAX);
+                    AutocompleteChoice::new(name, number.0)
+                })
+                .collect()
+        }
+        "project" => app
+            .db
+            .search_projects(guild_id, typed, limit)
+            .await?
+            .into_iter()
+            .map(|name| AutocompleteChoice::new(name.clone(), name))
+            .collect(),
+        "zone" => {
+            let typed = typed.trim().to_ascii_lowercase();
+            chrono_tz::TZ_VARIANTS
+                .iter()
+                .map(|zone| zone.name())
+                .filter(|name| name.to_ascii_lowercase().contains(&typed))
+                .take(render::AUTOCOMPLETE_MAX)
+                .map(|name| AutocompleteChoice::new(name, name))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    Ok(choices)
+}
+
+async fn handle_component(
+    app: &App,
+    component: &ComponentInteraction,
+) -> CreateInteractionResponse {
+    let ctx = match context(
+        app,
+        component.guild_id.map(|g| g.get()),
+        component.channel_id.get(),
+        component.member.as_ref(),
+        component.user.id.get(),
+    )
+    .await
+    {
+        Ok(ctx) => ctx,
+        Err(e) => return error_reply(e, None, "button"),
+    };
+    let custom_id = component.data.custom_id.as_str();
+    let result = match custom_id.split_once(':') {
+        Some(("list", rest)) => task::list_page_button(&ctx, rest).await,
+        _ => Err(UserError::Invalid("That button is no longer active.".into()).into()),
+    };
+    result.unwrap_or_else(|e| error_reply(e, Some(&ctx.settings), "button"))
+}

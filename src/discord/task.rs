@@ -1,0 +1,501 @@
+//! `/task …`: translate options into domain requests, and results into replies.
+
+use serenity::all::{CreateActionRow, CreateInteractionResponse, CreateInteractionResponseMessage};
+
+use super::commands::Invocation;
+use super::render::{self, private, private_embed, public};
+use super::router::Context;
+use super::CommandResult;
+use crate::domain::dates::parse_due;
+use crate::domain::permissions::Action;
+use crate::domain::task::{
+    check, Priority, ProjectRef, Status, Task, TaskCommand, TaskEdit, TaskNumber,
+};
+use crate::domain::{validate, UserError};
+use crate::store::{NewTask, TaskFilter};
+
+const PAGE_SIZE: i64 = 10;
+const HISTORY_SHOWN: i64 = 10;
+const MINE_SHOWN: i64 = 25;
+
+fn priority(text: &str) -> Result<Priority, UserError> {
+    text.parse()
+        .map_err(|()| UserError::Invalid("Priority must be low, normal, high or urgent.".into()))
+}
+
+fn task_number(inv: &Invocation) -> Result<TaskNumber, UserError> {
+    Ok(TaskNumber(inv.required_int("task")?))
+}
+
+/// An active project of this guild, by name.
+async fn active_project(ctx: &Context<'_>, name: &str) -> CommandResult<ProjectRef> {
+    let project = ctx
+        .app
+        .db
+        .project_by_name(ctx.guild_id, name.trim())
+        .await?
+        .ok_or_else(|| {
+            UserError::NotFound(format!(
+                "There is no project called \"{}\". /project list shows them.",
+                crate::domain::clip(&render::typed(name), 50)
+            ))
+        })?;
+    if project.is_archived() {
+        return Err(UserError::Invalid(format!(
+            "The project \"{}\" is archived and takes no new tasks.",
+            render::typed(&project.name)
+        ))
+        .into());
+    }
+    Ok(ProjectRef {
+        id: project.id,
+        name: project.name,
+        channel_id: project.channel_id,
+    })
+}
+
+async fn due(ctx: &Context<'_>, text: &str) -> CommandResult<chrono::DateTime<chrono::Utc>> {
+    let zone = ctx.typing_zone().await?;
+    Ok(parse_due(text, ctx.now, zone).map_err(UserError::from)?)
+}
+
+pub async fn create(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let assignee_id = inv.id("assignee");
+    ctx.require(Action::CreateTask {
+        assignee: assignee_id,
+    })?;
+    let title = validate::title(inv.required_str("title")?)?;
+    let description = inv
+        .str("description")
+        .map(validate::description)
+        .transpose()?
+        .filter(|d| !d.is_empty());
+    let priority = inv
+        .str("priority")
+        .map(priority)
+        .transpose()?
+        .unwrap_or_default();
+    let due_at = match inv.str("due") {
+        Some(text) => Some(due(ctx, text).await?),
+        None => None,
+    };
+    let project = match inv.str("project") {
+        Some(name) => Some(active_project(ctx, name).await?),
+        None => None,
+    };
+    let new = NewTask {
+        guild_id: ctx.guild_id,
+        title,
+        description,
+        priority,
+        project,
+        assignee_id,
+        creator_id: ctx.actor.user_id,
+        channel_id: ctx.channel_id,
+        due_at,
+    };
+    let task = ctx.app.db.create_task(&new, ctx.now).await?;
+    ctx.app.duties_changed();
+    let mut text = format!("📝 Created **{}**", render::task_label(&task));
+    let mut details = Vec::new();
+    if let Some(at) = task.due_at {
+        details.push(format!("due {}", render::due(at)));
+    }
+    match task.assignee_id {
+        Some(id) => details.push(format!("assigned to {}", render::user(id))),
+        None => details.push("unassigned".into()),
+    }
+    if task.priority != Priority::Normal {
+        details.push(format!("priority {}", task.priority.as_str()));
+    }
+    if let Some(project) = &task.project {
+        details.push(format!("project {}", render::typed(&project.name)));
+    }
+    text.push_str(&format!(" — {}.", details.join(", ")));
+    let pings: Vec<u64> = task.assignee_id.into_iter().collect();
+    Ok(public(text, &pings))
+}
+
+/// Applies `command` to the task named in the options, after the domain's checks.
+async fn change(ctx: &Context<'_>, inv: &Invocation, command: TaskCommand) -> CommandResult<Task> {
+    let number = task_number(inv)?;
+    let actor = ctx.actor;
+    let task = ctx
+        .app
+        .db
+        .change_task(
+            ctx.guild_id,
+            number,
+            actor.user_id,
+            ctx.now,
+            &command,
+            |task| check(&actor, task, &command),
+        )
+        .await??;
+    if matches!(
+        command,
+        TaskCommand::Assign(_)
+            | TaskCommand::Done
+            | TaskCommand::Reopen
+            | TaskCommand::Delete
+            | TaskCommand::Edit(_)
+    ) {
+        ctx.app.duties_changed();
+    }
+    Ok(task)
+}
+
+pub async fn assign(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let assignee = inv.required_id("assignee")?;
+    let task = change(ctx, inv, TaskCommand::Assign(Some(assignee))).await?;
+    Ok(public(
+        format!(
+            "👤 **{}** is now assigned to {}.",
+            render::task_label(&task),
+            render::user(assignee)
+        ),
+        &[assignee],
+    ))
+}
+
+pub async fn unassign(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let task = change(ctx, inv, TaskCommand::Assign(None)).await?;
+    Ok(public(
+        format!("**{}** is now unassigned.", render::task_label(&task)),
+        &[],
+    ))
+}
+
+pub async fn start(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let task = change(ctx, inv, TaskCommand::Start).await?;
+    Ok(public(
+        format!(
+            "▶️ {} started **{}**.",
+            render::user(ctx.actor.user_id),
+            render::task_label(&task)
+        ),
+        &[],
+    ))
+}
+
+pub async fn done(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+    let task = change(ctx, inv, TaskCommand::Done).await?;
+    Ok(public(
+        format!(
+            "✅ **{}** is done (marked by {}).",
+            render::task_label(&task),
+            render::user(ctx.actor.user_id)
+        ),
+        &[],
+    ))
+}
+
+pub async fn reopen(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let task = change(ctx, inv, TaskCommand::Reopen).await?;
+    Ok(public(
+        format!("↩️ **{}** is open again.", render::task_label(&task)),
+        &[],
+    ))
+}
+
+pub async fn block(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let reason = validate::note("reason", inv.required_str("reason")?)?;
+    let task = change(ctx, inv, TaskCommand::Block(reason.clone())).await?;
+    Ok(public(
+        format!(
+            "⛔ **{}** is blocked: {}",
+            render::task_label(&task),
+            render::typed(&reason)
+        ),
+        &[],
+    ))
+}
+
+pub async fn edit(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+    let mut edit = TaskEdit {
+        title: inv.str("title").map(validate::title).transpose()?,
+        description: inv
+            .str("description")
+            .map(validate::description)
+            .transpose()?,
+        priority: inv.str("priority").map(priority).transpose()?,
+        ..TaskEdit::default()
+    };
+    if let Some(text) = inv.str("due") {
+        edit.due_at = Some(due(ctx, text).await?);
+    }
+    if let Some(name) = inv.str("project") {
+        edit.project = Some(active_project(ctx, name).await?);
+    }
+    if edit.is_empty() {
+        return Err(UserError::Invalid(
+            "Tell me what to change: title, due, priority, project or description.".into(),
+        )
+        .into());
+    }
+    let task = change(ctx, inv, TaskCommand::Edit(edit.clone())).await?;
+    let mut changes = Vec::new();
+    if edit.title.is_some() {
+        changes.push("title".to_string());
+    }
+    if let Some(at) = edit.due_at {
+        changes.push(format!("due {}", render::due(at)));
+    }
+    if let Some(p) = edit.priority {
+        changes.push(format!("priority {}", p.as_str()));
+    }
+    if let Some(project) = &edit.project {
+        changes.push(format!("project {}", render::typed(&project.name)));
+    }
+    if edit.description.is_some() {
+        changes.push("description".to_string());
+    }
+    Ok(public(
+        format!(
+            "✏️ **{}** updated: {}.",
+            render::task_label(&task),
+            changes.join(", ")
+        ),
+        &[],
+    ))
+}
+
+pub async fn comment(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let text = validate::note("comment", inv.required_str("text")?)?;
+    let task = change(ctx, inv, TaskCommand::Comment(text.clone())).await?;
+    Ok(public(
+        format!(
+            "💬 {} on **{}**: {}",
+            render::user(ctx.actor.user_id),
+            render::task_label(&task),
+            render::typed(&text)
+        ),
+        &[],
+    ))
+}
+
+pub async fn delete(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let task = change(ctx, inv, TaskCommand::Delete).await?;
+    Ok(public(
+        format!(
+            "🗑️ **{}** was deleted by {}.",
+            render::task_label(&task),
+            render::user(ctx.actor.user_id)
+        ),
+        &[],
+    ))
+}
+
+pub async fn show(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+    let number = task_number(inv)?;
+    let task = ctx
+        .app
+        .db
+        .task(ctx.guild_id, number)
+        .await?
+        .ok_or_else(|| crate::store::task_not_found(number))?;
+    let history = ctx.app.db.recent_history(task.id, HISTORY_SHOWN).await?;
+    Ok(private_embed(
+        render::task_embed(&task, &history, ctx.now),
+        Vec::new(),
+    ))
+}
+
+/// The filter of a list, as carried in its page buttons' custom ids.
+fn list_custom_id(filter: &TaskFilter, overdue: bool, page: i64) -> String {
+    let part = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    format!(
+        "list:{page}:{}:{}:{}:{}",
+        part(filter.assignee_id.map(|v| v.to_string())),
+        part(filter.project_id.map(|v| v.to_string())),
+        part(filter.status.map(|s| s.as_str().to_string())),
+        u8::from(overdue)
+    )
+}
+
+fn parse_list_custom_id(rest: &str) -> Option<(TaskFilter, bool, i64)> {
+    let parts: Vec<&str> = rest.split(':').collect();
+    let [page, assignee, project, status, overdue] = parts.as_slice() else {
+        return None;
+    };
+    let opt = |s: &str| (s != "-").then(|| s.to_string());
+    let filter = TaskFilter {
+        assignee_id: opt(assignee).map(|s| s.parse()).transpose().ok()?,
+        project_id: opt(project).map(|s| s.parse()).transpose().ok()?,
+        status: opt(status).map(|s| s.parse::<Status>()).transpose().ok()?,
+        overdue_at: None,
+    };
+    Some((filter, *overdue == "1", page.parse().ok()?))
+}
+
+async fn list_page(
+    ctx: &Context<'_>,
+    mut filter: TaskFilter,
+    overdue: bool,
+    page: i64,
+) -> CommandResult<(serenity::all::CreateEmbed, Vec<CreateActionRow>)> {
+    let id_filter = filter.clone();
+    if overdue {
+        filter.overdue_at = Some(ctx.now);
+    }
+    let page = page.max(0);
+    let result = ctx
+        .app
+        .db
+        .list_tasks(ctx.guild_id, &filter, page * PAGE_SIZE, PAGE_SIZE)
+        .await?;
+    let pages = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let lines: Vec<String> = result
+        .tasks
+        .iter()
+        .map(|task| render::task_line(task, ctx.now))
+        .collect();
+    let body = if lines.is_empty() {
+        "No tasks match.".to_string()
+    } else {
+        render::lines_within(&lines, render::EMBED_DESCRIPTION_MAX)
+    };
+    let embed = render::embed("Tasks")
+        .description(body)
+        .footer(render::footer(format!(
+            "Page {} of {pages} · {} task{}",
+            page + 1,
+            result.total,
+            if result.total == 1 { "" } else { "s" }
+        )));
+    let rows = if pages > 1 {
+        vec![render::pager(
+            |p| list_custom_id(&id_filter, overdue, p),
+            page,
+            pages,
+        )]
+    } else {
+        Vec::new()
+    };
+    Ok((embed, rows))
+}
+
+pub async fn list(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+    let project_id = match inv.str("project") {
+        Some(name) => Some(
+            ctx.app
+                .db
+                .project_by_name(ctx.guild_id, name)
+                .await?
+                .ok_or_else(|| {
+                    UserError::NotFound(format!(
+                        "There is no project called \"{}\".",
+                        crate::domain::clip(&render::typed(name), 50)
+                    ))
+                })?
+                .id,
+        ),
+        None => None,
+    };
+    let status = inv
+        .str("status")
+        .map(|s| {
+            s.parse::<Status>().map_err(|()| {
+                UserError::Invalid("Status must be todo, in_progress, blocked or done.".into())
+            })
+        })
+        .transpose()?;
+    let filter = TaskFilter {
+        assignee_id: inv.id("assignee"),
+        project_id,
+        status,
+        overdue_at: None,
+    };
+    let (embed, rows) = list_page(ctx, filter, inv.bool("overdue").unwrap_or(false), 0).await?;
+    Ok(private_embed(embed, rows))
+}
+
+/// A previous/next button on a list: the same list, another page, in place.
+pub async fn list_page_button(
+    ctx: &Context<'_>,
+    rest: &str,
+) -> CommandResult<CreateInteractionResponse> {
+    let (filter, overdue, page) = parse_list_custom_id(rest)
+        .ok_or_else(|| UserError::Invalid("That button is no longer active.".into()))?;
+    let (embed, rows) = list_page(ctx, filter, overdue, page).await?;
+    Ok(CreateInteractionResponse::UpdateMessage(
+        CreateInteractionResponseMessage::new()
+            .embed(embed)
+            .components(rows)
+            .allowed_mentions(render::no_pings()),
+    ))
+}
+
+pub async fn mine(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+    let page = ctx
+        .app
+        .db
+        .tasks_of(ctx.guild_id, ctx.actor.user_id, MINE_SHOWN)
+        .await?;
+    if page.tasks.is_empty() {
+        return Ok(private("You have no open tasks. 🎉"));
+    }
+    let mut lines: Vec<String> = page
+        .tasks
+        .iter()
+        .map(|task| render::task_line(task, ctx.now))
+        .collect();
+    let hidden = page.total - page.tasks.len() as i64;
+    if hidden > 0 {
+        lines.push(format!("… and {hidden} more"));
+    }
+    let embed = render::embed("Your open tasks")
+        .description(render::lines_within(&lines, render::EMBED_DESCRIPTION_MAX));
+    Ok(private_embed(embed, Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_buttons_carry_their_filter() {
+        let filter = TaskFilter {
+            assignee_id: Some(42),
+            project_id: Some(7),
+            status: Some(Status::Blocked),
+            overdue_at: None,
+        };
+        let id = list_custom_id(&filter, true, 3);
+        assert!(id.len() <= 100, "custom ids are limited to 100 characters");
+        let rest = id.strip_prefix("list:").unwrap_or_default();
+        assert_eq!(parse_list_custom_id(rest), Some((filter, true, 3)));
+        assert_eq!(parse_list_custom_id("x:y"), None);
+    }
+
+    #[test]
+    fn permission_for_creating_for_others_is_checked_before_anything_else() {
+        use crate::domain::permissions::{may, Actor};
+        let member = Actor::new(1, &[], false, None);
+        assert!(may(&member, Action::CreateTask { assignee: Some(2) }, None).is_err());
+    }
+}

@@ -1,0 +1,1243 @@
+//! Reading the due dates people type: `tomorrow 9am`, `in 2h`, `dec 1`, `eow`.
+//!
+//! The accepted language is small and fixed, so it is a hand-written
+//! tokenizer plus one function per form family; a regex would hide the rules
+//! that the tests below pin down.
+
+use chrono::{
+    DateTime, Datelike, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Utc, Weekday,
+};
+use chrono_tz::Tz;
+
+/// Shown with every refusal so people can fix their input without help.
+pub const ACCEPTED_FORMS: &str = "Try: 2026-12-01, 2026-12-01 17:00, dec 1, 1 dec 9:30, today, tomorrow 9am, friday, next monday 14:00, in 3 days, in 2h, in 90 minutes, eod, eow.";
+
+/// Why a due date was refused; Display text is shown to users as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    #[error("I couldn't read \"{input}\" as a date. {}", ACCEPTED_FORMS)]
+    Unreadable { input: String },
+    #[error(
+        "That due time is already in the past; pick one that is still ahead. {}",
+        ACCEPTED_FORMS
+    )]
+    InPast,
+}
+
+/// A date given without a time means the end of the working day.
+const DEFAULT_TIME: NaiveTime = match NaiveTime::from_hms_opt(17, 0, 0) {
+    Some(time) => time,
+    None => panic!("17:00 is a valid time"),
+};
+
+/// The refused input is echoed back to chat; keep the echo short.
+const ECHO_LIMIT: usize = 60;
+
+/// Enough to cover the largest real gap (Samoa skipped a whole day in 2011).
+const MAX_GAP_MINUTES: u32 = 2 * 24 * 60;
+
+/// How far ahead a day and month without a year may roll (Feb 29 needs up to 8).
+const MAX_YEARS_AHEAD: i32 = 8;
+
+/// Reads `input` typed at `now` by someone in `zone`.
+pub fn parse_due(input: &str, now: DateTime<Utc>, zone: Tz) -> Result<DateTime<Utc>, DateError> {
+    let tokens = tokenize(input);
+    let words: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let clock = Clock::new(now, zone);
+
+    let due = match words.as_slice() {
+        ["in", span @ ..] => relative(span, now),
+        ["eod"] => clock.resolve(Some(DaySpec::Today), None),
+        ["eow"] => clock.resolve(
+            Some(DaySpec::Weekday {
+                day: Weekday::Fri,
+                after_today: false,
+            }),
+            None,
+        ),
+        _ => absolute(&words, &clock),
+    };
+
+    match due {
+        None => Err(DateError::Unreadable { input: echo(input) }),
+        // Equal to now counts as past: `in 0m` is not a useful deadline.
+        Some(due) if due <= now => Err(DateError::InPast),
+        Some(due) => Ok(due),
+    }
+}
+
+/// Reads a span like `90m`, `2h`, `1d`, `45 minutes`, `3 days`, `1h30m`, `2w` (no leading "in").
+/// Used for `in ...` and for reminder offsets. None when unreadable. Zero is returned as a zero Duration (callers validate ranges).
+pub fn parse_span(input: &str) -> Option<Duration> {
+    let text = input.to_lowercase();
+    let mut chars = text.chars().peekable();
+    let mut total = Duration::zero();
+    let mut pending: Option<i64> = None;
+    let mut groups = 0;
+    // Set by "and" so that a trailing "and" (`2h and`) is refused.
+    let mut expect_group = false;
+
+    loop {
+        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
+        match chars.peek() {
+            None => break,
+            Some(c) if c.is_ascii_digit() => {
+                if pending.is_some() {
+                    return None;
+                }
+                pending = Some(read_number(&mut chars)?);
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let mut word = String::new();
+                while let Some(c) = chars.next_if(char::is_ascii_alphabetic) {
+                    word.push(c);
+                }
+                match (pending.take(), word.as_str()) {
+                    // "an hour", "a day".
+                    (None, "a" | "an") => pending = Some(1),
+                    (None, "and") if groups > 0 && !expect_group => expect_group = true,
+                    (Some(amount), unit) => {
+                        total = total.checked_add(&unit_span(unit, amount)?)?;
+                        groups += 1;
+                        expect_group = false;
+                    }
+                    (None, _) => return None,
+                }
+            }
+            Some(_) => return None,
+        }
+    }
+
+    (pending.is_none() && groups > 0 && !expect_group).then_some(total)
+}
+
+/// Resolve a local wall-clock time in `zone`: skipped (DST gap) -> first valid instant after; ambiguous -> earlier.
+pub fn resolve_local(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    earliest_instant(zone, local).unwrap_or_else(|| end_of_gap(zone, local))
+}
+
+/// The instant a wall-clock time names, taking the earlier of two; None in a gap.
+fn earliest_instant(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(at) => Some(at.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, second) => Some(first.min(second).with_timezone(&Utc)),
+        LocalResult::None => None,
+    }
+}
+
+/// The first instant after the gap that swallowed `local`.
+///
+/// chrono-tz does not expose transitions, so walk forward a minute at a time
+/// to a wall time that exists, then back a second at a time to where the gap
+/// ends (so `02:30:37` still lands on `03:00:00`).
+fn end_of_gap(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    let minute = Duration::minutes(1);
+    let second = Duration::seconds(1);
+    let mut probe = local;
+    for _ in 0..MAX_GAP_MINUTES {
+        let Some(next) = probe.checked_add_signed(minute) else {
+            break;
+        };
+        probe = next;
+        if earliest_instant(zone, probe).is_none() {
+            continue;
+        }
+        for _ in 0..60 {
+            match probe.checked_sub_signed(second) {
+                Some(before) if earliest_instant(zone, before).is_some() => probe = before,
+                _ => break,
+            }
+        }
+        if let Some(found) = earliest_instant(zone, probe) {
+            return found;
+        }
+    }
+    // Unreachable with real zone data; use the offset in force around then
+    // rather than panic.
+    let offset = zone.offset_from_utc_datetime(&local).fix();
+    local.checked_sub_offset(offset).unwrap_or(local).and_utc()
+}
+
+/// Lower-cased words, with "9 am" joined to "9am" and "2026-12-01t17:00"
+/// split in two, so each form family sees one shape per word.
+fn tokenize(input: &str) -> Vec<String> {
+    let lowered = input.to_lowercase().replace(',', " ");
+    let mut tokens: Vec<String> = Vec::new();
+    for word in lowered.split_whitespace() {
+        if matches!(word, "am" | "pm") {
+            if let Some(previous) = tokens.last_mut() {
+                if previous.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+                    previous.push_str(word);
+                    continue;
+                }
+            }
+        }
+        if let Some((date, time)) = word.split_once('t') {
+            if date.contains('-') && date.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                tokens.push(date.to_string());
+                tokens.push(time.to_string());
+                continue;
+            }
+        }
+        tokens.push(word.to_string());
+    }
+    tokens
+}
+
+/// The day part of an absolute due date, before it is pinned to a calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DaySpec {
+    Today,
+    Tomorrow,
+    /// `after_today` is the `next monday` form, which never means today.
+    Weekday {
+        day: Weekday,
+        after_today: bool,
+    },
+    /// No year given: rolls to next year once the day has passed.
+    MonthDay {
+        month: u32,
+        day: u32,
+    },
+    /// Year given: never rolls, so a past one is refused.
+    Date(NaiveDate),
+}
+
+/// `now` seen from the typist's zone.
+struct Clock {
+    now: DateTime<Utc>,
+    zone: Tz,
+    today: NaiveDate,
+}
+
+impl Clock {
+    fn new(now: DateTime<Utc>, zone: Tz) -> Self {
+        let today = now.with_timezone(&zone).date_naive();
+        Clock { now, zone, today }
+    }
+
+    fn at(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+        resolve_local(self.zone, date.and_time(time))
+    }
+
+    fn days_ahead(&self, days: u64) -> Option<NaiveDate> {
+        self.today.checked_add_days(Days::new(days))
+    }
+
+    /// Pins a day and/or time to an instant; None when neither was given.
+    fn resolve(&self, day: Option<DaySpec>, time: Option<NaiveTime>) -> Option<DateTime<Utc>> {
+        let Some(day) = day else {
+            return time.and_then(|time| self.bare_time(time));
+        };
+        let time = time.unwrap_or(DEFAULT_TIME);
+        match day {
+            DaySpec::Today => Some(self.at(self.today, time)),
+            DaySpec::Tomorrow => Some(self.at(self.days_ahead(1)?, time)),
+            DaySpec::Weekday { day, after_today } => self.weekday(day, after_today, time),
+            DaySpec::MonthDay { month, day } => self.month_day(month, day, time),
+            DaySpec::Date(date) => Some(self.at(date, time)),
+        }
+    }
+
+    /// A time alone means the next time the clock shows it.
+    fn bare_time(&self, time: NaiveTime) -> Option<DateTime<Utc>> {
+        let today = self.at(self.today, time);
+        if today > self.now {
+            Some(today)
+        } else {
+            Some(self.at(self.days_ahead(1)?, time))
+        }
+    }
+
+    fn weekday(&self, day: Weekday, after_today: bool, time: NaiveTime) -> Option<DateTime<Utc>> {
+        let from = self.today.weekday().num_days_from_monday();
+        let to = day.num_days_from_monday();
+        let ahead = (to + 7 - from) % 7;
+        if ahead == 0 {
+            let today = self.at(self.today, time);
+            if !after_today && today > self.now {
+                return Some(today);
+            }
+            return Some(self.at(self.days_ahead(7)?, time));
+        }
+        Some(self.at(self.days_ahead(u64::from(ahead))?, time))
+    }
+
+    /// This year's date unless the day is already behind us. Today stays
+    /// today (a past time then is refused, not moved a year on), and Feb 29
+    /// waits for the next leap year.
+    fn month_day(&self, month: u32, day: u32, time: NaiveTime) -> Option<DateTime<Utc>> {
+        let year = self.today.year();
+        (year..=year.saturating_add(MAX_YEARS_AHEAD))
+            .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
+            .find(|date| *date >= self.today)
+            .map(|date| self.at(date, time))
+    }
+}
+
+/// `in <span>`: exactly now plus the span, seconds included.
+fn relative(span: &[&str], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if span.is_empty() {
+        return None;
+    }
+    now.checked_add_signed(parse_span(&span.join(" "))?)
+}
+
+/// Everything that names a day and/or a clock time.
+fn absolute(words: &[&str], clock: &Clock) -> Option<DateTime<Utc>> {
+    let (day_words, time) = split_time(words);
+    let day = if day_words.is_empty() {
+        None
+    } else {
+        Some(parse_day(day_words)?)
+    };
+    clock.resolve(day, time)
+}
+
+/// Takes the clock time off either end (`tomorrow at 9am`, `9am tomorrow`).
+fn split_time<'a, 'b>(words: &'a [&'b str]) -> (&'a [&'b str], Option<NaiveTime>) {
+    if let [rest @ .., last] = words {
+        if let Some(time) = parse_time(last) {
+            let rest = match rest {
+                [before @ .., "at"] => before,
+                _ => rest,
+            };
+            return (rest, Some(time));
+        }
+    }
+    let leading = match words {
+        ["at", rest @ ..] => rest,
+        _ => words,
+    };
+    if let [first, rest @ ..] = leading {
+        if let Some(time) = parse_time(first) {
+            return (rest, Some(time));
+        }
+    }
+    (words, None)
+}
+
+fn parse_day(words: &[&str]) -> Option<DaySpec> {
+    match *words {
+        ["today"] => Some(DaySpec::Today),
+        ["tomorrow"] => Some(DaySpec::Tomorrow),
+        [word] => parse_weekday(word)
+            .map(|day| DaySpec::Weekday {
+                day,
+                after_today: false,
+            })
+            .or_else(|| parse_iso_date(word).map(DaySpec::Date)),
+        ["this", word] => parse_weekday(word).map(|day| DaySpec::Weekday {
+            day,
+            after_today: false,
+        }),
+        ["next", word] => parse_weekday(word).map(|day| DaySpec::Weekday {
+            day,
+            after_today: true,
+        }),
+        [first, second] => {
+            let (month, day) = parse_month_day(first, second)?;
+            Some(DaySpec::MonthDay { month, day })
+        }
+        [first, second, year] => {
+            let (month, day) = parse_month_day(first, second)?;
+            let year = i32::try_from(parse_number(year, 4, 4)?).ok()?;
+            NaiveDate::from_ymd_opt(year, month, day).map(DaySpec::Date)
+        }
+        _ => None,
+    }
+}
+
+/// `dec 1` or `1 dec`; None for days no year has (`feb 30`).
+fn parse_month_day(first: &str, second: &str) -> Option<(u32, u32)> {
+    let (month, day) = match (parse_month(first), parse_month(second)) {
+        (Some(month), None) => (month, parse_day_of_month(second)?),
+        (None, Some(month)) => (month, parse_day_of_month(first)?),
+        _ => return None,
+    };
+    // 2000 is a leap year, so this admits Feb 29 and nothing impossible.
+    NaiveDate::from_ymd_opt(2000, month, day)?;
+    Some((month, day))
+}
+
+/// `1`, `01`, `1st`, `22nd`.
+fn parse_day_of_month(word: &str) -> Option<u32> {
+    let digits = ["st", "nd", "rd", "th"]
+        .iter()
+        .find_map(|suffix| word.strip_suffix(suffix))
+        .unwrap_or(word);
+    parse_number(digits, 1, 2)
+}
+
+/// `2026-12-01` (single-digit month and day allowed).
+fn parse_iso_date(word: &str) -> Option<NaiveDate> {
+    let mut parts = word.split('-');
+    let year = parse_number(parts.next()?, 4, 4)?;
+    let month = parse_number(parts.next()?, 1, 2)?;
+    let day = parse_number(parts.next()?, 1, 2)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+}
+
+/// `17:00`, `9:30`, `9am`, `9:30pm`, `12am`, `noon`. A bare number is never a
+/// time, so `dec 1` stays a date.
+fn parse_time(word: &str) -> Option<NaiveTime> {
+    if word == "noon" {
+        return NaiveTime::from_hms_opt(12, 0, 0);
+    }
+    let (clock, pm) = match (word.strip_suffix("am"), word.strip_suffix("pm")) {
+        (Some(clock), _) => (clock, Some(false)),
+        (_, Some(clock)) => (clock, Some(true)),
+        _ => (word, None),
+    };
+    let (hour, minute) = match clock.split_once(':') {
+        Some((hour, minute)) => (parse_number(hour, 1, 2)?, parse_number(minute, 2, 2)?),
+        None if pm.is_some() => (parse_number(clock, 1, 2)?, 0),
+        None => return None,
+    };
+    let hour = match pm {
+        None => hour,
+        Some(_) if !(1..=12).contains(&hour) => return None,
+        // 12am is midnight and 12pm is noon.
+        Some(false) => hour % 12,
+        Some(true) => hour % 12 + 12,
+    };
+    // Range checks (25:00, 9:61) happen here.
+    NaiveTime::from_hms_opt(hour, minute, 0)
+}
+
+fn parse_weekday(word: &str) -> Option<Weekday> {
+    Some(match word {
+        "mon" | "monday" => Weekday::Mon,
+        "tue" | "tues" | "tuesday" => Weekday::Tue,
+        "wed" | "wednesday" => Weekday::Wed,
+        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
+        "fri" | "friday" => Weekday::Fri,
+        "sat" | "saturday" => Weekday::Sat,
+        "sun" | "sunday" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn parse_month(word: &str) -> Option<u32> {
+    Some(match word {
+        "jan" | "january" => 1,
+        "feb" | "february" => 2,
+        "mar" | "march" => 3,
+        "apr" | "april" => 4,
+        "may" => 5,
+        "jun" | "june" => 6,
+        "jul" | "july" => 7,
+        "aug" | "august" => 8,
+        "sep" | "sept" | "september" => 9,
+        "oct" | "october" => 10,
+        "nov" | "november" => 11,
+        "dec" | "december" => 12,
+        _ => return None,
+    })
+}
+
+/// ASCII digits only (so no other script's digits sneak in), with a length
+/// window that also keeps the value far from overflow.
+fn parse_number(text: &str, min_len: usize, max_len: usize) -> Option<u32> {
+    if !(min_len..=max_len).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A run of ASCII digits; None when it overflows.
+fn read_number(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<i64> {
+    let mut value: i64 = 0;
+    while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+        let digit = i64::from(digit.to_digit(10)?);
+        value = value.checked_mul(10)?.checked_add(digit)?;
+    }
+    Some(value)
+}
+
+fn unit_span(unit: &str, amount: i64) -> Option<Duration> {
+    match unit {
+        "m" | "min" | "mins" | "minute" | "minutes" => Duration::try_minutes(amount),
+        "h" | "hr" | "hrs" | "hour" | "hours" => Duration::try_hours(amount),
+        "d" | "day" | "days" => Duration::try_days(amount),
+        "w" | "wk" | "wks" | "week" | "weeks" => Duration::try_weeks(amount),
+        _ => None,
+    }
+}
+
+/// The input as echoed in an error: one line, and short.
+fn echo(input: &str) -> String {
+    let collapsed = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() <= ECHO_LIMIT {
+        return collapsed;
+    }
+    let mut short: String = collapsed.chars().take(ECHO_LIMIT).collect();
+    short.push('…');
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::{America::New_York, Europe::Berlin, Pacific::Apia, UTC};
+
+    /// Every zone the zone-independent forms are checked in.
+    const ZONES: [Tz; 3] = [UTC, New_York, Berlin];
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    /// A wall-clock time that exists exactly once in `zone`, as UTC.
+    fn local(zone: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        zone.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn naive(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, s)
+            .unwrap()
+    }
+
+    fn due(input: &str, now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+        parse_due(input, now, zone).unwrap_or_else(|e| panic!("{input:?} in {zone}: {e}"))
+    }
+
+    fn unreadable(input: &str, now: DateTime<Utc>, zone: Tz) -> bool {
+        matches!(
+            parse_due(input, now, zone),
+            Err(DateError::Unreadable { .. })
+        )
+    }
+
+    /// Wednesday 2026-06-10, mid-morning in all three zones, with stray seconds.
+    fn wednesday() -> DateTime<Utc> {
+        utc(2026, 6, 10, 10, 15, 37)
+    }
+
+    // ---- ISO dates ----
+
+    #[test]
+    fn iso_date_without_time_means_1700_local() {
+        let now = wednesday();
+        assert_eq!(due("2026-12-01", now, UTC), utc(2026, 12, 1, 17, 0, 0));
+        assert_eq!(due("2026-12-01", now, New_York), utc(2026, 12, 1, 22, 0, 0));
+        assert_eq!(due("2026-12-01", now, Berlin), utc(2026, 12, 1, 16, 0, 0));
+    }
+
+    #[test]
+    fn iso_date_with_time_is_that_local_time() {
+        let now = wednesday();
+        assert_eq!(
+            due("2026-12-01 17:00", now, UTC),
+            utc(2026, 12, 1, 17, 0, 0)
+        );
+        assert_eq!(
+            due("2026-12-01 17:00", now, New_York),
+            utc(2026, 12, 1, 22, 0, 0)
+        );
+        assert_eq!(
+            due("2026-12-01 9:30", now, Berlin),
+            utc(2026, 12, 1, 8, 30, 0)
+        );
+        assert_eq!(
+            due("2026-12-01 at 9am", now, New_York),
+            utc(2026, 12, 1, 14, 0, 0)
+        );
+    }
+
+    #[test]
+    fn iso_date_with_t_separator_is_accepted() {
+        let now = wednesday();
+        assert_eq!(
+            due("2026-12-01T17:00", now, Berlin),
+            utc(2026, 12, 1, 16, 0, 0)
+        );
+    }
+
+    #[test]
+    fn iso_date_allows_single_digit_month_and_day() {
+        let now = wednesday();
+        assert_eq!(due("2026-7-4", now, UTC), utc(2026, 7, 4, 17, 0, 0));
+    }
+
+    // ---- month names ----
+
+    #[test]
+    fn month_and_day_in_either_order_and_spelling() {
+        let now = wednesday();
+        for zone in ZONES {
+            let expected = local(zone, 2026, 12, 1, 17, 0);
+            for input in [
+                "dec 1",
+                "1 dec",
+                "december 1",
+                "1 december",
+                "Dec 1st",
+                "DEC 01",
+            ] {
+                assert_eq!(due(input, now, zone), expected, "{input} in {zone}");
+            }
+        }
+    }
+
+    #[test]
+    fn day_month_with_time() {
+        let now = wednesday();
+        assert_eq!(due("1 dec 9:30", now, UTC), utc(2026, 12, 1, 9, 30, 0));
+        assert_eq!(
+            due("1 dec 9:30", now, New_York),
+            utc(2026, 12, 1, 14, 30, 0)
+        );
+        assert_eq!(
+            due("dec 1 at 9:30pm", now, Berlin),
+            utc(2026, 12, 1, 20, 30, 0)
+        );
+    }
+
+    #[test]
+    fn month_day_with_explicit_year() {
+        let now = wednesday();
+        assert_eq!(due("dec 1 2027", now, UTC), utc(2027, 12, 1, 17, 0, 0));
+        assert_eq!(
+            due("1 december, 2027 9am", now, New_York),
+            utc(2027, 12, 1, 14, 0, 0)
+        );
+    }
+
+    #[test]
+    fn day_and_month_already_past_means_next_year() {
+        let december_2nd = utc(2026, 12, 2, 12, 0, 0);
+        assert_eq!(due("dec 1", december_2nd, UTC), utc(2027, 12, 1, 17, 0, 0));
+        assert_eq!(
+            due("jan 15 9:00", december_2nd, Berlin),
+            utc(2027, 1, 15, 8, 0, 0)
+        );
+    }
+
+    #[test]
+    fn day_and_month_today_with_time_past_is_in_past_not_next_year() {
+        let now = utc(2026, 12, 1, 18, 0, 0);
+        assert_eq!(parse_due("dec 1", now, UTC), Err(DateError::InPast));
+        assert_eq!(due("dec 1 19:00", now, UTC), utc(2026, 12, 1, 19, 0, 0));
+    }
+
+    #[test]
+    fn february_29th_waits_for_a_leap_year() {
+        assert_eq!(due("feb 29", wednesday(), UTC), utc(2028, 2, 29, 17, 0, 0));
+    }
+
+    // ---- today / tomorrow ----
+
+    #[test]
+    fn today_means_1700_local_today() {
+        let now = wednesday();
+        assert_eq!(due("today", now, UTC), utc(2026, 6, 10, 17, 0, 0));
+        assert_eq!(due("today", now, New_York), utc(2026, 6, 10, 21, 0, 0));
+        assert_eq!(due("today", now, Berlin), utc(2026, 6, 10, 15, 0, 0));
+    }
+
+    #[test]
+    fn today_with_time_past_is_in_past() {
+        assert_eq!(
+            parse_due("today 9am", wednesday(), UTC),
+            Err(DateError::InPast)
+        );
+    }
+
+    #[test]
+    fn tomorrow_means_1700_local_tomorrow() {
+        let now = wednesday();
+        assert_eq!(due("tomorrow", now, UTC), utc(2026, 6, 11, 17, 0, 0));
+        assert_eq!(due("tomorrow", now, New_York), utc(2026, 6, 11, 21, 0, 0));
+        assert_eq!(due("tomorrow", now, Berlin), utc(2026, 6, 11, 15, 0, 0));
+    }
+
+    #[test]
+    fn tomorrow_with_time() {
+        let now = wednesday();
+        assert_eq!(due("tomorrow 9am", now, UTC), utc(2026, 6, 11, 9, 0, 0));
+        assert_eq!(
+            due("tomorrow 9am", now, New_York),
+            utc(2026, 6, 11, 13, 0, 0)
+        );
+        assert_eq!(due("tomorrow 9am", now, Berlin), utc(2026, 6, 11, 7, 0, 0));
+        assert_eq!(
+            due("tomorrow at 9am", now, Berlin),
+            utc(2026, 6, 11, 7, 0, 0)
+        );
+        assert_eq!(due("tomorrow 9 am", now, Berlin), utc(2026, 6, 11, 7, 0, 0));
+        assert_eq!(due("9am tomorrow", now, Berlin), utc(2026, 6, 11, 7, 0, 0));
+        assert_eq!(
+            due("tomorrow 14:45", now, New_York),
+            utc(2026, 6, 11, 18, 45, 0)
+        );
+    }
+
+    #[test]
+    fn today_and_tomorrow_follow_the_local_date_not_utc() {
+        // 02:00 UTC Wednesday is still Tuesday 22:00 in New York.
+        let now = utc(2026, 6, 10, 2, 0, 0);
+        assert_eq!(parse_due("today", now, New_York), Err(DateError::InPast));
+        assert_eq!(due("tomorrow", now, New_York), utc(2026, 6, 10, 21, 0, 0));
+        assert_eq!(due("tomorrow", now, UTC), utc(2026, 6, 11, 17, 0, 0));
+    }
+
+    // ---- weekdays ----
+
+    #[test]
+    fn weekday_name_means_its_next_occurrence() {
+        let now = wednesday();
+        assert_eq!(due("friday", now, UTC), utc(2026, 6, 12, 17, 0, 0));
+        assert_eq!(due("fri", now, New_York), utc(2026, 6, 12, 21, 0, 0));
+        assert_eq!(due("this friday", now, Berlin), utc(2026, 6, 12, 15, 0, 0));
+        assert_eq!(due("monday", now, UTC), utc(2026, 6, 15, 17, 0, 0));
+        assert_eq!(due("thurs 8:00", now, UTC), utc(2026, 6, 11, 8, 0, 0));
+    }
+
+    #[test]
+    fn weekday_name_on_that_day_with_time_ahead_is_today() {
+        for zone in ZONES {
+            let friday_morning = local(zone, 2026, 6, 12, 9, 0);
+            assert_eq!(
+                due("friday", friday_morning, zone),
+                local(zone, 2026, 6, 12, 17, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn weekday_name_on_that_day_after_the_time_is_next_week() {
+        for zone in ZONES {
+            let friday_evening = local(zone, 2026, 6, 12, 18, 0);
+            assert_eq!(
+                due("friday", friday_evening, zone),
+                local(zone, 2026, 6, 19, 17, 0)
+            );
+        }
+        let friday_morning = utc(2026, 6, 12, 10, 0, 0);
+        assert_eq!(
+            due("fri 9am", friday_morning, UTC),
+            utc(2026, 6, 19, 9, 0, 0)
+        );
+    }
+
+    #[test]
+    fn wednesday_typed_on_wednesday_after_1700_is_next_week() {
+        let evening = utc(2026, 6, 10, 17, 0, 0);
+        assert_eq!(due("wed", evening, UTC), utc(2026, 6, 17, 17, 0, 0));
+    }
+
+    #[test]
+    fn next_weekday_with_time() {
+        let now = wednesday();
+        assert_eq!(
+            due("next monday 14:00", now, UTC),
+            utc(2026, 6, 15, 14, 0, 0)
+        );
+        assert_eq!(
+            due("next monday 14:00", now, New_York),
+            utc(2026, 6, 15, 18, 0, 0)
+        );
+        assert_eq!(
+            due("next monday 14:00", now, Berlin),
+            utc(2026, 6, 15, 12, 0, 0)
+        );
+        assert_eq!(
+            due("next monday at 2pm", now, Berlin),
+            utc(2026, 6, 15, 12, 0, 0)
+        );
+    }
+
+    #[test]
+    fn next_monday_typed_on_a_monday_is_a_week_later() {
+        for zone in ZONES {
+            let monday_morning = local(zone, 2026, 6, 15, 8, 0);
+            assert_eq!(
+                due("next monday", monday_morning, zone),
+                local(zone, 2026, 6, 22, 17, 0)
+            );
+            // Without "next" the same morning means today.
+            assert_eq!(
+                due("monday", monday_morning, zone),
+                local(zone, 2026, 6, 15, 17, 0)
+            );
+        }
+    }
+
+    // ---- relative ----
+
+    #[test]
+    fn relative_forms_are_now_plus_the_span_to_the_second() {
+        let now = wednesday();
+        for zone in ZONES {
+            assert_eq!(due("in 3 days", now, zone), utc(2026, 6, 13, 10, 15, 37));
+            assert_eq!(due("in 2h", now, zone), utc(2026, 6, 10, 12, 15, 37));
+            assert_eq!(
+                due("in 90 minutes", now, zone),
+                utc(2026, 6, 10, 11, 45, 37)
+            );
+            assert_eq!(due("in 45m", now, zone), utc(2026, 6, 10, 11, 0, 37));
+            assert_eq!(due("in 2h30m", now, zone), utc(2026, 6, 10, 12, 45, 37));
+            assert_eq!(due("in 1 week", now, zone), utc(2026, 6, 17, 10, 15, 37));
+            assert_eq!(due("in an hour", now, zone), utc(2026, 6, 10, 11, 15, 37));
+        }
+    }
+
+    #[test]
+    fn relative_span_across_dst_is_exact_elapsed_time() {
+        // 01:30 CET on spring-forward night; two real hours later is 04:30 CEST.
+        let now = utc(2026, 3, 29, 0, 30, 0);
+        assert_eq!(due("in 2h", now, Berlin), utc(2026, 3, 29, 2, 30, 0));
+    }
+
+    #[test]
+    fn in_zero_minutes_is_in_past() {
+        assert_eq!(parse_due("in 0m", wednesday(), UTC), Err(DateError::InPast));
+    }
+
+    #[test]
+    fn relative_form_without_a_readable_span_is_unreadable() {
+        let now = wednesday();
+        for input in [
+            "in",
+            "in 3",
+            "in 3 parsecs",
+            "in -5m",
+            "in 1.5h",
+            "in 2h and",
+        ] {
+            assert!(unreadable(input, now, UTC), "{input}");
+        }
+    }
+
+    #[test]
+    fn huge_relative_span_is_unreadable_not_a_panic() {
+        let now = wednesday();
+        assert!(unreadable("in 99999999999999 weeks", now, UTC));
+        assert!(unreadable("in 9223372036854775807 minutes", now, UTC));
+        assert!(unreadable("in 99999999999999999999999m", now, UTC));
+    }
+
+    // ---- eod / eow ----
+
+    #[test]
+    fn eod_is_today_1700() {
+        let now = wednesday();
+        assert_eq!(due("eod", now, UTC), utc(2026, 6, 10, 17, 0, 0));
+        assert_eq!(due("EOD", now, New_York), utc(2026, 6, 10, 21, 0, 0));
+        assert_eq!(
+            parse_due("eod", utc(2026, 6, 10, 18, 0, 0), UTC),
+            Err(DateError::InPast)
+        );
+    }
+
+    #[test]
+    fn eow_is_this_weeks_friday_1700() {
+        let now = wednesday();
+        assert_eq!(due("eow", now, UTC), utc(2026, 6, 12, 17, 0, 0));
+        assert_eq!(due("eow", now, Berlin), utc(2026, 6, 12, 15, 0, 0));
+        let friday_afternoon = local(New_York, 2026, 6, 12, 16, 0);
+        assert_eq!(
+            due("eow", friday_afternoon, New_York),
+            utc(2026, 6, 12, 21, 0, 0)
+        );
+    }
+
+    #[test]
+    fn eow_after_friday_1700_is_next_friday() {
+        let friday_evening = utc(2026, 6, 12, 18, 0, 0);
+        assert_eq!(due("eow", friday_evening, UTC), utc(2026, 6, 19, 17, 0, 0));
+        let saturday = local(Berlin, 2026, 6, 13, 10, 0);
+        assert_eq!(due("eow", saturday, Berlin), utc(2026, 6, 19, 15, 0, 0));
+    }
+
+    #[test]
+    fn eod_and_eow_take_nothing_after_them() {
+        assert!(unreadable("eod 9am", wednesday(), UTC));
+        assert!(unreadable("eow friday", wednesday(), UTC));
+    }
+
+    // ---- bare times ----
+
+    #[test]
+    fn bare_time_still_ahead_means_today() {
+        let now = wednesday();
+        assert_eq!(due("17:00", now, UTC), utc(2026, 6, 10, 17, 0, 0));
+        assert_eq!(due("9:30pm", now, UTC), utc(2026, 6, 10, 21, 30, 0));
+        assert_eq!(due("12pm", now, UTC), utc(2026, 6, 10, 12, 0, 0));
+        assert_eq!(due("noon", now, UTC), utc(2026, 6, 10, 12, 0, 0));
+        assert_eq!(due("at 3pm", now, New_York), utc(2026, 6, 10, 19, 0, 0));
+    }
+
+    #[test]
+    fn bare_time_already_past_means_tomorrow() {
+        let eleven_pm = utc(2026, 6, 10, 23, 0, 0);
+        assert_eq!(due("9am", eleven_pm, UTC), utc(2026, 6, 11, 9, 0, 0));
+        let eleven_pm_new_york = local(New_York, 2026, 6, 10, 23, 0);
+        assert_eq!(
+            due("9am", eleven_pm_new_york, New_York),
+            utc(2026, 6, 11, 13, 0, 0)
+        );
+        let eleven_pm_berlin = local(Berlin, 2026, 6, 10, 23, 0);
+        assert_eq!(
+            due("9am", eleven_pm_berlin, Berlin),
+            utc(2026, 6, 11, 7, 0, 0)
+        );
+    }
+
+    #[test]
+    fn twelve_am_is_midnight_starting_the_next_day() {
+        assert_eq!(due("12am", wednesday(), UTC), utc(2026, 6, 11, 0, 0, 0));
+        assert_eq!(
+            due("tomorrow 12:30am", wednesday(), UTC),
+            utc(2026, 6, 11, 0, 30, 0)
+        );
+    }
+
+    #[test]
+    fn bare_time_equal_to_now_means_tomorrow() {
+        let nine = utc(2026, 6, 10, 9, 0, 0);
+        assert_eq!(due("9:00", nine, UTC), utc(2026, 6, 11, 9, 0, 0));
+    }
+
+    // ---- case and whitespace ----
+
+    #[test]
+    fn case_and_extra_whitespace_are_ignored() {
+        let now = wednesday();
+        assert_eq!(
+            due("  TOMORROW    9AM \t", now, UTC),
+            utc(2026, 6, 11, 9, 0, 0)
+        );
+        assert_eq!(
+            due("Next  Monday 14:00\n", now, UTC),
+            utc(2026, 6, 15, 14, 0, 0)
+        );
+        assert_eq!(due("IN 2H", now, UTC), utc(2026, 6, 10, 12, 15, 37));
+        assert_eq!(due(" Dec 1 ", now, UTC), utc(2026, 12, 1, 17, 0, 0));
+    }
+
+    // ---- DST ----
+
+    #[test]
+    fn skipped_local_time_moves_to_end_of_gap() {
+        let now = utc(2026, 3, 1, 12, 0, 0);
+        // Berlin 02:30 does not exist on 2026-03-29; 03:00 CEST is 01:00 UTC.
+        assert_eq!(
+            due("2026-03-29 02:30", now, Berlin),
+            utc(2026, 3, 29, 1, 0, 0)
+        );
+        // New York 02:30 does not exist on 2026-03-08; 03:00 EDT is 07:00 UTC.
+        assert_eq!(
+            due("2026-03-08 02:30", now, New_York),
+            utc(2026, 3, 8, 7, 0, 0)
+        );
+    }
+
+    #[test]
+    fn repeated_local_time_means_the_earlier() {
+        let now = utc(2026, 3, 1, 12, 0, 0);
+        // Berlin 02:30 happens at 00:30 UTC (CEST) and 01:30 UTC (CET).
+        assert_eq!(
+            due("2026-10-25 02:30", now, Berlin),
+            utc(2026, 10, 25, 0, 30, 0)
+        );
+        // New York 01:30 happens at 05:30 UTC (EDT) and 06:30 UTC (EST).
+        assert_eq!(
+            due("2026-11-01 1:30am", now, New_York),
+            utc(2026, 11, 1, 5, 30, 0)
+        );
+    }
+
+    #[test]
+    fn tomorrow_typed_on_the_eve_of_spring_forward_uses_the_new_offset() {
+        // Saturday 20:00 CET; Sunday 09:00 is CEST (UTC+2).
+        let berlin_eve = utc(2026, 3, 28, 19, 0, 0);
+        assert_eq!(
+            due("tomorrow 9am", berlin_eve, Berlin),
+            utc(2026, 3, 29, 7, 0, 0)
+        );
+        // Saturday 20:00 EST; Sunday 09:00 is EDT (UTC-4).
+        let new_york_eve = utc(2026, 3, 8, 1, 0, 0);
+        assert_eq!(
+            due("tomorrow 9am", new_york_eve, New_York),
+            utc(2026, 3, 8, 13, 0, 0)
+        );
+    }
+
+    #[test]
+    fn tomorrow_typed_on_the_eve_of_fall_back_uses_the_new_offset() {
+        // Saturday 20:00 CEST; Sunday 09:00 is CET (UTC+1).
+        let berlin_eve = utc(2026, 10, 24, 18, 0, 0);
+        assert_eq!(
+            due("tomorrow 9am", berlin_eve, Berlin),
+            utc(2026, 10, 25, 8, 0, 0)
+        );
+    }
+
+    #[test]
+    fn resolve_local_handles_normal_gap_and_overlap_times() {
+        assert_eq!(
+            resolve_local(Berlin, naive(2026, 6, 10, 12, 0, 0)),
+            utc(2026, 6, 10, 10, 0, 0)
+        );
+        assert_eq!(
+            resolve_local(Berlin, naive(2026, 3, 29, 2, 30, 0)),
+            utc(2026, 3, 29, 1, 0, 0)
+        );
+        // Seconds inside the gap still land exactly on the end of the gap.
+        assert_eq!(
+            resolve_local(Berlin, naive(2026, 3, 29, 2, 0, 0)),
+            utc(2026, 3, 29, 1, 0, 0)
+        );
+        assert_eq!(
+            resolve_local(Berlin, naive(2026, 3, 29, 2, 59, 59)),
+            utc(2026, 3, 29, 1, 0, 0)
+        );
+        assert_eq!(
+            resolve_local(Berlin, naive(2026, 3, 29, 2, 30, 37)),
+            utc(2026, 3, 29, 1, 0, 0)
+        );
+        assert_eq!(
+            resolve_local(Berlin, naive(2026, 10, 25, 2, 30, 0)),
+            utc(2026, 10, 25, 0, 30, 0)
+        );
+        assert_eq!(
+            resolve_local(New_York, naive(2026, 3, 8, 2, 30, 0)),
+            utc(2026, 3, 8, 7, 0, 0)
+        );
+        assert_eq!(
+            resolve_local(UTC, naive(2026, 3, 29, 2, 30, 0)),
+            utc(2026, 3, 29, 2, 30, 0)
+        );
+    }
+
+    #[test]
+    fn resolve_local_handles_a_whole_skipped_day() {
+        // Samoa went from 2011-12-29 23:59:59 (-10) to 2011-12-31 00:00 (+14).
+        assert_eq!(
+            resolve_local(Apia, naive(2011, 12, 30, 12, 0, 0)),
+            utc(2011, 12, 30, 10, 0, 0)
+        );
+    }
+
+    // ---- errors ----
+
+    #[test]
+    fn unreadable_text_is_refused() {
+        let now = wednesday();
+        let inputs = [
+            "garbage",
+            "",
+            "   ",
+            "2026-02-30",
+            "2026-13-01",
+            "25:00",
+            "24:00",
+            "9:61",
+            "9:5",
+            "13pm",
+            "0am",
+            "feb 30",
+            "dec 32",
+            "dec 1 26",
+            "1 2",
+            "next",
+            "next dec",
+            "tomorrow at",
+            "monday tuesday",
+            "dec",
+            "17",
+            "today tomorrow",
+            "2026-12-01t",
+            "2026-12-01 17:00 18:00",
+            "in",
+            "yesterday",
+        ];
+        for zone in ZONES {
+            for input in inputs {
+                assert!(unreadable(input, now, zone), "{input:?} in {zone}");
+            }
+        }
+    }
+
+    #[test]
+    fn past_explicit_date_is_in_past_not_next_year() {
+        let now = wednesday();
+        for zone in ZONES {
+            for input in [
+                "2026-01-15",
+                "jan 15 2026",
+                "2025-12-01 9:00",
+                "2026-06-10 6:00",
+            ] {
+                assert_eq!(
+                    parse_due(input, now, zone),
+                    Err(DateError::InPast),
+                    "{input} in {zone}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn error_messages_list_the_accepted_forms() {
+        let now = wednesday();
+        let unreadable = parse_due("garbage", now, UTC).unwrap_err().to_string();
+        assert!(unreadable.contains("\"garbage\""), "{unreadable}");
+        assert!(unreadable.contains(ACCEPTED_FORMS), "{unreadable}");
+        let past = parse_due("2020-01-01", now, UTC).unwrap_err().to_string();
+        assert!(past.contains("past"), "{past}");
+        assert!(past.contains(ACCEPTED_FORMS), "{past}");
+    }
+
+    #[test]
+    fn error_echo_is_one_short_line() {
+        let long = format!("{}\nmore", "x".repeat(500));
+        let Err(DateError::Unreadable { input }) = parse_due(&long, wednesday(), UTC) else {
+            panic!("expected Unreadable");
+        };
+        assert!(!input.contains('\n'));
+        assert_eq!(input.chars().count(), ECHO_LIMIT + 1);
+        assert!(input.ends_with('…'));
+    }
+
+    #[test]
+    fn very_long_input_never_panics() {
+        let now = wednesday();
+        let inputs = [
+            "a".repeat(10_000),
+            "9".repeat(10_000),
+            format!("in {}m", "9".repeat(10_000)),
+            format!("in {}", "1h ".repeat(3_000)),
+            "tomorrow ".repeat(1_100),
+            format!("2026-12-01 {}", "x".repeat(10_000)),
+            ":".repeat(10_000),
+            "-".repeat(10_000),
+            "pm ".repeat(3_000),
+        ];
+        for input in &inputs {
+            // Any outcome is fine as long as it is not a panic.
+            let _ = parse_due(input, now, Berlin);
+            let _ = parse_span(input);
+        }
+        assert!(unreadable(&inputs[0], now, Berlin));
+    }
+
+    #[test]
+    fn odd_unicode_never_panics() {
+        let now = wednesday();
+        let inputs = [
+            "明日",
+            "🎉🎉🎉",
+            "ｔｏｍｏｒｒｏｗ",
+            "İİİ",
+            "in ٣ days",
+            "in ３h",
+            "tomorrow\u{0}9am",
+            "tomorrow\u{200b}",
+            "9\u{0301}am",
+            "dec\u{00a0}1",
+            "ﬁve",
+            "ß",
+            "in 2ｈ",
+            "2026‐12‐01",
+            "\u{feff}today",
+            "t\u{0307}oday",
+        ];
+        for input in inputs {
+            let _ = parse_due(input, now, New_York);
+            let _ = parse_span(input);
+        }
+        assert!(unreadable("明日", now, New_York));
+        assert!(unreadable("in ٣ days", now, New_York));
+        // A non-breaking space is whitespace, so this one reads fine.
+        assert_eq!(due("dec\u{00a0}1", now, UTC), utc(2026, 12, 1, 17, 0, 0));
+    }
+
+    // ---- parse_span ----
+
+    #[test]
+    fn span_accepts_every_unit_spelling() {
+        let cases = [
+            ("90m", Duration::minutes(90)),
+            ("45 min", Duration::minutes(45)),
+            ("45 mins", Duration::minutes(45)),
+            ("1 minute", Duration::minutes(1)),
+            ("45 minutes", Duration::minutes(45)),
+            ("2h", Duration::hours(2)),
+            ("2 hr", Duration::hours(2)),
+            ("2 hrs", Duration::hours(2)),
+            ("1 hour", Duration::hours(1)),
+            ("3 hours", Duration::hours(3)),
+            ("1d", Duration::days(1)),
+            ("1 day", Duration::days(1)),
+            ("3 days", Duration::days(3)),
+            ("2w", Duration::weeks(2)),
+            ("1 week", Duration::weeks(1)),
+            ("2 weeks", Duration::weeks(2)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_span(input), Some(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn span_adds_up_compound_forms() {
+        let ninety = Some(Duration::minutes(90));
+        assert_eq!(parse_span("1h30m"), ninety);
+        assert_eq!(parse_span("1h 30m"), ninety);
+        assert_eq!(parse_span("1 hour 30 minutes"), ninety);
+        assert_eq!(parse_span("1 hour and 30 minutes"), ninety);
+        assert_eq!(parse_span("1 hour, 30 minutes"), ninety);
+        assert_eq!(parse_span("1d2h"), Some(Duration::hours(26)));
+        assert_eq!(parse_span("an hour"), Some(Duration::hours(1)));
+        assert_eq!(parse_span("a day"), Some(Duration::days(1)));
+        assert_eq!(parse_span("  2H  "), Some(Duration::hours(2)));
+    }
+
+    #[test]
+    fn span_of_zero_is_a_zero_duration() {
+        assert_eq!(parse_span("0m"), Some(Duration::zero()));
+        assert_eq!(parse_span("0 days"), Some(Duration::zero()));
+    }
+
+    #[test]
+    fn span_refuses_anything_else() {
+        let inputs = [
+            "",
+            "  ",
+            "2",
+            "h",
+            "2x",
+            "-5m",
+            "1.5h",
+            "2h30",
+            "in 2h",
+            "and 2h",
+            "2h and",
+            "2h and and 1m",
+            "a",
+            "an",
+            "2 a hour",
+            "hour 2",
+            "2hh",
+            "tomorrow",
+            "٣d",
+            "99999999999999999999m",
+            "9223372036854775807w",
+        ];
+        for input in inputs {
+            assert_eq!(parse_span(input), None, "{input:?}");
+        }
+    }
+}

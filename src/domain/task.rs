@@ -1,0 +1,350 @@
+//! Tasks as the team sees them: numbers, statuses, priorities and what changed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+/// A task's per-guild number, shown as `#12`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskNumber(pub i64);
+
+impl fmt::Display for TaskNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Todo,
+    InProgress,
+    Blocked,
+    Done,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Todo,
+        Status::InProgress,
+        Status::Blocked,
+        Status::Done,
+    ];
+
+    /// The stable name stored in the database and typed in `/task list status:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Todo => "todo",
+            Status::InProgress => "in_progress",
+            Status::Blocked => "blocked",
+            Status::Done => "done",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Todo => "To do",
+            Status::InProgress => "In progress",
+            Status::Blocked => "Blocked",
+            Status::Done => "Done",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        self != Status::Done
+    }
+}
+
+impl FromStr for Status {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let key = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == key)
+            .ok_or(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+}
+
+impl FromStr for Priority {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let key = s.trim().to_ascii_lowercase();
+        Priority::ALL
+            .into_iter()
+            .find(|priority| priority.as_str() == key)
+            .ok_or(())
+    }
+}
+
+/// The project a task belongs to, as far as a task needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRef {
+    pub id: i64,
+    pub name: String,
+    pub channel_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: i64,
+    pub guild_id: u64,
+    pub number: TaskNumber,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Status,
+    pub blocked_reason: Option<String>,
+    pub priority: Priority,
+    pub project: Option<ProjectRef>,
+    pub assignee_id: Option<u64>,
+    pub creator_id: u64,
+    /// Where the task was created: the last resort for its reminders.
+    pub channel_id: u64,
+    pub due_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_open() && self.due_at.is_some_and(|due| due <= now)
+    }
+}
+
+/// One line of a task's history: who did what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub actor_id: u64,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub detail: String,
+}
+
+/// A field of a task that `/task edit` can change; named in refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Title,
+    Description,
+    Project,
+    Due,
+    Priority,
+}
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Description => "description",
+            Field::Project => "project",
+            Field::Due => "due",
+            Field::Priority => "priority",
+        }
+    }
+}
+
+/// What a `/task edit` asks to change. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub project: Option<ProjectRef>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub priority: Option<Priority>,
+}
+
+impl TaskEdit {
+    pub fn fields(&self) -> Vec<Field> {
+        let mut fields = Vec::new();
+        if self.title.is_some() {
+            fields.push(Field::Title);
+        }
+        if self.description.is_some() {
+            fields.push(Field::Description);
+        }
+        if self.project.is_some() {
+            fields.push(Field::Project);
+        }
+        if self.due_at.is_some() {
+            fields.push(Field::Due);
+        }
+        if self.priority.is_some() {
+            fields.push(Field::Priority);
+        }
+        fields
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields().is_empty()
+    }
+}
+
+/// A change someone asks for on an existing task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskCommand {
+    /// Assign to a user, or unassign with `None`.
+    Assign(Option<u64>),
+    Start,
+    Block(String),
+    Done,
+    Reopen,
+    Edit(TaskEdit),
+    Comment(String),
+    Delete,
+}
+
+impl TaskCommand {
+    /// The history row this change writes: (action, detail).
+    pub fn history(&self, task: &Task) -> (&'static str, String) {
+        match self {
+            TaskCommand::Assign(Some(user)) => ("assigned", format!("user:{user}")),
+            TaskCommand::Assign(None) => ("unassigned", String::new()),
+            TaskCommand::Start => ("started", String::new()),
+            TaskCommand::Block(reason) => ("blocked", reason.clone()),
+            TaskCommand::Done => ("done", String::new()),
+            TaskCommand::Reopen => ("reopened", String::new()),
+            TaskCommand::Edit(edit) => {
+                let fields: Vec<&str> = edit.fields().iter().map(|f| f.name()).collect();
+                ("edited", fields.join(", "))
+            }
+            TaskCommand::Comment(text) => ("commented", text.clone()),
+            TaskCommand::Delete => ("deleted", task.title.clone()),
+        }
+    }
+}
+
+/// Checks that `actor` may apply `command` to `task` and that it makes sense in the task's
+/// current state. Nothing is changed here; the store applies an accepted command.
+pub fn check(
+    actor: &crate::domain::permissions::Actor,
+    task: &Task,
+    command: &TaskCommand,
+) -> Result<(), crate::domain::UserError> {
+    use crate::domain::permissions::{may, Action};
+    use crate::domain::UserError;
+
+    match command {
+        TaskCommand::Assign(_) => may(actor, Action::Assign, Some(task))?,
+        TaskCommand::Edit(edit) => {
+            // Refused whole, naming the first field the caller may not change.
+            for field in edit.fields() {
+                may(actor, Action::Edit(field), Some(task))?;
+            }
+        }
+        TaskCommand::Delete => may(actor, Action::Delete, Some(task))?,
+        TaskCommand::Start
+        | TaskCommand::Block(_)
+        | TaskCommand::Done
+        | TaskCommand::Reopen
+        | TaskCommand::Comment(_) => may(actor, Action::Progress, Some(task))?,
+    }
+    let number = task.number;
+    match (command, task.status) {
+        (TaskCommand::Reopen, status) if status != Status::Done => Err(UserError::Invalid(
+            format!("{number} is not done, so there is nothing to reopen."),
+        )),
+        (TaskCommand::Done, Status::Done) => {
+            Err(UserError::Invalid(format!("{number} is already done.")))
+        }
+        (TaskCommand::Start, Status::InProgress) => Err(UserError::Invalid(format!(
+            "{number} is already in progress."
+        ))),
+        (
+            TaskCommand::Start
+            | TaskCommand::Block(_)
+            | TaskCommand::Assign(_)
+            | TaskCommand::Edit(_),
+            Status::Done,
+        ) => Err(UserError::Invalid(format!(
+            "{number} is done; reopen it first with /task reopen."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_reads_its_own_names_and_friendly_spellings() {
+        for status in Status::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        assert_eq!("In Progress".parse(), Ok(Status::InProgress));
+        assert_eq!("in-progress".parse(), Ok(Status::InProgress));
+        assert_eq!("finished".parse::<Status>(), Err(()));
+    }
+
+    #[test]
+    fn priority_reads_case_insensitively() {
+        assert_eq!("URGENT".parse(), Ok(Priority::Urgent));
+        assert_eq!("meh".parse::<Priority>(), Err(()));
+        assert!(Priority::Urgent > Priority::High);
+    }
+
+    #[test]
+    fn edit_lists_the_fields_it_touches() {
+        let edit = TaskEdit {
+            title: Some("x".into()),
+            priority: Some(Priority::High),
+            ..TaskEdit::default()
+        };
+        assert_eq!(edit.fields(), vec![Field::Title, Field::Priority]);
+        assert!(TaskEdit::default().is_empty());
+    }
+
+    #[test]
+    fn only_open_tasks_past_due_are_overdue() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
+        let mut task = Task {
+            id: 1,
+            guild_id: 1,
+            number: TaskNumber(1),
+            title: "t".into(),
+            description: None,
+            status: Status::Todo,
+            blocked_reason: None,
+            priority: Priority::Normal,
+            project: None,
+            assignee_id: None,
+            creator_id: 1,
+            channel_id: 1,
+            due_at: Some(at(100)),
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        assert!(!task.is_overdue(at(99)));
+        assert!(task.is_overdue(at(100)));
+        task.status = Status::Done;
+        assert!(!task.is_overdue(at(200)));
+    }
+}

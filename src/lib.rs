@@ -1,0 +1,154 @@
+//! Coordinator: a Discord bot that keeps a team's tasks and deadlines on track.
+//!
+//! `domain` holds the rules (no Discord, no SQL), `store` all SQL, `discord` the edge.
+//! [`start`] builds the running bot; [`run`] adds signal handling for the binary.
+
+pub mod clock;
+pub mod config;
+pub mod discord;
+pub mod domain;
+pub mod store;
+
+use std::sync::Arc;
+
+use serenity::gateway::ShardManager;
+use tokio::sync::{Notify, RwLock};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use crate::config::{ConfigError, Settings};
+use crate::store::{Db, StoreError};
+
+/// What every part of the running bot shares.
+pub struct App {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    /// Woken whenever due times change, so the duties worker re-reads what is next.
+    pub duties_wake: Notify,
+}
+
+impl App {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            clock,
+            duties_wake: Notify::new(),
+        }
+    }
+
+    /// Tells the duties worker that due times or routing changed.
+    pub fn duties_changed(&self) {
+        self.duties_wake.notify_one();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("discord client: {0}")]
+    Discord(#[from] serenity::Error),
+}
+
+/// A running bot: the gateway client in its own task, and what is needed to stop it.
+pub struct Running {
+    pub app: Arc<App>,
+    shard_manager: Arc<ShardManager>,
+    gateway: JoinHandle<Result<(), serenity::Error>>,
+    in_flight: Arc<RwLock<()>>,
+}
+
+impl Running {
+    /// Stops cleanly: no new events, in-flight commands finish, the database closes.
+    pub async fn shutdown(self) {
+        self.shard_manager.shutdown_all().await;
+        let _all_done = self.in_flight.write().await;
+        if let Err(e) = self.gateway.await {
+            warn!(error = %e, "gateway task ended abnormally");
+        }
+        self.app.db.close().await;
+        info!("stopped");
+    }
+
+    /// Waits until the gateway client stops by itself (a fatal error), or `stop` resolves.
+    pub async fn run_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), StartError> {
+        tokio::select! {
+            ended = &mut self.gateway => {
+                self.app.db.close().await;
+                match ended {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(StartError::Discord(e)),
+                    Err(e) => {
+                        warn!(error = %e, "gateway task panicked");
+                        Ok(())
+                    }
+                }
+            }
+            () = stop => {
+                info!("shutting down");
+                self.shutdown().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Opens the store, and connects to Discord.
+pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let token = settings.token()?.clone();
+    let db = Db::connect(&settings.database.url).await?;
+    let app = Arc::new(App::new(db, clock));
+    let in_flight = Arc::new(RwLock::new(()));
+    let mut client = discord::client::gateway_client(
+        Arc::clone(&app),
+        &token,
+        &settings.discord.api_base,
+        settings.discord.guild_id,
+        Arc::clone(&in_flight),
+    )
+    .await?;
+    let shard_manager = Arc::clone(&client.shard_manager);
+    let gateway = tokio::spawn(async move { client.start().await });
+    info!(api = %settings.discord.api_base, "started");
+    Ok(Running {
+        app,
+        shard_manager,
+        gateway,
+        in_flight,
+    })
+}
+
+/// Runs the bot until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let running = start(&settings, Arc::new(clock::SystemClock)).await?;
+    running.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
