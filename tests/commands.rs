@@ -1,0 +1,636 @@
+//! Every command of spec §2 (but /standup and /checkin) through the real bot and the fake
+//! Discord: the reply, and what was stored.
+
+mod support;
+
+use serde_json::Value;
+use support::bot::*;
+use support::interactions::{button, Opt};
+
+fn s(name: &'static str, value: &str) -> Opt {
+    Opt::Str(name, value.to_string())
+}
+
+#[tokio::test]
+async fn registers_every_command_to_the_development_guild() {
+    let bot = TestBot::start().await;
+    let registered = bot
+        .fake
+        .wait_until("commands registered", |f| {
+            f.registered_commands().into_iter().next()
+        })
+        .await;
+    assert_eq!(registered.0, Some(GUILD));
+    let names: Vec<&str> = registered
+        .1
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["task", "project", "config", "timezone"]);
+    let task = &registered.1[0];
+    let subs: Vec<&str> = task["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    for sub in [
+        "create", "assign", "unassign", "start", "done", "reopen", "block", "edit", "comment",
+        "show", "list", "mine", "delete",
+    ] {
+        assert!(subs.contains(&sub), "missing /task {sub}");
+    }
+}
+
+#[tokio::test]
+async fn task_create_posts_publicly_pings_the_assignee_and_stores_everything() {
+    let bot = TestBot::with_manager_role().await;
+    bot.run(
+        &manager(),
+        &["project", "create"],
+        vec![s("name", "Apollo")],
+    )
+    .await;
+    let reply = bot
+        .run(
+            &manager(),
+            &["task", "create"],
+            vec![
+                s("title", "Write the launch plan"),
+                s("due", "2026-12-01 17:00"),
+                Opt::User("assignee", ALICE),
+                s("priority", "high"),
+                s("project", "apollo"),
+                s("description", "Two pages"),
+            ],
+        )
+        .await;
+    assert!(!is_ephemeral(&reply), "{reply}");
+    let text = content(&reply);
+    assert!(text.contains("#1 Write the launch plan"), "{text}");
+    assert!(text.contains(&format!("<@{ALICE}>")), "{text}");
+    // 2026-12-01 17:00 UTC
+    assert!(text.contains("<t:1796144400:f>"), "{text}");
+    assert_eq!(
+        reply["data"]["allowed_mentions"]["users"],
+        serde_json::json!([ALICE.to_string()])
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "assignee_id").await,
+        Some((ALICE as i64).to_string())
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "priority").await.as_deref(),
+        Some("high")
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "status").await.as_deref(),
+        Some("todo")
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "due_at").await.as_deref(),
+        Some("1796144400")
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "description").await.as_deref(),
+        Some("Two pages")
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "channel_id").await,
+        Some((CHANNEL as i64).to_string())
+    );
+    assert!(bot.task_column(GUILD, 1, "project_id").await.is_some());
+    assert_eq!(bot.history_actions(GUILD, 1).await, vec!["created"]);
+}
+
+#[tokio::test]
+async fn task_numbers_count_per_guild_and_are_never_reused() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    assert_eq!(bot.create_task(&alice, "one", vec![]).await, 1);
+    assert_eq!(bot.create_task(&alice, "two", vec![]).await, 2);
+    let other = alice.clone().in_guild(OTHER_GUILD);
+    assert_eq!(bot.create_task(&other, "elsewhere", vec![]).await, 1);
+    let reply = bot
+        .run(&alice, &["task", "delete"], vec![Opt::Int("task", 2)])
+        .await;
+    assert!(content(&reply).contains("deleted"), "{reply}");
+    assert_eq!(bot.create_task(&alice, "three", vec![]).await, 3);
+}
+
+#[tokio::test]
+async fn assign_and_unassign_mention_the_assignee_once() {
+    let bot = TestBot::with_manager_role().await;
+    let n = bot.create_task(&member(ALICE), "Fix login", vec![]).await;
+    let reply = bot
+        .run(
+            &manager(),
+            &["task", "assign"],
+            vec![Opt::Int("task", n), Opt::User("assignee", BOB)],
+        )
+        .await;
+    let text = content(&reply);
+    assert!(!is_ephemeral(&reply));
+    assert_eq!(text.matches(&format!("<@{BOB}>")).count(), 1, "{text}");
+    assert_eq!(
+        reply["data"]["allowed_mentions"]["users"],
+        serde_json::json!([BOB.to_string()])
+    );
+    assert_eq!(
+        bot.task_column(GUILD, n, "assignee_id").await,
+        Some((BOB as i64).to_string())
+    );
+    let reply = bot
+        .run(&manager(), &["task", "unassign"], vec![Opt::Int("task", n)])
+        .await;
+    assert!(content(&reply).contains("unassigned"), "{reply}");
+    assert_eq!(bot.task_column(GUILD, n, "assignee_id").await, None);
+    assert_eq!(
+        bot.history_actions(GUILD, n).await,
+        vec!["created", "assigned", "unassigned"]
+    );
+}
+
+#[tokio::test]
+async fn status_commands_move_the_task_through_its_states() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    let n = bot.create_task(&alice, "Ship", vec![]).await;
+    let task = || vec![Opt::Int("task", n)];
+    let reply = bot.run(&alice, &["task", "start"], task()).await;
+    assert!(content(&reply).contains("started"), "{reply}");
+    assert_eq!(
+        bot.task_column(GUILD, n, "status").await.as_deref(),
+        Some("in_progress")
+    );
+    let reply = bot
+        .run(
+            &alice,
+            &["task", "block"],
+            vec![Opt::Int("task", n), s("reason", "waiting on legal")],
+        )
+        .await;
+    assert!(content(&reply).contains("waiting on legal"), "{reply}");
+    assert_eq!(
+        bot.task_column(GUILD, n, "status").await.as_deref(),
+        Some("blocked")
+    );
+    assert_eq!(
+        bot.task_column(GUILD, n, "blocked_reason").await.as_deref(),
+        Some("waiting on legal")
+    );
+    let reply = bot.run(&alice, &["task", "done"], task()).await;
+    assert!(content(&reply).contains("is done"), "{reply}");
+    assert!(!is_ephemeral(&reply));
+    assert_eq!(
+        bot.task_column(GUILD, n, "status").await.as_deref(),
+        Some("done")
+    );
+    assert_eq!(bot.task_column(GUILD, n, "blocked_reason").await, None);
+    let reply = bot.run(&alice, &["task", "reopen"], task()).await;
+    assert!(content(&reply).contains("open again"), "{reply}");
+    assert_eq!(
+        bot.task_column(GUILD, n, "status").await.as_deref(),
+        Some("todo")
+    );
+    assert_eq!(
+        bot.history_actions(GUILD, n).await,
+        vec!["created", "started", "blocked", "done", "reopened"]
+    );
+}
+
+#[tokio::test]
+async fn edit_changes_only_the_given_fields_and_comment_adds_history() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    let n = bot
+        .create_task(&alice, "Draft", vec![s("description", "old")])
+        .await;
+    let reply = bot
+        .run(
+            &alice,
+            &["task", "edit"],
+            vec![
+                Opt::Int("task", n),
+                s("title", "Final draft"),
+                s("due", "in 2h"),
+                s("priority", "urgent"),
+            ],
+        )
+        .await;
+    assert!(!is_ephemeral(&reply), "{reply}");
+    assert_eq!(
+        bot.task_column(GUILD, n, "title").await.as_deref(),
+        Some("Final draft")
+    );
+    assert_eq!(
+        bot.task_column(GUILD, n, "priority").await.as_deref(),
+        Some("urgent")
+    );
+    let expected_due = start_time().timestamp() + 7200;
+    assert_eq!(
+        bot.task_column(GUILD, n, "due_at").await,
+        Some(expected_due.to_string())
+    );
+    assert_eq!(
+        bot.task_column(GUILD, n, "description").await.as_deref(),
+        Some("old")
+    );
+    let reply = bot
+        .run(
+            &alice,
+            &["task", "comment"],
+            vec![Opt::Int("task", n), s("text", "halfway there")],
+        )
+        .await;
+    assert!(content(&reply).contains("halfway there"), "{reply}");
+    let show = bot
+        .run(&alice, &["task", "show"], vec![Opt::Int("task", n)])
+        .await;
+    let text = embed_text(&show);
+    assert!(is_ephemeral(&show));
+    assert!(text.contains("#1 Final draft"), "{text}");
+    assert!(text.contains("urgent"), "{text}");
+    assert!(text.contains("commented: halfway there"), "{text}");
+    assert!(text.contains("edited: title, due, priority"), "{text}");
+}
+
+#[tokio::test]
+async fn show_lists_every_field_and_at_most_ten_history_entries() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    let n = bot
+        .create_task(&alice, "Chatty", vec![s("due", "tomorrow 9am")])
+        .await;
+    for i in 0..12 {
+        bot.run(
+            &alice,
+            &["task", "comment"],
+            vec![Opt::Int("task", n), s("text", &format!("note {i}"))],
+        )
+        .await;
+    }
+    let show = bot
+        .run(&alice, &["task", "show"], vec![Opt::Int("task", n)])
+        .await;
+    let text = embed_text(&show);
+    for field in [
+        "Status", "Priority", "Due", "Assignee", "Creator", "Project", "Created", "History",
+    ] {
+        assert!(
+            text.contains(&format!("{field}:")),
+            "missing {field} in {text}"
+        );
+    }
+    let history = text.split("History:").nth(1).unwrap_or_default();
+    assert_eq!(history.matches("commented").count(), 10, "{history}");
+    assert!(
+        history.contains("note 11") && !history.contains("note 1\n"),
+        "{history}"
+    );
+    assert_pings_nobody(&show);
+}
+
+#[tokio::test]
+async fn list_paginates_ten_per_page_with_working_buttons() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    for i in 1..=23 {
+        bot.create_task(&alice, &format!("task {i}"), vec![]).await;
+    }
+    let reply = bot.run(&alice, &["task", "list"], vec![]).await;
+    assert!(is_ephemeral(&reply));
+    let text = embed_text(&reply);
+    assert!(text.contains("Page 1 of 3 · 23 tasks"), "{text}");
+    assert_eq!(text.matches("**#").count(), 10, "{text}");
+    let next = reply["data"]["components"][0]["components"][1]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(next.starts_with("list:1:"), "{next}");
+    let (id, press) = button(&alice, &next, 1);
+    bot.fake.inject(press).await;
+    let page2 = bot.fake.response(id).await;
+    assert_eq!(page2["type"], 7, "the list updates in place: {page2}");
+    let text = embed_text(&page2);
+    assert!(text.contains("Page 2 of 3"), "{text}");
+    assert!(text.contains("**#11** task 11"), "{text}");
+}
+
+#[tokio::test]
+async fn list_filters_by_assignee_project_status_and_overdue() {
+    let bot = TestBot::with_manager_role().await;
+    bot.run(&manager(), &["project", "create"], vec![s("name", "Web")])
+        .await;
+    let boss = manager();
+    bot.create_task(
+        &boss,
+        "alice web",
+        vec![Opt::User("assignee", ALICE), s("project", "Web")],
+    )
+    .await;
+    bot.create_task(
+        &boss,
+        "bob soon",
+        vec![Opt::User("assignee", BOB), s("due", "in 1h")],
+    )
+    .await;
+    let n3 = bot.create_task(&boss, "finished", vec![]).await;
+    bot.run(&boss, &["task", "done"], vec![Opt::Int("task", n3)])
+        .await;
+
+    let by_alice = embed_text(
+        &bot.run(&boss, &["task", "list"], vec![Opt::User("assignee", ALICE)])
+            .await,
+    );
+    assert!(
+        by_alice.contains("alice web") && !by_alice.contains("bob soon"),
+        "{by_alice}"
+    );
+    let by_project = embed_text(
+        &bot.run(&boss, &["task", "list"], vec![s("project", "web")])
+            .await,
+    );
+    assert!(
+        by_project.contains("alice web") && !by_project.contains("bob soon"),
+        "{by_project}"
+    );
+    let done = embed_text(
+        &bot.run(&boss, &["task", "list"], vec![s("status", "done")])
+            .await,
+    );
+    assert!(
+        done.contains("finished") && !done.contains("alice web"),
+        "{done}"
+    );
+    let open = embed_text(&bot.run(&boss, &["task", "list"], vec![]).await);
+    assert!(
+        !open.contains("finished"),
+        "done tasks are hidden by default: {open}"
+    );
+    let none_overdue = embed_text(
+        &bot.run(&boss, &["task", "list"], vec![Opt::Bool("overdue", true)])
+            .await,
+    );
+    assert!(none_overdue.contains("No tasks match"), "{none_overdue}");
+    bot.clock.advance(chrono::Duration::hours(2));
+    let overdue = embed_text(
+        &bot.run(&boss, &["task", "list"], vec![Opt::Bool("overdue", true)])
+            .await,
+    );
+    assert!(
+        overdue.contains("bob soon") && !overdue.contains("alice web"),
+        "{overdue}"
+    );
+}
+
+#[tokio::test]
+async fn mine_lists_the_callers_open_tasks_soonest_first() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    bot.create_task(
+        &alice,
+        "later",
+        vec![Opt::User("assignee", ALICE), s("due", "in 3 days")],
+    )
+    .await;
+    bot.create_task(&alice, "undated", vec![Opt::User("assignee", ALICE)])
+        .await;
+    bot.create_task(
+        &alice,
+        "sooner",
+        vec![Opt::User("assignee", ALICE), s("due", "in 2h")],
+    )
+    .await;
+    bot.create_task(&alice, "not mine", vec![]).await;
+    let reply = bot.run(&alice, &["task", "mine"], vec![]).await;
+    assert!(is_ephemeral(&reply));
+    let text = embed_text(&reply);
+    let pos = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in {text}"))
+    };
+    assert!(
+        pos("sooner") < pos("later") && pos("later") < pos("undated"),
+        "{text}"
+    );
+    assert!(!text.contains("not mine"), "{text}");
+    let empty = bot.run(&member(BOB), &["task", "mine"], vec![]).await;
+    assert!(content(&empty).contains("no open tasks"), "{empty}");
+}
+
+#[tokio::test]
+async fn deleted_tasks_leave_every_view_but_keep_their_history() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    let n = bot
+        .create_task(&alice, "Temporary", vec![Opt::User("assignee", ALICE)])
+        .await;
+    bot.run(&alice, &["task", "delete"], vec![Opt::Int("task", n)])
+        .await;
+    let show = bot
+        .run(&alice, &["task", "show"], vec![Opt::Int("task", n)])
+        .await;
+    assert_private_error(&show, "no task #1");
+    assert!(
+        embed_text(&bot.run(&alice, &["task", "list"], vec![]).await).contains("No tasks match")
+    );
+    assert!(content(&bot.run(&alice, &["task", "mine"], vec![]).await).contains("no open tasks"));
+    let choices = bot
+        .complete(&alice, &["task", "show"], vec![s("task", "")], "task")
+        .await;
+    assert!(choices.is_empty(), "{choices:?}");
+    assert_eq!(
+        bot.history_actions(GUILD, n).await,
+        vec!["created", "deleted"]
+    );
+    assert!(bot.task_column(GUILD, n, "deleted_at").await.is_some());
+}
+
+#[tokio::test]
+async fn projects_are_created_listed_and_archived() {
+    let bot = TestBot::with_manager_role().await;
+    let reply = bot
+        .run(
+            &manager(),
+            &["project", "create"],
+            vec![
+                s("name", "Apollo"),
+                Opt::Channel("channel", 777),
+                s("description", "Moon"),
+            ],
+        )
+        .await;
+    assert!(!is_ephemeral(&reply));
+    assert!(content(&reply).contains("<#777>"), "{reply}");
+    bot.run(
+        &manager(),
+        &["project", "create"],
+        vec![s("name", "Gemini")],
+    )
+    .await;
+    let reply = bot
+        .run(
+            &manager(),
+            &["project", "archive"],
+            vec![s("project", "gemini")],
+        )
+        .await;
+    assert!(content(&reply).contains("archived"), "{reply}");
+    let list = embed_text(&bot.run(&member(ALICE), &["project", "list"], vec![]).await);
+    assert!(list.contains("**Apollo** · <#777>"), "{list}");
+    assert!(list.contains("**Gemini** · archived"), "{list}");
+    let choices = bot
+        .complete(
+            &manager(),
+            &["task", "create"],
+            vec![s("title", "x"), s("project", "")],
+            "project",
+        )
+        .await;
+    let names: Vec<&str> = choices.iter().filter_map(|c| c["value"].as_str()).collect();
+    assert_eq!(names, vec!["Apollo"], "archived projects are not offered");
+}
+
+#[tokio::test]
+async fn config_settings_are_stored_and_shown() {
+    let bot = TestBot::with_manager_role().await;
+    let boss = manager();
+    let reply = bot
+        .run(
+            &boss,
+            &["config", "timezone"],
+            vec![s("zone", "Europe/Berlin")],
+        )
+        .await;
+    assert!(content(&reply).contains("Europe/Berlin"), "{reply}");
+    bot.run(
+        &boss,
+        &["config", "alerts-channel"],
+        vec![Opt::Channel("channel", 999)],
+    )
+    .await;
+    let reply = bot
+        .run(
+            &boss,
+            &["config", "reminders"],
+            vec![s("offsets", "2d, 30m")],
+        )
+        .await;
+    assert!(content(&reply).contains("2d, 30m"), "{reply}");
+    let show = bot.run(&member(ALICE), &["config", "show"], vec![]).await;
+    assert!(is_ephemeral(&show));
+    let text = embed_text(&show);
+    let role = format!("<@&{MANAGER_ROLE}>");
+    for needle in [
+        role.as_str(),
+        "Europe/Berlin",
+        "<#999>",
+        "2d, 30m",
+        "could not post to",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in {text}");
+    }
+    assert_pings_nobody(&show);
+}
+
+#[tokio::test]
+async fn guild_and_personal_time_zones_decide_how_dates_are_read() {
+    let bot = TestBot::with_manager_role().await;
+    bot.run(
+        &manager(),
+        &["config", "timezone"],
+        vec![s("zone", "America/New_York")],
+    )
+    .await;
+    let alice = member(ALICE);
+    // 2026-12-01 17:00 in New York is 22:00 UTC.
+    let n = bot
+        .create_task(&alice, "guild zone", vec![s("due", "2026-12-01")])
+        .await;
+    assert_eq!(
+        bot.task_column(GUILD, n, "due_at").await.as_deref(),
+        Some("1796162400")
+    );
+    let reply = bot
+        .run(&alice, &["timezone"], vec![s("zone", "Asia/Tokyo")])
+        .await;
+    assert!(
+        is_ephemeral(&reply) && content(&reply).contains("Asia/Tokyo"),
+        "{reply}"
+    );
+    // 2026-12-01 17:00 in Tokyo is 08:00 UTC.
+    let n = bot
+        .create_task(&alice, "my zone", vec![s("due", "2026-12-01")])
+        .await;
+    assert_eq!(
+        bot.task_column(GUILD, n, "due_at").await.as_deref(),
+        Some("1796112000")
+    );
+}
+
+#[tokio::test]
+async fn autocomplete_offers_at_most_25_matching_choices() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    for i in 1..=30 {
+        bot.create_task(&alice, &format!("deploy step {i}"), vec![])
+            .await;
+    }
+    let n = bot.create_task(&alice, "write docs", vec![]).await;
+    bot.run(&alice, &["task", "done"], vec![Opt::Int("task", n)])
+        .await;
+
+    let all = bot
+        .complete(&alice, &["task", "start"], vec![s("task", "")], "task")
+        .await;
+    assert_eq!(all.len(), 25);
+    let docs = bot
+        .complete(&alice, &["task", "start"], vec![s("task", "docs")], "task")
+        .await;
+    assert!(
+        docs.is_empty(),
+        "done tasks are not offered to start: {docs:?}"
+    );
+    let docs = bot
+        .complete(&alice, &["task", "reopen"], vec![s("task", "docs")], "task")
+        .await;
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["value"], Value::from(n));
+    let by_number = bot
+        .complete(&alice, &["task", "show"], vec![s("task", "#12")], "task")
+        .await;
+    assert_eq!(by_number[0]["value"], Value::from(12), "{by_number:?}");
+    for choice in &all {
+        assert!(choice["name"]
+            .as_str()
+            .is_some_and(|n| n.chars().count() <= 100));
+    }
+    let zones = bot
+        .complete(&alice, &["timezone"], vec![s("zone", "europe/")], "zone")
+        .await;
+    assert_eq!(zones.len(), 25);
+    let berlin = bot
+        .complete(
+            &alice,
+            &["config", "timezone"],
+            vec![s("zone", "berl")],
+            "zone",
+        )
+        .await;
+    assert_eq!(berlin[0]["value"], "Europe/Berlin");
+    let elsewhere = bot
+        .complete(
+            &alice.clone().in_guild(OTHER_GUILD),
+            &["task", "show"],
+            vec![s("task", "deploy")],
+            "task",
+        )
+        .await;
+    assert!(
+        elsewhere.is_empty(),
+        "another guild sees none of these: {elsewhere:?}"
+    );
+}

@@ -1,0 +1,283 @@
+//! Spawns the real bot (in this process, with a settable clock) against the fake Discord and a
+//! fresh SQLite file in a temp dir, and offers the assertions the end-to-end tests share.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use coordinator::clock::ManualClock;
+use coordinator::config::{DatabaseSettings, DiscordSettings, LogSettings, Settings, Token};
+use coordinator::Running;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::fake_discord::FakeDiscord;
+use super::interactions::{autocomplete, slash, Caller, Opt};
+
+pub const GUILD: u64 = 111_000_000_000_000_001;
+pub const OTHER_GUILD: u64 = 222_000_000_000_000_002;
+pub const CHANNEL: u64 = 333_000_000_000_000_003;
+pub const MANAGER_ROLE: u64 = 444_000_000_000_000_004;
+pub const BOSS: u64 = 500_000_000_000_000_001;
+pub const ALICE: u64 = 500_000_000_000_000_002;
+pub const BOB: u64 = 500_000_000_000_000_003;
+pub const CAROL: u64 = 500_000_000_000_000_004;
+pub const TOKEN: &str = "test-token.must-never-be-logged";
+
+/// Wednesday 2026-11-25 12:00 UTC: every test starts here.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+        .single()
+        .expect("valid start time")
+}
+
+pub fn member(user: u64) -> Caller {
+    Caller::member(GUILD, CHANNEL, user)
+}
+
+/// A manager through the configured manager role (tests set it up with `configure_manager_role`).
+pub fn manager() -> Caller {
+    Caller::member(GUILD, CHANNEL, BOSS).with_roles(&[MANAGER_ROLE])
+}
+
+pub struct TestBot {
+    pub fake: FakeDiscord,
+    pub clock: ManualClock,
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub settings: Settings,
+}
+
+impl TestBot {
+    pub async fn start() -> TestBot {
+        let fake = FakeDiscord::start().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("coordinator.db");
+        let settings = Settings {
+            discord: DiscordSettings {
+                token: Some(Token::new(TOKEN)),
+                api_base: fake.base_url(),
+                guild_id: Some(GUILD),
+            },
+            database: DatabaseSettings {
+                url: format!("sqlite://{}", db_path.display()),
+            },
+            log: LogSettings::default(),
+        };
+        let clock = ManualClock::new(start_time());
+        let running = coordinator::start(&settings, Arc::new(clock.clone()))
+            .await
+            .expect("bot starts");
+        fake.wait_ready().await;
+        TestBot {
+            fake,
+            clock,
+            running: Some(running),
+            dir,
+            settings,
+        }
+    }
+
+    /// A bot whose manager role is configured (by an administrator).
+    pub async fn with_manager_role() -> TestBot {
+        let bot = TestBot::start().await;
+        let admin = member(CAROL).with_permissions(super::interactions::ADMINISTRATOR);
+        let reply = bot
+            .run(
+                &admin,
+                &["config", "manager-role"],
+                vec![Opt::Role("role", MANAGER_ROLE)],
+            )
+            .await;
+        assert!(content(&reply).contains("Managers are now"), "{reply}");
+        bot
+    }
+
+    pub fn app(&self) -> &coordinator::App {
+        &self.running.as_ref().expect("bot running").app
+    }
+
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        self.app().db.pool()
+    }
+
+    /// Stops the bot cleanly and starts it again on the same database file.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+        let identified = self.fake.identify_count();
+        let running = coordinator::start(&self.settings, Arc::new(self.clock.clone()))
+            .await
+            .expect("bot restarts");
+        self.running = Some(running);
+        self.fake.wait_identified(identified + 1).await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// Sends a slash command and returns the interaction callback body.
+    pub async fn run(&self, caller: &Caller, path: &[&str], options: Vec<Opt>) -> Value {
+        let (id, interaction) = slash(caller, path, options);
+        self.fake.inject(interaction).await;
+        self.fake.response(id).await
+    }
+
+    /// Sends an autocomplete request and returns the choices offered.
+    pub async fn complete(
+        &self,
+        caller: &Caller,
+        path: &[&str],
+        options: Vec<Opt>,
+        focused: &str,
+    ) -> Vec<Value> {
+        let (id, interaction) = autocomplete(caller, path, options, focused);
+        self.fake.inject(interaction).await;
+        let response = self.fake.response(id).await;
+        assert_eq!(response["type"], 8, "autocomplete result type: {response}");
+        response["data"]["choices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Creates a task as `caller` and returns its number.
+    pub async fn create_task(&self, caller: &Caller, title: &str, mut options: Vec<Opt>) -> i64 {
+        options.insert(0, Opt::Str("title", title.to_string()));
+        let reply = self.run(caller, &["task", "create"], options).await;
+        assert!(!is_ephemeral(&reply), "create failed: {reply}");
+        let text = content(&reply);
+        let number = text
+            .split('#')
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no task number in {text}"));
+        number
+    }
+
+    /// Everything stored, as text: compare before and after to prove nothing changed.
+    pub async fn snapshot(&self) -> String {
+        let mut out = String::new();
+        for table in [
+            "guild_settings",
+            "user_settings",
+            "projects",
+            "tasks",
+            "task_history",
+        ] {
+            let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
+                .fetch_all(self.pool())
+                .await
+                .expect("snapshot query");
+            out.push_str(&format!("{table}: {} rows\n", rows.len()));
+            for row in rows {
+                let cells: Vec<String> = (0..row.len())
+                    .map(|i| {
+                        row.try_get::<Option<i64>, _>(i)
+                            .map(|v| format!("{v:?}"))
+                            .or_else(|_| {
+                                row.try_get::<Option<String>, _>(i)
+                                    .map(|v| format!("{v:?}"))
+                            })
+                            .unwrap_or_else(|_| "?".into())
+                    })
+                    .collect();
+                out.push_str(&cells.join("|"));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// A task row's column, by guild and number.
+    pub async fn task_column(&self, guild: u64, number: i64, column: &str) -> Option<String> {
+        let row = sqlx::query(&format!(
+            "SELECT CAST({column} AS TEXT) AS v FROM tasks WHERE guild_id = $1 AND number = $2"
+        ))
+        .bind(guild as i64)
+        .bind(number)
+        .fetch_optional(self.pool())
+        .await
+        .expect("task column query")?;
+        row.try_get::<Option<String>, _>("v").expect("column value")
+    }
+
+    pub async fn history_actions(&self, guild: u64, number: i64) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT h.action FROM task_history h JOIN tasks t ON t.id = h.task_id \
+             WHERE t.guild_id = $1 AND t.number = $2 ORDER BY h.id",
+        )
+        .bind(guild as i64)
+        .bind(number)
+        .fetch_all(self.pool())
+        .await
+        .expect("history query")
+    }
+}
+
+pub fn content(response: &Value) -> String {
+    response["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn is_ephemeral(response: &Value) -> bool {
+    response["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0
+}
+
+/// The first embed's text: title, description, fields and footer.
+pub fn embed_text(response: &Value) -> String {
+    let embed = &response["data"]["embeds"][0];
+    let mut out = format!(
+        "{}\n{}\n",
+        embed["title"].as_str().unwrap_or_default(),
+        embed["description"].as_str().unwrap_or_default()
+    );
+    for field in embed["fields"].as_array().cloned().unwrap_or_default() {
+        out.push_str(&format!(
+            "{}: {}\n",
+            field["name"].as_str().unwrap_or_default(),
+            field["value"].as_str().unwrap_or_default()
+        ));
+    }
+    out.push_str(embed["footer"]["text"].as_str().unwrap_or_default());
+    out
+}
+
+/// An ephemeral reply, whose text contains `needle`.
+#[track_caller]
+pub fn assert_private_error(response: &Value, needle: &str) {
+    assert!(
+        is_ephemeral(response),
+        "expected an ephemeral reply: {response}"
+    );
+    let text = content(response);
+    assert!(
+        text.to_lowercase().contains(&needle.to_lowercase()),
+        "expected {needle:?} in {text:?}"
+    );
+}
+
+/// The reply pings nobody at all.
+#[track_caller]
+pub fn assert_pings_nobody(response: &Value) {
+    let mentions = &response["data"]["allowed_mentions"];
+    assert!(
+        mentions.is_object(),
+        "allowed_mentions must be explicit: {response}"
+    );
+    assert_eq!(mentions["parse"], serde_json::json!([]), "{mentions}");
+    assert!(
+        mentions["users"].as_array().is_none_or(|u| u.is_empty()),
+        "{mentions}"
+    );
+    assert!(
+        mentions["roles"].as_array().is_none_or(|r| r.is_empty()),
+        "{mentions}"
+    );
+}
