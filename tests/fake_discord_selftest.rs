@@ -1,0 +1,563 @@
+//! Checks the fake Discord server and the interaction builders against real serenity code, so
+//! that tests built on them fail only for reasons that would also fail in production.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use serenity::all::{
+    ChannelId, ClientBuilder, Command, CommandDataOptionValue, CommandOptionType,
+    ComponentInteractionDataKind, Context, CreateAutocompleteResponse, CreateCommand,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateMessage, EditInteractionResponse, EventHandler, GatewayIntents, GuildId, HttpBuilder,
+    Interaction, Nonce, ResolvedValue, ShardManager,
+};
+use serenity::http::Http;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinHandle;
+
+use support::fake_discord::{FakeDiscord, APPLICATION_ID, BOT_USER_ID};
+use support::interactions::{
+    autocomplete, button, button_on_message, command_id, slash, Caller, Opt, ADMINISTRATOR,
+};
+
+const TOKEN: &str = "Bot-token-for-tests";
+
+fn parse(json: &Value) -> Interaction {
+    serde_json::from_value(json.clone())
+        .unwrap_or_else(|e| panic!("serenity rejected the payload: {e}\n{json:#}"))
+}
+
+#[test]
+fn slash_with_subcommand_and_every_option_type_deserializes() {
+    let caller = Caller::member(10, 20, 30)
+        .with_roles(&[40, 41])
+        .with_permissions(ADMINISTRATOR);
+    let (id, json) = slash(
+        &caller,
+        &["task", "create"],
+        vec![
+            Opt::Str("title", "Write report".into()),
+            Opt::Int("hours", 3),
+            Opt::Bool("urgent", true),
+            Opt::User("assignee", 50),
+            Opt::Channel("where", 60),
+            Opt::Role("team", 70),
+        ],
+    );
+    let Interaction::Command(cmd) = parse(&json) else {
+        panic!("expected Interaction::Command")
+    };
+    assert_eq!(cmd.id.get(), id);
+    assert_eq!(cmd.application_id.get(), APPLICATION_ID);
+    assert_eq!(cmd.guild_id.map(|g| g.get()), Some(10));
+    assert_eq!(cmd.channel_id.get(), 20);
+    assert_eq!(
+        cmd.user.id.get(),
+        30,
+        "serenity copies member.user into user"
+    );
+    let member = cmd.member.as_ref().expect("member");
+    assert_eq!(
+        member.roles.iter().map(|r| r.get()).collect::<Vec<_>>(),
+        vec![40, 41]
+    );
+    assert!(member.permissions.expect("permissions").administrator());
+    assert_eq!(cmd.data.name, "task");
+    assert_eq!(cmd.data.id.get(), command_id("task"));
+
+    let sub = &cmd.data.options[0];
+    assert_eq!(sub.name, "create");
+    let CommandDataOptionValue::SubCommand(opts) = &sub.value else {
+        panic!("expected a subcommand")
+    };
+    let values: Vec<_> = opts
+        .iter()
+        .map(|o| (o.name.as_str(), o.value.clone()))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            (
+                "title",
+                CommandDataOptionValue::String("Write report".into())
+            ),
+            ("hours", CommandDataOptionValue::Integer(3)),
+            ("urgent", CommandDataOptionValue::Boolean(true)),
+            ("assignee", CommandDataOptionValue::User(50.into())),
+            ("where", CommandDataOptionValue::Channel(60.into())),
+            ("team", CommandDataOptionValue::Role(70.into())),
+        ]
+    );
+
+    // Resolved data, as the bot reads it through `options()`.
+    let resolved = cmd.data.options();
+    let ResolvedValue::SubCommand(resolved) = &resolved[0].value else {
+        panic!("expected a subcommand")
+    };
+    match &resolved[3].value {
+        ResolvedValue::User(user, member) => {
+            assert_eq!(user.id.get(), 50);
+            assert!(
+                member.is_some(),
+                "guild user options carry a partial member"
+            );
+        }
+        other => panic!("assignee not resolved: {other:?}"),
+    }
+    assert!(matches!(&resolved[4].value, ResolvedValue::Channel(c) if c.id.get() == 60));
+    assert!(
+        matches!(&resolved[5].value, ResolvedValue::Role(r) if r.id.get() == 70 && r.guild_id.get() == 10)
+    );
+}
+
+#[test]
+fn slash_without_subcommand_and_in_dm_deserializes() {
+    let (_, json) = slash(
+        &Caller::dm(21, 31),
+        &["timezone"],
+        vec![Opt::Str("zone", "Europe/Paris".into())],
+    );
+    let Interaction::Command(cmd) = parse(&json) else {
+        panic!("expected Interaction::Command")
+    };
+    assert_eq!(cmd.guild_id, None);
+    assert!(cmd.member.is_none());
+    assert_eq!(cmd.user.id.get(), 31);
+    assert_eq!(cmd.data.name, "timezone");
+    assert_eq!(
+        cmd.data.options[0].value,
+        CommandDataOptionValue::String("Europe/Paris".into())
+    );
+    assert_ne!(
+        json["token"],
+        slash(&Caller::dm(21, 31), &["timezone"], vec![]).1["token"],
+        "tokens are unique"
+    );
+}
+
+#[test]
+fn autocomplete_marks_the_focused_option() {
+    let caller = Caller::member(10, 20, 30);
+    let (_, json) = autocomplete(
+        &caller,
+        &["task", "done"],
+        vec![Opt::Int("task", 12), Opt::Str("note", "x".into())],
+        "task",
+    );
+    let Interaction::Autocomplete(ac) = parse(&json) else {
+        panic!("expected Interaction::Autocomplete")
+    };
+    let focused = ac.data.autocomplete().expect("a focused option");
+    assert_eq!(
+        (focused.name, focused.kind, focused.value),
+        ("task", CommandOptionType::Integer, "12")
+    );
+
+    // Focusing an option that has no input yet still yields a focused (empty) option.
+    let (_, json) = autocomplete(&caller, &["task", "done"], vec![], "task");
+    let Interaction::Autocomplete(ac) = parse(&json) else {
+        panic!("expected Interaction::Autocomplete")
+    };
+    assert_eq!(ac.data.autocomplete().expect("a focused option").value, "");
+}
+
+#[test]
+fn button_press_deserializes() {
+    let caller = Caller::member(10, 20, 30);
+    let (id, json) = button(&caller, "task:done:7", 99);
+    let Interaction::Component(c) = parse(&json) else {
+        panic!("expected Interaction::Component")
+    };
+    assert_eq!(c.id.get(), id);
+    assert_eq!(c.data.custom_id, "task:done:7");
+    assert!(matches!(c.data.kind, ComponentInteractionDataKind::Button));
+    assert_eq!(c.message.id.get(), 99);
+    assert_eq!(c.message.author.id.get(), BOT_USER_ID);
+    assert_eq!(c.user.id.get(), 30);
+}
+
+struct Handler;
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let result = async {
+            match interaction {
+                Interaction::Command(cmd) if cmd.data.name == "slow" => {
+                    cmd.defer(&ctx.http).await?;
+                    cmd.edit_response(&ctx.http, EditInteractionResponse::new().content("done"))
+                        .await?;
+                    cmd.create_followup(
+                        &ctx.http,
+                        CreateInteractionResponseFollowup::new().content("and more"),
+                    )
+                    .await?;
+                }
+                Interaction::Command(cmd) => {
+                    let reply = CreateInteractionResponseMessage::new()
+                        .content(format!("pong {}", cmd.user.id));
+                    cmd.create_response(&ctx.http, CreateInteractionResponse::Message(reply))
+                        .await?;
+                }
+                Interaction::Autocomplete(ac) => {
+                    let choices =
+                        CreateAutocompleteResponse::new().add_string_choice("Alpha", "alpha");
+                    ac.create_response(&ctx.http, CreateInteractionResponse::Autocomplete(choices))
+                        .await?;
+                }
+                Interaction::Component(c) => {
+                    let update = CreateInteractionResponseMessage::new()
+                        .content(format!("pressed {}", c.data.custom_id));
+                    c.create_response(&ctx.http, CreateInteractionResponse::UpdateMessage(update))
+                        .await?;
+                }
+                _ => {}
+            }
+            Ok::<(), serenity::Error>(())
+        };
+        if let Err(e) = result.await {
+            eprintln!("test handler failed: {e:?}");
+        }
+    }
+}
+
+/// A serenity client running in a task.
+struct RunningClient {
+    shards: Arc<ShardManager>,
+    run: JoinHandle<serenity::Result<()>>,
+}
+
+impl RunningClient {
+    async fn stop(self) {
+        self.shards.shutdown_all().await;
+        let stopped = tokio::time::timeout(Duration::from_secs(5), self.run).await;
+        assert!(stopped.is_ok(), "serenity client did not stop");
+    }
+}
+
+async fn start_client(fake: &FakeDiscord) -> (Arc<Http>, RunningClient) {
+    let http = HttpBuilder::new(TOKEN)
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .build();
+    let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
+        .event_handler(Handler)
+        .await
+        .expect("build serenity client");
+    let http = client.http.clone();
+    let shards = client.shard_manager.clone();
+    let run = tokio::spawn(async move { client.start().await });
+    (http, RunningClient { shards, run })
+}
+
+/// Minimal HTTP/1.1 client, so status and headers are seen exactly as sent.
+async fn raw_request(fake: &FakeDiscord, method: &str, path: &str) -> (u16, String, String) {
+    let addr = fake.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect to fake");
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bot {TOKEN}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut raw = String::new();
+    stream
+        .read_to_string(&mut raw)
+        .await
+        .expect("read response");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serenity_client_round_trip() {
+    let fake = FakeDiscord::start().await;
+    let (http, client) = start_client(&fake).await;
+    fake.wait_ready().await;
+    assert_eq!(fake.identify_count(), 1);
+    assert_eq!(fake.identify_tokens(), vec![TOKEN.to_owned()]);
+    assert_eq!(
+        fake.identifies()[0]["token"],
+        format!("Bot {TOKEN}"),
+        "verbatim payload"
+    );
+
+    // Slash command answered with a message.
+    let caller = Caller::member(1, 2, 3);
+    let (id, ping) = slash(&caller, &["ping"], vec![]);
+    fake.inject(ping).await;
+    let response = fake.response(id).await;
+    assert_eq!(response["type"], 4);
+    assert_eq!(response["data"]["content"], "pong 3");
+    assert_eq!(fake.original(id).expect("original")["content"], "pong 3");
+
+    // Autocomplete.
+    let (id, ac) = autocomplete(
+        &caller,
+        &["task", "done"],
+        vec![Opt::Str("task", "al".into())],
+        "task",
+    );
+    fake.inject(ac).await;
+    assert_eq!(
+        fake.response(id).await["data"]["choices"][0]["value"],
+        "alpha"
+    );
+
+    // Deferred reply, then edit and follow-up through the interaction webhook.
+    let (id, slow) = slash(&caller, &["slow"], vec![]);
+    fake.inject(slow).await;
+    assert_eq!(fake.response(id).await["type"], 5);
+    assert_eq!(fake.wait_original_edit(id).await["content"], "done");
+    assert_eq!(fake.wait_followup(id).await["content"], "and more");
+    assert_eq!(fake.original(id).expect("original")["content"], "done");
+
+    // Channel messages with nonce de-duplication.
+    let send = || {
+        ChannelId::new(5).send_message(
+            &http,
+            CreateMessage::new()
+                .content("x")
+                .nonce(Nonce::String("n1".into()))
+                .enforce_nonce(true),
+        )
+    };
+    let first = send().await.expect("first send");
+    let second = send().await.expect("second send");
+    assert_eq!(first.id, second.id, "Discord returns the existing message");
+    assert_eq!(fake.messages().len(), 1);
+    assert_eq!(fake.messages_in(5)[0].body["content"], "x");
+    assert_eq!(fake.deduplicated(), 1);
+    assert_eq!(fake.wait_messages(1).await[0].id, first.id.get());
+
+    // A button on that message updates it.
+    let (id, press) = button_on_message(
+        &caller.clone().in_channel(5),
+        "ack",
+        fake.message(first.id.get()).expect("stored"),
+    );
+    fake.inject(press).await;
+    assert_eq!(fake.response(id).await["type"], 7);
+    assert_eq!(
+        fake.message(first.id.get()).expect("stored")["content"],
+        "pressed ack"
+    );
+
+    // Edits.
+    ChannelId::new(5)
+        .edit_message(
+            &http,
+            first.id,
+            serenity::all::EditMessage::new().content("edited"),
+        )
+        .await
+        .expect("edit");
+    assert_eq!(
+        fake.edits(),
+        vec![(5, first.id.get(), json!({ "content": "edited" }))]
+    );
+
+    // Command registration echoes serenity-parseable commands.
+    let global =
+        Command::set_global_commands(&http, vec![CreateCommand::new("ping").description("Ping")])
+            .await
+            .expect("global commands");
+    assert_eq!(global[0].id.get(), command_id("ping"));
+    let guild = GuildId::new(1)
+        .set_commands(&http, vec![CreateCommand::new("task").description("Tasks")])
+        .await
+        .expect("guild commands");
+    assert_eq!(guild[0].guild_id, Some(GuildId::new(1)));
+    let registered = fake.registered_commands();
+    assert_eq!(registered.len(), 2);
+    assert_eq!(
+        (registered[0].0, registered[0].1[0]["name"].clone()),
+        (None, json!("ping"))
+    );
+    assert_eq!(registered[1].0, Some(1));
+
+    // One-shot 429, seen raw (with headers) and then gone.
+    fake.fail_next(
+        "GET",
+        "/users/@me",
+        429,
+        json!({ "message": "You are being rate limited.", "retry_after": 0.25, "global": false }),
+    );
+    let (status, head, body) = raw_request(&fake, "GET", "/api/v10/users/@me").await;
+    assert_eq!(status, 429);
+    assert!(
+        head.contains("retry-after: 1") && head.contains("x-ratelimit-remaining: 0"),
+        "{head}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["retry_after"],
+        0.25
+    );
+    assert_eq!(raw_request(&fake, "GET", "/api/v10/users/@me").await.0, 200);
+
+    // Failures are seen by serenity as HTTP errors carrying Discord's code.
+    fake.fail_next(
+        "POST",
+        "/api/v10/channels/6/messages",
+        403,
+        json!({ "message": "Missing Access", "code": 50001 }),
+    );
+    let err = ChannelId::new(6).say(&http, "hi").await.expect_err("403");
+    assert!(format!("{err:?}").contains("50001"), "{err:?}");
+    fake.fail_channel(7, 404);
+    for _ in 0..2 {
+        let err = ChannelId::new(7).say(&http, "hi").await.expect_err("404");
+        assert!(format!("{err:?}").contains("10003"), "{err:?}");
+    }
+    fake.clear_channel_failure(7);
+    ChannelId::new(7).say(&http, "hi").await.expect("cleared");
+
+    // Reconnect by RESUME (fast path).
+    fake.accept_resumes(true);
+    fake.close_gateway(4000).await;
+    let (id, ping) = slash(&caller, &["ping"], vec![]);
+    fake.inject(ping).await;
+    assert_eq!(fake.response(id).await["data"]["content"], "pong 3");
+    assert_eq!((fake.identify_count(), fake.resume_count()), (1, 1));
+
+    assert!(
+        fake.rejected()
+            .iter()
+            .all(|r| [403, 404, 429].contains(&r.status)),
+        "{:#?}",
+        fake.rejected()
+    );
+    client.stop().await;
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_session_makes_serenity_reidentify() {
+    let fake = FakeDiscord::start().await;
+    let (_http, client) = start_client(&fake).await;
+    fake.wait_ready().await;
+    // Serenity tries to RESUME; the fake refuses, so it must IDENTIFY again (its shard queuer
+    // waits up to 5 s between identifies).
+    fake.close_gateway(4000).await;
+    fake.wait_identified(2).await;
+    let (id, ping) = slash(&Caller::member(1, 2, 3), &["ping"], vec![]);
+    fake.inject(ping).await;
+    assert_eq!(fake.response(id).await["data"]["content"], "pong 3");
+    assert_eq!(fake.resume_count(), 0);
+    assert!(
+        fake.gateway_received().iter().any(|p| p["op"] == 6),
+        "serenity attempted a RESUME first"
+    );
+    client.stop().await;
+}
+
+#[tokio::test]
+async fn discord_rules_are_enforced() {
+    let fake = FakeDiscord::start().await;
+    let http = HttpBuilder::new(TOKEN)
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .application_id(APPLICATION_ID.into())
+        .build();
+    let code = |r: serenity::Result<serenity::all::Message>| match r {
+        Err(serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(e))) => {
+            e.error.code
+        }
+        other => panic!("expected a Discord error, got {other:?}"),
+    };
+    // Raw maps bypass serenity's client-side length checks, as a hand-built body would.
+    assert_eq!(
+        code(
+            http.send_message(
+                ChannelId::new(5),
+                vec![],
+                &json!({ "content": "x".repeat(2001) })
+            )
+            .await
+        ),
+        50035
+    );
+    assert_eq!(
+        code(
+            http.send_message(ChannelId::new(5), vec![], &json!({ "content": " " }))
+                .await
+        ),
+        50006
+    );
+    let long_nonce = json!({ "content": "x", "nonce": "n".repeat(26), "enforce_nonce": true });
+    assert_eq!(
+        code(
+            http.send_message(ChannelId::new(5), vec![], &long_nonce)
+                .await
+        ),
+        50035
+    );
+    let long_custom_id = json!({ "content": "x", "components": [{ "type": 1, "components": [
+        { "type": 2, "style": 1, "label": "Go", "custom_id": "c".repeat(101) }
+    ] }] });
+    assert_eq!(
+        code(
+            http.send_message(ChannelId::new(5), vec![], &long_custom_id)
+                .await
+        ),
+        50035
+    );
+    assert!(fake.messages().is_empty());
+
+    // Invalid command names are refused like Discord does.
+    let err =
+        Command::set_global_commands(&http, vec![CreateCommand::new("Task").description("Tasks")])
+            .await
+            .expect_err("uppercase name");
+    assert!(format!("{err:?}").contains("50035"), "{err:?}");
+    assert!(fake.registered_commands().is_empty());
+
+    // One acknowledgement per interaction; webhook calls only after it.
+    let (id, cmd) = slash(&Caller::member(1, 2, 3), &["ping"], vec![]);
+    let Interaction::Command(cmd) = parse(&cmd) else {
+        unreachable!()
+    };
+    let followup = CreateInteractionResponseFollowup::new().content("too early");
+    assert!(
+        cmd.create_followup(&http, followup).await.is_err(),
+        "follow-up before the callback"
+    );
+    let reply = || {
+        CreateInteractionResponse::Message(CreateInteractionResponseMessage::new().content("hi"))
+    };
+    cmd.create_response(&http, reply())
+        .await
+        .expect("first callback");
+    let err = cmd
+        .create_response(&http, reply())
+        .await
+        .expect_err("second callback");
+    assert!(format!("{err:?}").contains("40060"), "{err:?}");
+    assert_eq!(
+        fake.try_response(id).expect("recorded")["data"]["content"],
+        "hi"
+    );
+    assert_eq!(
+        cmd.get_response(&http).await.expect("@original").content,
+        "hi"
+    );
+
+    // Unknown routes are recorded and 404.
+    assert_eq!(raw_request(&fake, "GET", "/api/v10/nope").await.0, 404);
+    assert_eq!(
+        fake.requests().last().expect("recorded").path,
+        "/api/v10/nope"
+    );
+    tokio::time::timeout(Duration::from_secs(5), fake.shutdown())
+        .await
+        .expect("shutdown");
+}

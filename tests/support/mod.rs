@@ -1,0 +1,4 @@
+#![allow(dead_code)]
+pub mod bot;
+pub mod fake_discord;
+pub mod interactions;
