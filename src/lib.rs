@@ -8,11 +8,12 @@ pub mod config;
 pub mod discord;
 pub mod domain;
 pub mod store;
+pub mod worker;
 
 use std::sync::Arc;
 
 use serenity::gateway::ShardManager;
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::{watch, Notify, RwLock};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -56,9 +57,12 @@ pub enum StartError {
 /// A running bot: the gateway client in its own task, and what is needed to stop it.
 pub struct Running {
     pub app: Arc<App>,
+    pub worker: worker::Worker,
     shard_manager: Arc<ShardManager>,
     gateway: JoinHandle<Result<(), serenity::Error>>,
     in_flight: Arc<RwLock<()>>,
+    stop_worker: watch::Sender<bool>,
+    worker_task: JoinHandle<()>,
 }
 
 impl Running {
@@ -68,6 +72,11 @@ impl Running {
         let _all_done = self.in_flight.write().await;
         if let Err(e) = self.gateway.await {
             warn!(error = %e, "gateway task ended abnormally");
+        }
+        // The worker stops between steps: a claimed duty is either sent or left for next start.
+        let _ = self.stop_worker.send(true);
+        if let Err(e) = self.worker_task.await {
+            warn!(error = %e, "duties worker ended abnormally");
         }
         self.app.db.close().await;
         info!("stopped");
@@ -80,6 +89,7 @@ impl Running {
     ) -> Result<(), StartError> {
         tokio::select! {
             ended = &mut self.gateway => {
+                let _ = self.stop_worker.send(true);
                 self.app.db.close().await;
                 match ended {
                     Ok(Ok(())) => Ok(()),
@@ -115,12 +125,22 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running
     .await?;
     let shard_manager = Arc::clone(&client.shard_manager);
     let gateway = tokio::spawn(async move { client.start().await });
+    let sender = Arc::new(discord::sender::Sender::new(
+        &token,
+        &settings.discord.api_base,
+    ));
+    let worker = worker::Worker::new(Arc::clone(&app), sender);
+    let (stop_worker, stop) = watch::channel(false);
+    let worker_task = tokio::spawn(worker.clone().run(stop));
     info!(api = %settings.discord.api_base, "started");
     Ok(Running {
         app,
+        worker,
         shard_manager,
         gateway,
         in_flight,
+        stop_worker,
+        worker_task,
     })
 }
 

@@ -28,7 +28,10 @@ async fn registers_every_command_to_the_development_guild() {
         .flatten()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    assert_eq!(names, vec!["task", "project", "config", "timezone"]);
+    assert_eq!(
+        names,
+        vec!["task", "project", "config", "standup", "checkin", "timezone"]
+    );
     let task = &registered.1[0];
     let subs: Vec<&str> = task["options"]
         .as_array()

@@ -239,6 +239,46 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[req("offsets", "For example: 1d, 1h, 30m", Kind::Str)],
     },
     CommandSpec {
+        name: "standup",
+        sub: Some("schedule"),
+        description: "When and where the daily summary is posted (managers)",
+        options: &[
+            req(
+                "time",
+                "09:30, or a 5-field crontab such as 30 9 * * 1-5",
+                Kind::Str,
+            ),
+            req("channel", "Where the summary goes", Kind::Channel),
+            opt(
+                "days",
+                "mon-fri (default), daily, or mon,wed,fri",
+                Kind::Str,
+            ),
+        ],
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("now"),
+        description: "Preview the next summary here (uses up no check-ins)",
+        options: &[],
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("off"),
+        description: "Stop scheduled summaries (managers)",
+        options: &[],
+    },
+    CommandSpec {
+        name: "checkin",
+        sub: None,
+        description: "Your standup update, shown in the next summary",
+        options: &[
+            req("yesterday", "What you did", Kind::Str),
+            req("today", "What you will do", Kind::Str),
+            opt("blockers", "What is in your way", Kind::Str),
+        ],
+    },
+    CommandSpec {
         name: "timezone",
         sub: None,
         description: "Set your own time zone, for reading the dates you type",
@@ -535,6 +575,9 @@ mod tests {
             .filter_map(|c| serde_json::to_value(c).ok())
             .filter_map(|v| v.get("name").and_then(|n| n.as_str()).map(String::from))
             .collect();
-        assert_eq!(names, vec!["task", "project", "config", "timezone"]);
+        assert_eq!(
+            names,
+            vec!["task", "project", "config", "standup", "checkin", "timezone"]
+        );
     }
 }

@@ -16,6 +16,16 @@ pub async fn show(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
         .iter()
         .map(|o| validate::format_offset(*o))
         .collect();
+    let failed = ctx.app.db.channel_failures(ctx.guild_id).await?;
+    let failures = if failed.is_empty() {
+        "none".to_string()
+    } else {
+        let lines: Vec<String> = failed
+            .iter()
+            .map(|(channel, _, error)| format!("<#{channel}>: {}", render::fit(error, 80)))
+            .collect();
+        render::lines_within(&lines, render::FIELD_VALUE_MAX)
+    };
     let embed = render::embed("Coordinator settings")
         .field("Manager role", manager_role_label(s), false)
         .field("Time zone", s.timezone.name(), true)
@@ -29,7 +39,23 @@ pub async fn show(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
             true,
         )
         .field("Reminders before the due time", offsets.join(", "), true)
-        .field("Channels I could not post to", "none", false);
+        .field(
+            "Standup summary",
+            match ctx.app.db.standup(ctx.guild_id).await? {
+                Some(standup) => match standup.next_run_at {
+                    Some(next) => format!(
+                        "<#{}> at `{}`; next {}",
+                        standup.channel_id,
+                        standup.schedule,
+                        render::due(next)
+                    ),
+                    None => "off".into(),
+                },
+                None => "not scheduled".into(),
+            },
+            false,
+        )
+        .field("Channels I could not post to", failures, false);
     Ok(private_embed(embed, Vec::new()))
 }
 
@@ -56,6 +82,21 @@ pub async fn timezone(
     let mut settings = ctx.settings.clone();
     settings.timezone = zone;
     ctx.app.db.save_guild_settings(&settings).await?;
+    // A scheduled standup follows the new zone.
+    if let Some(standup) = ctx.app.db.standup(ctx.guild_id).await? {
+        if standup.next_run_at.is_some() {
+            if let Ok(schedule) =
+                crate::domain::schedule::StandupSchedule::from_expr(&standup.schedule)
+            {
+                let next = schedule.next_after(ctx.now, zone);
+                ctx.app
+                    .db
+                    .set_standup(ctx.guild_id, standup.channel_id, &standup.schedule, next)
+                    .await?;
+                ctx.app.duties_changed();
+            }
+        }
+    }
     Ok(private(format!(
         "This server's time zone is now {}. Dates people type are read in it unless they set their own with /timezone.",
         zone.name()
@@ -86,6 +127,7 @@ pub async fn reminders(
     let mut settings = ctx.settings.clone();
     settings.reminder_offsets = offsets.clone();
     ctx.app.db.save_guild_settings(&settings).await?;
+    ctx.app.db.refresh_guild_duties(ctx.guild_id).await?;
     ctx.app.duties_changed();
     let shown: Vec<String> = offsets
         .iter()

@@ -4,9 +4,13 @@
 pub mod client;
 pub mod commands;
 mod config;
+pub mod duties;
 mod project;
 pub mod render;
 pub mod router;
+pub mod sender;
+mod standup;
+pub mod summary;
 mod task;
 
 use crate::domain::UserError;

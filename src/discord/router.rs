@@ -11,7 +11,7 @@ use tracing::{error, info, warn};
 
 use super::commands::Invocation;
 use super::render::{self, private};
-use super::{config, project, task, CommandError, CommandResult};
+use super::{config, project, standup, task, CommandError, CommandResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::permissions::{may, Action, Actor};
 use crate::domain::UserError;
@@ -167,6 +167,10 @@ async fn dispatch(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
         ("config", Some("alerts-channel")) => config::alerts_channel(ctx, inv).await,
         ("config", Some("reminders")) => config::reminders(ctx, inv).await,
         ("timezone", None) => config::personal_timezone(ctx, inv).await,
+        ("standup", Some("schedule")) => standup::schedule(ctx, inv).await,
+        ("standup", Some("now")) => standup::now(ctx).await,
+        ("standup", Some("off")) => standup::off(ctx).await,
+        ("checkin", None) => standup::checkin(ctx, inv).await,
         (name, sub) => {
             warn!(name, ?sub, "command in the schema without a handler");
             Err(UserError::Invalid("That command isn't available yet.".into()).into())
@@ -251,9 +255,27 @@ async fn handle_component(
         Err(e) => return error_reply(e, None, "button"),
     };
     let custom_id = component.data.custom_id.as_str();
-    let result = match custom_id.split_once(':') {
-        Some(("list", rest)) => task::list_page_button(&ctx, rest).await,
-        _ => Err(UserError::Invalid("That button is no longer active.".into()).into()),
+    let number = |prefix: &str| {
+        custom_id
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse().ok())
+            .map(crate::domain::task::TaskNumber)
     };
+    let result = if let Some(rest) = custom_id.strip_prefix("list:") {
+        task::list_page_button(&ctx, rest).await
+    } else if let Some(n) = number(super::duties::DONE_PREFIX) {
+        task::done_button(&ctx, n).await
+    } else if let Some(n) = number(super::duties::SNOOZE_PREFIX) {
+        task::snooze_button(&ctx, n).await
+    } else {
+        Err(UserError::Invalid("That button is no longer active.".into()).into())
+    };
+    info!(
+        guild = ctx.guild_id,
+        user = ctx.actor.user_id,
+        button = custom_id,
+        ok = result.is_ok(),
+        "button"
+    );
     result.unwrap_or_else(|e| error_reply(e, Some(&ctx.settings), "button"))
 }

@@ -121,7 +121,16 @@ pub async fn create(
 
 /// Applies `command` to the task named in the options, after the domain's checks.
 async fn change(ctx: &Context<'_>, inv: &Invocation, command: TaskCommand) -> CommandResult<Task> {
-    let number = task_number(inv)?;
+    change_number(ctx, task_number(inv)?, command).await
+}
+
+/// Applies `command` to task `number` of the caller's guild; wakes the duties worker and
+/// disables the buttons of a closed task's reminders.
+async fn change_number(
+    ctx: &Context<'_>,
+    number: TaskNumber,
+    command: TaskCommand,
+) -> CommandResult<Task> {
     let actor = ctx.actor;
     let task = ctx
         .app
@@ -135,17 +144,50 @@ async fn change(ctx: &Context<'_>, inv: &Invocation, command: TaskCommand) -> Co
             |task| check(&actor, task, &command),
         )
         .await??;
-    if matches!(
-        command,
-        TaskCommand::Assign(_)
-            | TaskCommand::Done
-            | TaskCommand::Reopen
-            | TaskCommand::Delete
-            | TaskCommand::Edit(_)
-    ) {
+    if matches!(command, TaskCommand::Done | TaskCommand::Delete) {
+        crate::worker::disable_buttons_of_task(ctx.app, task.id).await?;
+    }
+    if !matches!(command, TaskCommand::Comment(_)) {
         ctx.app.duties_changed();
     }
     Ok(task)
+}
+
+fn done_reply(ctx: &Context<'_>, task: &Task) -> CreateInteractionResponse {
+    public(
+        format!(
+            "✅ **{}** is done (marked by {}).",
+            render::task_label(task),
+            render::user(ctx.actor.user_id)
+        ),
+        &[],
+    )
+}
+
+/// The **Mark done** button on a reminder.
+pub async fn done_button(
+    ctx: &Context<'_>,
+    number: TaskNumber,
+) -> CommandResult<CreateInteractionResponse> {
+    let task = change_number(ctx, number, TaskCommand::Done).await?;
+    Ok(done_reply(ctx, &task))
+}
+
+/// The **Snooze 1h** button on a reminder: delays the next reminder, not the deadline.
+pub async fn snooze_button(
+    ctx: &Context<'_>,
+    number: TaskNumber,
+) -> CommandResult<CreateInteractionResponse> {
+    let task = change_number(ctx, number, TaskCommand::Snooze).await?;
+    let until = ctx.now + crate::domain::duties::SNOOZE;
+    Ok(private(format!(
+        "😴 Snoozed: no reminder for **{}** before {}. The deadline stays {}.",
+        render::task_label(&task),
+        render::when(until),
+        task.due_at
+            .map(render::due)
+            .unwrap_or_else(|| "unset".into())
+    )))
 }
 
 pub async fn assign(
@@ -192,14 +234,7 @@ pub async fn start(
 
 pub async fn done(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let task = change(ctx, inv, TaskCommand::Done).await?;
-    Ok(public(
-        format!(
-            "✅ **{}** is done (marked by {}).",
-            render::task_label(&task),
-            render::user(ctx.actor.user_id)
-        ),
-        &[],
-    ))
+    Ok(done_reply(ctx, &task))
 }
 
 pub async fn reopen(

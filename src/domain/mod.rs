@@ -1,8 +1,11 @@
 //! The coordinator's rules in plain Rust: no Discord, no SQL.
 
 pub mod dates;
+pub mod duties;
 pub mod guild;
 pub mod permissions;
+pub mod schedule;
+pub mod summary;
 pub mod task;
 pub mod validate;
 

@@ -170,6 +170,7 @@ mod tests {
             due_at: None,
             created_at: epoch,
             updated_at: epoch,
+            done_at: None,
         }
     }
 

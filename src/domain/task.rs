@@ -132,6 +132,8 @@ pub struct Task {
     pub due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When it was last marked done; None while open.
+    pub done_at: Option<DateTime<Utc>>,
 }
 
 impl Task {
@@ -219,6 +221,8 @@ pub enum TaskCommand {
     Edit(TaskEdit),
     Comment(String),
     Delete,
+    /// The reminder button: no reminder for the next hour.
+    Snooze,
 }
 
 impl TaskCommand {
@@ -237,6 +241,7 @@ impl TaskCommand {
             }
             TaskCommand::Comment(text) => ("commented", text.clone()),
             TaskCommand::Delete => ("deleted", task.title.clone()),
+            TaskCommand::Snooze => ("snoozed", "1h".to_string()),
         }
     }
 }
@@ -264,7 +269,8 @@ pub fn check(
         | TaskCommand::Block(_)
         | TaskCommand::Done
         | TaskCommand::Reopen
-        | TaskCommand::Comment(_) => may(actor, Action::Progress, Some(task))?,
+        | TaskCommand::Comment(_)
+        | TaskCommand::Snooze => may(actor, Action::Progress, Some(task))?,
     }
     let number = task.number;
     match (command, task.status) {
@@ -281,7 +287,8 @@ pub fn check(
             TaskCommand::Start
             | TaskCommand::Block(_)
             | TaskCommand::Assign(_)
-            | TaskCommand::Edit(_),
+            | TaskCommand::Edit(_)
+            | TaskCommand::Snooze,
             Status::Done,
         ) => Err(UserError::Invalid(format!(
             "{number} is done; reopen it first with /task reopen."
@@ -341,6 +348,7 @@ mod tests {
             due_at: Some(at(100)),
             created_at: at(0),
             updated_at: at(0),
+            done_at: None,
         };
         assert!(!task.is_overdue(at(99)));
         assert!(task.is_overdue(at(100)));

@@ -1,9 +1,11 @@
 //! All SQL lives here. [`Db`] owns the pool; each file holds one table's queries and returns
 //! domain structs. Ids cross as i64 (sqlx cannot encode u64 for SQLite) and are converted here.
 
+mod duties;
 mod history;
 mod projects;
 mod settings;
+mod standups;
 mod tasks;
 
 use std::str::FromStr;
@@ -13,6 +15,8 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
+pub use standups::StandupRow;
 pub use tasks::{task_not_found, NewTask, TaskFilter, TaskPage};
 
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{id_in, id_out, Db, StoreError, StoreResult};
 use crate::domain::guild::GuildSettings;
 
-fn offsets_out(text: &str) -> StoreResult<Vec<Duration>> {
+pub(super) fn offsets_out(text: &str) -> StoreResult<Vec<Duration>> {
     text.split(',')
         .filter(|part| !part.is_empty())
         .map(|part| {

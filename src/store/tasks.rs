@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::duties::refresh_task_duties;
 use super::{id_in, id_out, like_pattern, time_in, time_out, Db, StoreError, StoreResult};
 use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber};
 use crate::domain::UserError;
 
-const SELECT_TASK: &str = "SELECT t.id, t.guild_id, t.number, t.title, t.description, t.status, \
+pub(super) const SELECT_TASK: &str =
+    "SELECT t.id, t.guild_id, t.number, t.title, t.description, t.status, \
      t.blocked_reason, t.priority, t.project_id, p.name AS project_name, \
      p.channel_id AS project_channel_id, t.assignee_id, t.creator_id, t.channel_id, t.due_at, \
-     t.created_at, t.updated_at \
+     t.created_at, t.updated_at, t.done_at \
      FROM tasks t LEFT JOIN projects p ON p.id = t.project_id";
 
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ pub struct TaskPage {
     pub total: i64,
 }
 
-fn task_from_row(row: &SqliteRow) -> StoreResult<Task> {
+pub(super) fn task_from_row(row: &SqliteRow) -> StoreResult<Task> {
     let status: String = row.try_get("status")?;
     let priority: String = row.try_get("priority")?;
     let project_id: Option<i64> = row.try_get("project_id")?;
@@ -82,6 +84,10 @@ fn task_from_row(row: &SqliteRow) -> StoreResult<Task> {
             .transpose()?,
         created_at: time_out(row.try_get("created_at")?)?,
         updated_at: time_out(row.try_get("updated_at")?)?,
+        done_at: row
+            .try_get::<Option<i64>, _>("done_at")?
+            .map(time_out)
+            .transpose()?,
     })
 }
 
@@ -146,8 +152,8 @@ impl Db {
         .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO tasks (guild_id, number, title, description, status, priority, project_id, \
-             assignee_id, creator_id, channel_id, due_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+             assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) RETURNING id",
         )
         .bind(id_in(new.guild_id))
         .bind(number)
@@ -164,6 +170,7 @@ impl Db {
         .fetch_one(&mut *tx)
         .await?;
         insert_history(&mut tx, id, new.creator_id, now, "created", &new.title).await?;
+        refresh_task_duties(&mut tx, id).await?;
         let task = fetch_task(&mut tx, new.guild_id, TaskNumber(number))
             .await?
             .ok_or_else(|| StoreError::Corrupt("created task vanished".into()))?;
@@ -226,12 +233,29 @@ impl Db {
             .bind(edit.due_at.map(time_in))
             .bind(edit.priority.map(|p| p.as_str())),
             TaskCommand::Comment(_) => sqlx::query("UPDATE tasks SET updated_at = $1 WHERE id = $2"),
+            TaskCommand::Snooze => sqlx::query(
+                "UPDATE tasks SET snoozed_until = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(time_in(now + crate::domain::duties::SNOOZE)),
             TaskCommand::Delete => sqlx::query(
                 "UPDATE tasks SET deleted_at = $1, updated_at = $2 WHERE id = $3",
             )
             .bind(at),
         };
         update.bind(at).bind(task.id).execute(&mut *tx).await?;
+        if let TaskCommand::Edit(edit) = command {
+            if edit.due_at.is_some() {
+                // A new due time starts a new schedule: offsets already past are skipped.
+                sqlx::query(
+                    "UPDATE tasks SET due_set_at = $1, duty_cursor = $1, snoozed_until = NULL WHERE id = $2",
+                )
+                .bind(at)
+                .bind(task.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        refresh_task_duties(&mut tx, task.id).await?;
         let (action, detail) = command.history(&task);
         insert_history(&mut tx, task.id, actor_id, now, action, &detail).await?;
         let after = match command {
@@ -342,7 +366,8 @@ fn set_status(
 ) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>> {
     // Leaving `blocked` clears its reason.
     sqlx::query(
-        "UPDATE tasks SET status = $1, blocked_reason = NULL, updated_at = $2 WHERE id = $3",
+        "UPDATE tasks SET status = $1, blocked_reason = NULL, \
+         done_at = CASE WHEN $1 = 'done' THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3",
     )
     .bind(status.as_str())
 }

@@ -1,0 +1,261 @@
+//! Duty messages: reminders, overdue alerts and escalations, as they are posted. Duties that
+//! fall due together for one channel share a message, five to a message so that each task
+//! keeps its own row of buttons (Discord allows five rows).
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use serenity::all::{ButtonStyle, CreateActionRow, CreateButton, CreateMessage, RoleId};
+
+use super::render::{self, pinging};
+use crate::domain::duties::DutyKind;
+use crate::store::{ClaimedDuty, OutboxDraft};
+
+/// Discord allows five rows of components per message; one row per task.
+pub const DUTIES_PER_MESSAGE: usize = 5;
+/// Later than this, a duty says when it should have arrived.
+const LATE_AFTER: Duration = Duration::seconds(60);
+
+pub const DONE_PREFIX: &str = "duty:done:";
+pub const SNOOZE_PREFIX: &str = "duty:snooze:";
+
+fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
+    let task = &claim.task;
+    let label = format!("**{}**", render::fit(&render::task_label(task), 120));
+    let who = task
+        .assignee_id
+        .map(render::user)
+        .unwrap_or_else(|| "unassigned".into());
+    let due = task.due_at.unwrap_or(claim.duty.at);
+    let mut text = match claim.duty.kind {
+        DutyKind::Reminder { .. } => format!(
+            "⏰ {label} is due {} ({}) — {who}",
+            render::relative(due),
+            render::when(due)
+        ),
+        DutyKind::Overdue => format!(
+            "🚨 {label} is overdue: it was due {} — {who}",
+            render::relative(due)
+        ),
+        DutyKind::Escalation => {
+            let managers = match claim.manager_role_id {
+                Some(role) => format!("<@&{role}>"),
+                None => "no manager role is configured, so nobody is pinged (set one with /config manager-role)".into(),
+            };
+            format!(
+                "🚨🚨 {label} is still not done, 24 hours after its deadline {} — {who} · escalated to {managers}",
+                render::when(due)
+            )
+        }
+    };
+    if now - claim.duty.at > LATE_AFTER {
+        text.push_str(&format!(
+            "\n↳ should have arrived {}",
+            render::relative(claim.duty.at)
+        ));
+    }
+    text
+}
+
+fn buttons(claim: &ClaimedDuty) -> CreateActionRow {
+    let number = claim.task.number.0;
+    let mut row = vec![CreateButton::new(format!("{DONE_PREFIX}{number}"))
+        .label(format!("Mark #{number} done"))
+        .style(ButtonStyle::Success)];
+    if matches!(claim.duty.kind, DutyKind::Reminder { .. }) {
+        row.push(
+            CreateButton::new(format!("{SNOOZE_PREFIX}{number}"))
+                .label("Snooze 1h")
+                .style(ButtonStyle::Secondary),
+        );
+    }
+    CreateActionRow::Buttons(row)
+}
+
+/// One message per channel per five duties, pinging exactly the assignees (and, for an
+/// escalation, the manager role).
+pub fn duty_messages(claims: &[ClaimedDuty], now: DateTime<Utc>) -> Vec<OutboxDraft> {
+    let mut channels: Vec<u64> = Vec::new();
+    for claim in claims {
+        if !channels.contains(&claim.channel_id) {
+            channels.push(claim.channel_id);
+        }
+    }
+    let mut drafts = Vec::new();
+    for channel in channels {
+        let indexes: Vec<usize> = (0..claims.len())
+            .filter(|i| claims[*i].channel_id == channel)
+            .collect();
+        for chunk in indexes.chunks(DUTIES_PER_MESSAGE) {
+            let items: Vec<&ClaimedDuty> = chunk.iter().map(|i| &claims[*i]).collect();
+            let lines: Vec<String> = items.iter().map(|c| line(c, now)).collect();
+            let mut users: Vec<u64> = items.iter().filter_map(|c| c.task.assignee_id).collect();
+            users.dedup();
+            let roles: Vec<RoleId> = items
+                .iter()
+                .filter(|c| c.duty.kind == DutyKind::Escalation)
+                .filter_map(|c| c.manager_role_id)
+                .take(1)
+                .map(RoleId::new)
+                .collect();
+            let message = CreateMessage::new()
+                .content(render::lines_within(&lines, render::CONTENT_MAX))
+                .components(items.iter().map(|c| buttons(c)).collect())
+                .allowed_mentions(pinging(&users).roles(roles));
+            let Ok(body) = serde_json::to_string(&message) else {
+                continue;
+            };
+            drafts.push(OutboxDraft {
+                guild_id: items[0].task.guild_id,
+                channel_id: channel,
+                body,
+                due_at: items.iter().map(|c| c.duty.at).min().unwrap_or(now),
+                duties: chunk.to_vec(),
+            });
+        }
+    }
+    drafts
+}
+
+/// The edit that disables the buttons of `closed` task numbers in a posted message, if any of
+/// its buttons still need it.
+pub fn disable_buttons(body: &str, closed: &[i64]) -> Option<String> {
+    let mut message: Value = serde_json::from_str(body).ok()?;
+    let rows = message.get_mut("components")?.as_array_mut()?;
+    let mut changed = false;
+    for row in rows.iter_mut() {
+        let Some(buttons) = row.get_mut("components").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for button in buttons {
+            let number = button
+                .get("custom_id")
+                .and_then(Value::as_str)
+                .and_then(|id| {
+                    id.strip_prefix(DONE_PREFIX)
+                        .or_else(|| id.strip_prefix(SNOOZE_PREFIX))
+                })
+                .and_then(|n| n.parse::<i64>().ok());
+            if number.is_some_and(|n| closed.contains(&n)) {
+                button["disabled"] = Value::Bool(true);
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    let edit = serde_json::json!({ "components": rows.clone() });
+    Some(edit.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::duties::Duty;
+    use crate::domain::task::{Priority, Status, Task, TaskNumber};
+
+    fn claim(number: i64, channel: u64, kind: DutyKind) -> ClaimedDuty {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        ClaimedDuty {
+            task: Task {
+                id: number,
+                guild_id: 1,
+                number: TaskNumber(number),
+                title: format!("task @everyone {number}"),
+                description: None,
+                status: Status::Todo,
+                blocked_reason: None,
+                priority: Priority::Normal,
+                project: None,
+                assignee_id: Some(100 + number as u64),
+                creator_id: 1,
+                channel_id: channel,
+                due_at: Some(at),
+                created_at: at,
+                updated_at: at,
+                done_at: None,
+            },
+            duty: Duty { kind, at },
+            channel_id: channel,
+            manager_role_id: Some(9),
+        }
+    }
+
+    fn json(draft: &OutboxDraft) -> Value {
+        serde_json::from_str(&draft.body).unwrap_or_default()
+    }
+
+    #[test]
+    fn duties_are_grouped_per_channel_five_to_a_message() {
+        let reminder = DutyKind::Reminder {
+            offset: Duration::hours(1),
+        };
+        let mut claims: Vec<ClaimedDuty> = (1..=7).map(|n| claim(n, 10, reminder)).collect();
+        claims.push(claim(8, 20, DutyKind::Overdue));
+        let now = claims[0].duty.at;
+        let drafts = duty_messages(&claims, now);
+        assert_eq!(drafts.len(), 3);
+        assert_eq!(drafts[0].duties, vec![0, 1, 2, 3, 4]);
+        assert_eq!(drafts[1].duties, vec![5, 6]);
+        assert_eq!(drafts[2].channel_id, 20);
+        let first = json(&drafts[0]);
+        assert_eq!(first["components"].as_array().map(Vec::len), Some(5));
+        assert_eq!(first["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(
+            first["allowed_mentions"]["users"].as_array().map(Vec::len),
+            Some(5)
+        );
+        assert!(!first["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("@everyone"));
+    }
+
+    #[test]
+    fn only_escalations_ping_the_manager_role() {
+        let at = claim(1, 10, DutyKind::Overdue).duty.at;
+        let overdue = json(&duty_messages(&[claim(1, 10, DutyKind::Overdue)], at)[0]);
+        assert_eq!(overdue["allowed_mentions"]["roles"], serde_json::json!([]));
+        let escalation = json(&duty_messages(&[claim(1, 10, DutyKind::Escalation)], at)[0]);
+        assert_eq!(
+            escalation["allowed_mentions"]["roles"],
+            serde_json::json!(["9"])
+        );
+        assert!(escalation["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<@&9>"));
+    }
+
+    #[test]
+    fn late_duties_say_when_they_should_have_arrived() {
+        let c = claim(1, 10, DutyKind::Overdue);
+        let late =
+            json(&duty_messages(std::slice::from_ref(&c), c.duty.at + Duration::minutes(30))[0]);
+        assert!(late["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("should have arrived <t:1800000000:R>"));
+        let on_time = json(&duty_messages(std::slice::from_ref(&c), c.duty.at)[0]);
+        assert!(!on_time["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("should have arrived"));
+    }
+
+    #[test]
+    fn disabling_touches_only_the_closed_tasks_buttons() {
+        let reminder = DutyKind::Reminder {
+            offset: Duration::hours(1),
+        };
+        let claims = vec![claim(1, 10, reminder), claim(2, 10, reminder)];
+        let body = &duty_messages(&claims, claims[0].duty.at)[0].body;
+        let edit: Value = serde_json::from_str(&disable_buttons(body, &[2]).unwrap_or_default())
+            .unwrap_or_default();
+        let rows = edit["components"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rows[0]["components"][0]["disabled"], false);
+        assert_eq!(rows[1]["components"][0]["disabled"], true);
+        assert_eq!(rows[1]["components"][1]["disabled"], true);
+        assert_eq!(disable_buttons(body, &[3]), None);
+    }
+}

@@ -1,0 +1,355 @@
+//! The one sender of channel messages. It paces itself under Discord's limits (50 requests/s
+//! globally, a bucket per channel), reads `retry_after` from 429 answers, retries 5xx and
+//! timeouts with bounded back-off, and gives up on 403/404. It talks to `DISCORD_API_BASE`
+//! directly, because serenity's error type drops `retry_after` when its own limiter is off; so
+//! it behaves the same with or without a proxy.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::config::Token;
+use crate::store::{OutboxKind, OutboxRow};
+
+const GLOBAL_PER_SECOND: f64 = 50.0;
+/// Discord's usual message bucket: 5 per 5 s per channel. Response headers refine it.
+const CHANNEL_BURST: f64 = 5.0;
+const CHANNEL_PER_SECOND: f64 = 1.0;
+const MAX_SERVER_ERRORS: u32 = 5;
+const MAX_RATE_LIMITS: u32 = 20;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// What became of one outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent {
+        message_id: u64,
+    },
+    /// The channel refused us (403/404, or a payload Discord will never accept): do not retry.
+    Refused {
+        status: u16,
+        error: String,
+    },
+    /// Still failing after the bounded retries: try the row again later.
+    Failed {
+        error: String,
+    },
+}
+
+/// A token bucket: `capacity` at once, refilled at `rate` per second.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    rate: f64,
+    updated: Instant,
+    /// Set from headers or a 429: nothing before this instant.
+    blocked_until: Option<Instant>,
+}
+
+impl Bucket {
+    fn new(capacity: f64, rate: f64) -> Self {
+        Self {
+            tokens: capacity,
+            capacity,
+            rate,
+            updated: Instant::now(),
+            blocked_until: None,
+        }
+    }
+
+    /// Takes a token, or says how long to wait for one.
+    fn take(&mut self, now: Instant) -> Option<Duration> {
+        if let Some(until) = self.blocked_until {
+            if until > now {
+                return Some(until - now);
+            }
+            self.blocked_until = None;
+        }
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            None
+        } else {
+            Some(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+
+    fn block_for(&mut self, wait: Duration) {
+        let until = Instant::now() + wait;
+        self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
+    }
+}
+
+#[derive(Debug)]
+struct Limits {
+    global: Bucket,
+    channels: HashMap<u64, Bucket>,
+}
+
+pub struct Sender {
+    client: reqwest::Client,
+    base: String,
+    authorization: String,
+    limits: Mutex<Limits>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seconds from a 429: the JSON body's `retry_after`, else the `Retry-After` header.
+fn retry_after(headers: &reqwest::header::HeaderMap, body: &Value) -> Duration {
+    let from_body = body.get("retry_after").and_then(Value::as_f64);
+    let from_header = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<f64>().ok());
+    let secs = from_body.or(from_header).unwrap_or(1.0).clamp(0.0, 600.0);
+    Duration::from_secs_f64(secs)
+}
+
+fn header_f64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<f64> {
+    headers.get(name)?.to_str().ok()?.parse().ok()
+}
+
+impl Sender {
+    pub fn new(token: &Token, api_base: &str) -> Self {
+        let token = token.expose();
+        let authorization = if token.starts_with("Bot ") {
+            token.to_string()
+        } else {
+            format!("Bot {token}")
+        };
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!(
+                "DiscordBot (https://github.com/coordinator-bot, ",
+                env!("CARGO_PKG_VERSION"),
+                ")"
+            ))
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            base: api_base.trim_end_matches('/').to_string(),
+            authorization,
+            limits: Mutex::new(Limits {
+                global: Bucket::new(GLOBAL_PER_SECOND, GLOBAL_PER_SECOND),
+                channels: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Waits until both the global and the channel's bucket allow one more request.
+    async fn wait_turn(&self, channel_id: u64) {
+        loop {
+            let wait = {
+                let mut limits = self.limits.lock().await;
+                let now = Instant::now();
+                let channel_wait = limits
+                    .channels
+                    .entry(channel_id)
+                    .or_insert_with(|| Bucket::new(CHANNEL_BURST, CHANNEL_PER_SECOND))
+                    .take(now);
+                match channel_wait {
+                    Some(wait) => Some(wait),
+                    None => match limits.global.take(now) {
+                        None => None,
+                        Some(wait) => {
+                            // Give the channel token back: we wait for the global one.
+                            if let Some(bucket) = limits.channels.get_mut(&channel_id) {
+                                bucket.tokens += 1.0;
+                            }
+                            Some(wait)
+                        }
+                    },
+                }
+            };
+            match wait {
+                None => return,
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Applies what a response said about the channel's bucket.
+    async fn learn(&self, channel_id: u64, headers: &reqwest::header::HeaderMap) {
+        let remaining = header_f64(headers, "x-ratelimit-remaining");
+        let reset_after = header_f64(headers, "x-ratelimit-reset-after");
+        if let (Some(remaining), Some(reset_after)) = (remaining, reset_after) {
+            if remaining < 1.0 {
+                let mut limits = self.limits.lock().await;
+                if let Some(bucket) = limits.channels.get_mut(&channel_id) {
+                    bucket.block_for(Duration::from_secs_f64(reset_after.clamp(0.0, 600.0)));
+                }
+            }
+        }
+    }
+
+    async fn on_rate_limited(&self, channel_id: u64, global: bool, wait: Duration) {
+        let mut limits = self.limits.lock().await;
+        if global {
+            limits.global.block_for(wait);
+        } else if let Some(bucket) = limits.channels.get_mut(&channel_id) {
+            bucket.block_for(wait);
+        }
+    }
+
+    fn request(&self, row: &OutboxRow) -> reqwest::RequestBuilder {
+        let channel = row.channel_id;
+        let mut body: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
+        let request = match row.kind {
+            OutboxKind::Post => {
+                if let Some(object) = body.as_object_mut() {
+                    object.insert("nonce".into(), Value::String(row.nonce()));
+                    object.insert("enforce_nonce".into(), Value::Bool(true));
+                }
+                self.client
+                    .post(format!("{}/api/v10/channels/{channel}/messages", self.base))
+            }
+            OutboxKind::Edit { message_id } => self.client.patch(format!(
+                "{}/api/v10/channels/{channel}/messages/{message_id}",
+                self.base
+            )),
+        };
+        request
+            .header("authorization", &self.authorization)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// Sends one outbox row: the same row always makes the same request (same nonce).
+    pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        let mut server_errors = 0;
+        let mut rate_limits = 0;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            self.wait_turn(row.channel_id).await;
+            let response = match self.request(row).send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    server_errors += 1;
+                    let error = format!("request failed: {}", e.without_url());
+                    if server_errors >= MAX_SERVER_ERRORS {
+                        return Delivery::Failed { error };
+                    }
+                    debug!(outbox = row.id, %error, "retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            self.learn(row.channel_id, &headers).await;
+            let body: Value = response.json_body().await;
+            match status {
+                200..=299 => {
+                    let message_id = body
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| id.parse().ok())
+                        .unwrap_or(0);
+                    return Delivery::Sent { message_id };
+                }
+                429 => {
+                    rate_limits += 1;
+                    let wait = retry_after(&headers, &body);
+                    let global = body.get("global").and_then(Value::as_bool).unwrap_or(false);
+                    warn!(
+                        outbox = row.id,
+                        channel = row.channel_id,
+                        wait_ms = wait.as_millis() as u64,
+                        global,
+                        "rate limited"
+                    );
+                    if rate_limits >= MAX_RATE_LIMITS {
+                        return Delivery::Failed {
+                            error: "rate limited too often".into(),
+                        };
+                    }
+                    self.on_rate_limited(row.channel_id, global, wait).await;
+                }
+                500..=599 => {
+                    server_errors += 1;
+                    if server_errors >= MAX_SERVER_ERRORS {
+                        return Delivery::Failed {
+                            error: format!("Discord answered {status}"),
+                        };
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                _ => {
+                    let message = body
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("refused")
+                        .to_string();
+                    return Delivery::Refused {
+                        status,
+                        error: format!("{status} {message}"),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Reads a response body as JSON, or Null.
+trait JsonBody {
+    async fn json_body(self) -> Value;
+}
+
+impl JsonBody for reqwest::Response {
+    async fn json_body(self) -> Value {
+        match self.bytes().await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_asks_to_wait() {
+        let mut bucket = Bucket::new(5.0, 1.0);
+        let now = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(bucket.take(now), None);
+        }
+        let wait = bucket.take(now).unwrap_or_default();
+        assert!(
+            wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert_eq!(bucket.take(now + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn retry_after_prefers_the_precise_body_value() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "retry-after",
+            reqwest::header::HeaderValue::from_static("1"),
+        );
+        let body = serde_json::json!({"retry_after": 0.25});
+        assert_eq!(retry_after(&headers, &body), Duration::from_millis(250));
+        assert_eq!(retry_after(&headers, &Value::Null), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,94 @@
+//! `/standup …` and `/checkin`.
+
+use serenity::all::{CreateInteractionResponse, CreateInteractionResponseMessage};
+
+use super::commands::Invocation;
+use super::render::{self, no_pings, private};
+use super::router::Context;
+use super::summary::summary_embeds;
+use super::CommandResult;
+use crate::domain::permissions::Action;
+use crate::domain::schedule::StandupSchedule;
+use crate::domain::summary::Checkin;
+use crate::domain::{validate, UserError};
+use crate::worker::prepare_summary;
+
+pub async fn schedule(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    ctx.require(Action::Manage)?;
+    let schedule = StandupSchedule::parse(inv.required_str("time")?, inv.str("days"))?;
+    let channel = inv.required_id("channel")?;
+    let zone = ctx.settings.timezone;
+    let next = schedule.next_after(ctx.now, zone).ok_or_else(|| {
+        UserError::Invalid("That schedule never fires; pick a time and days that exist.".into())
+    })?;
+    ctx.app
+        .db
+        .set_standup(ctx.guild_id, channel, schedule.expr(), Some(next))
+        .await?;
+    ctx.app.duties_changed();
+    Ok(private(format!(
+        "The standup summary goes to <#{channel}> at {} ({}). The next one: {}.",
+        schedule.describe(),
+        zone.name(),
+        render::due(next)
+    )))
+}
+
+pub async fn now(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+    let since = ctx
+        .app
+        .db
+        .standup(ctx.guild_id)
+        .await?
+        .and_then(|s| s.last_summary_at);
+    // A preview only reads: it marks no check-in as shown and does not move "since".
+    let (summary, _) = prepare_summary(&ctx.app.db, ctx.guild_id, since, ctx.now).await?;
+    let mut messages = summary_embeds(&summary, "Standup preview").into_iter();
+    let first = messages.next().unwrap_or_default();
+    let more = messages.count();
+    let mut message = CreateInteractionResponseMessage::new()
+        .embeds(first)
+        .allowed_mentions(no_pings());
+    if more > 0 {
+        message = message.content(format!(
+            "Preview of the first part; the scheduled summary will have {more} more message(s)."
+        ));
+    }
+    Ok(CreateInteractionResponse::Message(message))
+}
+
+pub async fn off(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+    ctx.require(Action::Manage)?;
+    let was_on = ctx.app.db.standup_off(ctx.guild_id).await?;
+    ctx.app.duties_changed();
+    Ok(private(if was_on {
+        "Scheduled standup summaries are off. /standup schedule turns them on again."
+    } else {
+        "No standup summary was scheduled."
+    }))
+}
+
+pub async fn checkin(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
+    let checkin = Checkin {
+        user_id: ctx.actor.user_id,
+        yesterday: validate::note("yesterday", inv.required_str("yesterday")?)?,
+        today: validate::note("today", inv.required_str("today")?)?,
+        blockers: inv
+            .str("blockers")
+            .map(|b| validate::note("blockers", b))
+            .transpose()?,
+        at: ctx.now,
+    };
+    let replaced = ctx.app.db.record_checkin(ctx.guild_id, &checkin).await?;
+    Ok(private(if replaced {
+        "Check-in updated: it replaces your earlier one in the next summary."
+    } else {
+        "Check-in saved: it will be in the next summary."
+    }))
+}

@@ -1,0 +1,979 @@
+//! Standup schedules (spec §2 `/standup schedule`, §4.3).
+//!
+//! A schedule is stored as a 5-field crontab, but only its date fields are
+//! left to croner: croner walks wall-clock time and, in a fall-back hour, can
+//! hand back the earlier instant even when it is already behind the start
+//! (so a restart inside the repeated hour would post a second summary).
+//! Instead we pick the next matching local date ourselves and turn the fixed
+//! time of day into an instant with the crate-wide DST rule
+//! ([`resolve_local`]): a skipped time fires when the gap ends, a repeated
+//! time fires at the earlier instant, and each scheduled day fires once.
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc, Weekday};
+use chrono_tz::Tz;
+use croner::Cron;
+
+use crate::domain::dates::resolve_local;
+use crate::domain::{clip, UserError};
+
+/// Shown whenever a `time` can't be read.
+const TIME_FORMS: &str = "Use a time like `09:30`, `9:30`, `17:00`, `9am` or `5:30pm`, \
+     or a 5-field crontab such as `30 9 * * 1-5`.";
+
+/// Shown whenever `days` can't be read.
+const DAYS_FORMS: &str = "Use day names like `mon,wed,fri` (or `monday`), a range like \
+     `tue-thu`, or one of `daily`, `weekdays` (mon-fri), `weekends`.";
+
+/// Shown whenever a crontab can't be used.
+const CRONTAB_FORMS: &str = "A crontab has 5 fields: minute hour day-of-month month \
+     day-of-week, e.g. `30 9 * * 1-5` for 09:30 Mon–Fri. Day of week is 0–7 \
+     (Sunday is 0 or 7) or SUN–SAT.";
+
+/// Refused input is echoed back to chat; keep the echo short.
+const ECHO_LIMIT: usize = 60;
+
+/// Days in 400 Gregorian years: after that, dates and weekdays repeat
+/// exactly, so a pattern with no match in this window never matches.
+const CYCLE_DAYS: u64 = 146_097;
+
+/// Weekday sets use bit `n` for cron day-of-week `n` (0 = Sunday).
+const ALL_DAYS: u8 = 0b111_1111;
+const WEEKDAYS: u8 = 0b011_1110;
+const WEEKENDS: u8 = 0b100_0001;
+
+/// Monday first, the order people read a week in.
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+/// A daily (or weekday-limited) standup schedule, stored as a normalized 5-field crontab.
+#[derive(Debug, Clone)]
+pub struct StandupSchedule {
+    expr: String,
+    cron: Cron,
+    /// Kept beside `cron` because the time of day is resolved by us, not croner.
+    hour: u32,
+    minute: u32,
+}
+
+impl StandupSchedule {
+    /// Reads what a user typed in `/standup schedule` (`time`, optional `days`).
+    pub fn parse(time: &str, days: Option<&str>) -> Result<Self, UserError> {
+        let words = time.split_whitespace().count();
+        // `@daily` and friends are crontab shorthands, refused with the crontab help.
+        if words == 5 || time.trim_start().starts_with('@') {
+            if days.is_some() {
+                return Err(UserError::Invalid(
+                    "`days` can't be combined with a crontab: put the days in the crontab's \
+                     last field instead (e.g. `30 9 * * 1,3,5`), or give a plain time like \
+                     `09:30` with `days`."
+                        .to_string(),
+                ));
+            }
+            return Self::from_expr(time);
+        }
+        let (hour, minute) = parse_time(time).ok_or_else(|| {
+            let message = format!(
+                "I couldn't read \"{}\" as a time. {TIME_FORMS}",
+                clip(time.trim(), ECHO_LIMIT)
+            );
+            // Three or more words were probably meant as a crontab: explain that too.
+            UserError::Invalid(if words >= 3 {
+                format!("{message} {CRONTAB_FORMS}")
+            } else {
+                message
+            })
+        })?;
+        let days = match days {
+            None => WEEKDAYS,
+            Some(text) => parse_days(text)?,
+        };
+        Self::build(
+            format!("{minute} {hour} * * {}", dow_field(days)),
+            hour,
+            minute,
+        )
+    }
+
+    /// Rebuilds a schedule from its stored crontab (as returned by `expr`).
+    pub fn from_expr(expr: &str) -> Result<Self, UserError> {
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        let [minute, hour, dom, month, dow] = fields[..] else {
+            return Err(UserError::Invalid(format!(
+                "\"{}\" isn't a 5-field crontab. {CRONTAB_FORMS}",
+                clip(expr.trim(), ECHO_LIMIT)
+            )));
+        };
+        let (Some(minute), Some(hour)) = (plain_number(minute), plain_number(hour)) else {
+            return Err(UserError::Invalid(format!(
+                "A standup runs once a day, so the crontab's minute and hour must each be \
+                 one plain number (like `30 9 * * 1-5`); `*`, lists, ranges and steps \
+                 aren't allowed there. {CRONTAB_FORMS}"
+            )));
+        };
+        if minute > 59 || hour > 23 {
+            return Err(UserError::Invalid(format!(
+                "The crontab's minute must be 0–59 and its hour 0–23. {CRONTAB_FORMS}"
+            )));
+        }
+        // Let croner judge the date fields as written, so its error is about the user's text.
+        compile(&fields.join(" "))?;
+        // Simple weekday schedules are rewritten in one spelling (`MON-FRI`,
+        // `1-5` and `1,2,3,4,5` all become `1-5`) so `describe` and stored
+        // values are uniform; anything fancier is kept as written.
+        let normalized = match (is_star(dom), is_star(month), decode_dow(dow)) {
+            (true, true, Some(days)) => format!("{minute} {hour} * * {}", dow_field(days)),
+            _ => format!("{minute} {hour} {dom} {month} {dow}"),
+        };
+        let schedule = Self::build(normalized, hour, minute)?;
+        let cycle_start = NaiveDate::from_ymd_opt(2000, 1, 1);
+        if cycle_start
+            .and_then(|start| {
+                let end = start.checked_add_days(Days::new(CYCLE_DAYS))?;
+                schedule.next_matching_date(start, end)
+            })
+            .is_none()
+        {
+            return Err(UserError::Invalid(format!(
+                "The crontab \"{}\" never matches a real date. {CRONTAB_FORMS}",
+                clip(expr.trim(), ECHO_LIMIT)
+            )));
+        }
+        Ok(schedule)
+    }
+
+    /// The normalized crontab, e.g. "30 9 * * 1-5" (for `09:30` + default days).
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// The first run strictly after `after`, in `zone`. None only if the schedule can never fire.
+    pub fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        // Start a day early: where a fall-back crosses midnight, the previous
+        // local date's run can still lie ahead of `after`.
+        let mut from = after.with_timezone(&zone).date_naive().pred_opt()?;
+        let until = from.checked_add_days(Days::new(CYCLE_DAYS + 3))?;
+        while let Some(date) = self.next_matching_date(from, until) {
+            let run = resolve_local(zone, date.and_hms_opt(self.hour, self.minute, 0)?);
+            // One run per date, so a date whose run is behind us is done,
+            // even if its wall time comes round again after a fall-back.
+            if run > after {
+                return Some(run);
+            }
+            from = date.succ_opt()?;
+        }
+        None
+    }
+
+    /// For people: e.g. "09:30 Mon–Fri", "09:30 every day", "17:00 Mon, Wed, Fri", or the crontab itself for complex ones.
+    pub fn describe(&self) -> String {
+        let fields: Vec<&str> = self.expr.split_whitespace().collect();
+        match fields[..] {
+            [_, _, dom, month, dow] if is_star(dom) && is_star(month) => match decode_dow(dow) {
+                Some(days) => format!("{:02}:{:02} {}", self.hour, self.minute, days_text(days)),
+                None => self.expr.clone(),
+            },
+            _ => self.expr.clone(),
+        }
+    }
+
+    fn build(expr: String, hour: u32, minute: u32) -> Result<Self, UserError> {
+        let cron = compile(&expr)?;
+        Ok(Self {
+            expr,
+            cron,
+            hour,
+            minute,
+        })
+    }
+
+    /// The first date in `from..=until` that the day-of-month, month and
+    /// day-of-week fields accept.
+    fn next_matching_date(&self, from: NaiveDate, until: NaiveDate) -> Option<NaiveDate> {
+        let pattern = &self.cron.pattern;
+        let mut date = from;
+        while date <= until {
+            if !pattern.month_match(date.month()).unwrap_or(false) {
+                // Skipping whole months keeps "never fires" checks (`31 2`) cheap.
+                date = date.with_day(1)?.checked_add_months(Months::new(1))?;
+                continue;
+            }
+            if pattern
+                .day_match(date.year(), date.month(), date.day())
+                .unwrap_or(false)
+            {
+                return Some(date);
+            }
+            date = date.succ_opt()?;
+        }
+        None
+    }
+}
+
+fn compile(expr: &str) -> Result<Cron, UserError> {
+    Cron::new(expr).parse().map_err(|error| {
+        UserError::Invalid(format!(
+            "I couldn't read the crontab \"{}\" ({error}). {CRONTAB_FORMS}",
+            clip(expr.trim(), ECHO_LIMIT)
+        ))
+    })
+}
+
+/// ASCII digits only, at most two of them (so `009` and `٩` are refused).
+fn plain_number(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `09:30`, `9:30`, `17:00`, `9am`, `9 am`, `5:30pm`, `12am`, `noon`, `midnight`.
+/// A bare number is refused: `9` could be a typo for anything.
+fn parse_time(text: &str) -> Option<(u32, u32)> {
+    let lowered = text.trim().to_lowercase();
+    match lowered.as_str() {
+        "noon" => return Some((12, 0)),
+        "midnight" => return Some((0, 0)),
+        _ => {}
+    }
+    let (clock, pm) = match (lowered.strip_suffix("am"), lowered.strip_suffix("pm")) {
+        (Some(clock), _) => (clock.trim_end(), Some(false)),
+        (_, Some(clock)) => (clock.trim_end(), Some(true)),
+        _ => (lowered.as_str(), None),
+    };
+    let two_digits = |text: &str| (text.len() == 2).then(|| plain_number(text)).flatten();
+    let (hour, minute) = match clock.split_once(':') {
+        Some((hour, minute)) => (plain_number(hour)?, two_digits(minute)?),
+        None if pm.is_some() => (plain_number(clock)?, 0),
+        None => return None,
+    };
+    let hour = match pm {
+        None => hour,
+        Some(_) if !(1..=12).contains(&hour) => return None,
+        // 12am is midnight and 12pm is noon.
+        Some(false) => hour % 12,
+        Some(true) => hour % 12 + 12,
+    };
+    (hour <= 23 && minute <= 59).then_some((hour, minute))
+}
+
+/// Reads `days` into a weekday set; never empty.
+fn parse_days(text: &str) -> Result<u8, UserError> {
+    let lowered = text.trim().to_lowercase();
+    // Whole phrases first: the list splitter below would cut `every day` in two.
+    if let Some(days) = day_alias(&lowered) {
+        return Ok(days);
+    }
+    // Allow `mon - fri`; any other space separates items like a comma does.
+    let compact = lowered
+        .split('-')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("-");
+    let mut days = 0;
+    for item in compact
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+    {
+        days |= parse_day_item(item)?;
+    }
+    if days == 0 {
+        return Err(UserError::Invalid(format!(
+            "`days` is empty: say which days the standup runs. {DAYS_FORMS}"
+        )));
+    }
+    Ok(days)
+}
+
+fn parse_day_item(item: &str) -> Result<u8, UserError> {
+    if let Some(days) = day_alias(item) {
+        return Ok(days);
+    }
+    let unknown = |word: &str| {
+        UserError::Invalid(format!(
+            "I don't know the day \"{}\". {DAYS_FORMS}",
+            clip(word, ECHO_LIMIT)
+        ))
+    };
+    let Some((first, last)) = item.split_once('-') else {
+        return parse_weekday(item)
+            .map(day_bit)
+            .ok_or_else(|| unknown(item));
+    };
+    // Name the bad side of the range, or the whole range if a side is missing.
+    let day = |word: &str| {
+        parse_weekday(word).ok_or_else(|| unknown(if word.is_empty() { item } else { word }))
+    };
+    let (first, last) = (day(first)?, day(last)?);
+    // Ranges run forward through the week and may wrap: `fri-mon` is Fri, Sat, Sun, Mon.
+    let mut days = 0;
+    let mut day = first;
+    loop {
+        days |= day_bit(day);
+        if day == last {
+            return Ok(days);
+        }
+        day = day.succ();
+    }
+}
+
+fn day_alias(text: &str) -> Option<u8> {
+    match text {
+        "daily" | "every day" | "everyday" => Some(ALL_DAYS),
+        "weekdays" => Some(WEEKDAYS),
+        "weekends" => Some(WEEKENDS),
+        _ => None,
+    }
+}
+
+fn parse_weekday(word: &str) -> Option<Weekday> {
+    Some(match word {
+        "mon" | "monday" => Weekday::Mon,
+        "tue" | "tues" | "tuesday" => Weekday::Tue,
+        "wed" | "wednesday" => Weekday::Wed,
+        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
+        "fri" | "friday" => Weekday::Fri,
+        "sat" | "saturday" => Weekday::Sat,
+        "sun" | "sunday" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn day_bit(day: Weekday) -> u8 {
+    1 << day.num_days_from_sunday()
+}
+
+/// The crontab day-of-week field for a weekday set: `*`, or numbers 0–6
+/// with runs of three or more as ranges (`1-5`, `1,3,5`, `0,6`).
+fn dow_field(days: u8) -> String {
+    if days == ALL_DAYS {
+        return "*".to_string();
+    }
+    let mut parts = Vec::new();
+    let mut day = 0;
+    while day < 7 {
+        if days & (1 << day) == 0 {
+            day += 1;
+            continue;
+        }
+        let start = day;
+        while day < 7 && days & (1 << day) != 0 {
+            day += 1;
+        }
+        let end = day - 1;
+        match end - start {
+            0 => parts.push(start.to_string()),
+            1 => parts.push(format!("{start},{end}")),
+            _ => parts.push(format!("{start}-{end}")),
+        }
+    }
+    parts.join(",")
+}
+
+/// Reads a day-of-week field made only of `*`, numbers, names and ranges,
+/// the way croner does (`7` and a range ending in `sun` mean Sunday).
+/// Anything else (`/`, `#`, `L`) is None and is left to croner as written.
+fn decode_dow(field: &str) -> Option<u8> {
+    if is_star(field) {
+        return Some(ALL_DAYS);
+    }
+    let mut days = 0u8;
+    for item in field.split(',') {
+        let (first, last) = match item.split_once('-') {
+            Some((first, last)) => (dow_value(first, false)?, dow_value(last, true)?),
+            None => {
+                let day = dow_value(item, false)?;
+                (day, day)
+            }
+        };
+        if first > last {
+            return None;
+        }
+        for day in first..=last {
+            days |= 1 << (day % 7);
+        }
+    }
+    (days != 0).then_some(days)
+}
+
+fn dow_value(text: &str, range_end: bool) -> Option<u8> {
+    let named = match text.to_ascii_lowercase().as_str() {
+        // croner reads a range ending in `sun` as ending at 7.
+        "sun" if range_end => Some(7),
+        "sun" => Some(0),
+        "mon" => Some(1),
+        "tue" => Some(2),
+        "wed" => Some(3),
+        "thu" => Some(4),
+        "fri" => Some(5),
+        "sat" => Some(6),
+        _ => None,
+    };
+    match named {
+        Some(day) => Some(day),
+        None => plain_number(text)
+            .and_then(|day| u8::try_from(day).ok())
+            .filter(|day| *day <= 7),
+    }
+}
+
+fn is_star(field: &str) -> bool {
+    field == "*" || field == "?"
+}
+
+/// `every day`, `Mon–Fri`, `Mon, Wed, Fri`, `Sat, Sun`: runs of three or
+/// more days (Monday first) become ranges.
+fn days_text(days: u8) -> String {
+    if days == ALL_DAYS {
+        return "every day".to_string();
+    }
+    let name = |day: Weekday| match day {
+        Weekday::Mon => "Mon",
+        Weekday::Tue => "Tue",
+        Weekday::Wed => "Wed",
+        Weekday::Thu => "Thu",
+        Weekday::Fri => "Fri",
+        Weekday::Sat => "Sat",
+        Weekday::Sun => "Sun",
+    };
+    let included = |index: usize| days & day_bit(WEEK[index]) != 0;
+    let mut parts = Vec::new();
+    let mut index = 0;
+    while index < WEEK.len() {
+        if !included(index) {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        while index < WEEK.len() && included(index) {
+            index += 1;
+        }
+        let end = index - 1;
+        if end - start >= 2 {
+            parts.push(format!("{}–{}", name(WEEK[start]), name(WEEK[end])));
+        } else {
+            parts.extend((start..=end).map(|i| name(WEEK[i]).to_string()));
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::{America::New_York, Europe::Berlin};
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    fn date(y: i32, mo: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap()
+    }
+
+    fn schedule(time: &str, days: Option<&str>) -> StandupSchedule {
+        StandupSchedule::parse(time, days)
+            .unwrap_or_else(|e| panic!("{time:?} {days:?} refused: {e}"))
+    }
+
+    fn crontab(expr: &str) -> StandupSchedule {
+        StandupSchedule::from_expr(expr).unwrap_or_else(|e| panic!("{expr:?} refused: {e}"))
+    }
+
+    fn refusal(time: &str, days: Option<&str>) -> String {
+        match StandupSchedule::parse(time, days) {
+            Err(UserError::Invalid(message)) => message,
+            other => panic!("{time:?} {days:?} should be refused, got {other:?}"),
+        }
+    }
+
+    fn next(schedule: &StandupSchedule, after: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+        schedule.next_after(after, zone).unwrap()
+    }
+
+    /// The next `count` runs after `from`, each strictly later than the last.
+    fn runs(
+        schedule: &StandupSchedule,
+        from: DateTime<Utc>,
+        zone: Tz,
+        count: usize,
+    ) -> Vec<DateTime<Utc>> {
+        let mut at = from;
+        (0..count)
+            .map(|_| {
+                let run = next(schedule, at, zone);
+                assert!(run > at, "{run} is not after {at}");
+                at = run;
+                run
+            })
+            .collect()
+    }
+
+    fn local_dates(runs: &[DateTime<Utc>], zone: Tz) -> Vec<NaiveDate> {
+        runs.iter()
+            .map(|run| run.with_timezone(&zone).date_naive())
+            .collect()
+    }
+
+    /// Walks a daily schedule day by day from local midnight on `first` for a
+    /// week and checks there is exactly one run on each local date.
+    fn week_of_daily_runs(time: &str, zone: Tz, first: NaiveDate) -> Vec<DateTime<Utc>> {
+        let daily = schedule(time, Some("daily"));
+        let midnight = resolve_local(zone, first.and_hms_opt(0, 0, 0).unwrap());
+        let week = runs(&daily, midnight, zone, 7);
+        let expected: Vec<NaiveDate> = first.iter_days().take(7).collect();
+        assert_eq!(local_dates(&week, zone), expected, "{time} in {zone}");
+        week
+    }
+
+    // ---- Plain times and days ----
+
+    #[test]
+    fn plain_time_defaults_to_weekdays() {
+        let standup = schedule("09:30", None);
+        assert_eq!(standup.expr(), "30 9 * * 1-5");
+        assert_eq!(standup.describe(), "09:30 Mon–Fri");
+    }
+
+    #[test]
+    fn friday_run_is_followed_by_monday_run() {
+        let standup = schedule("09:30", None);
+        // Friday 2026-01-16 09:30 CET.
+        let friday = utc(2026, 1, 16, 8, 30);
+        assert_eq!(next(&standup, friday, Berlin), utc(2026, 1, 19, 8, 30));
+        assert_eq!(
+            next(&standup, friday - chrono::Duration::minutes(1), Berlin),
+            friday
+        );
+    }
+
+    #[test]
+    fn daily_runs_on_weekends_too() {
+        let daily = schedule("09:30", Some("daily"));
+        assert_eq!(daily.expr(), "30 9 * * *");
+        assert_eq!(daily.describe(), "09:30 every day");
+        let week = runs(&daily, utc(2026, 1, 16, 8, 30), Berlin, 3);
+        assert_eq!(
+            week,
+            [
+                utc(2026, 1, 17, 8, 30),
+                utc(2026, 1, 18, 8, 30),
+                utc(2026, 1, 19, 8, 30)
+            ]
+        );
+    }
+
+    #[test]
+    fn every_day_spellings_mean_daily() {
+        for days in [
+            "daily",
+            "every day",
+            "Everyday",
+            "  DAILY ",
+            "mon-sun",
+            "sun,weekdays,sat",
+        ] {
+            assert_eq!(schedule("9:30", Some(days)).expr(), "30 9 * * *", "{days}");
+        }
+    }
+
+    #[test]
+    fn day_list_runs_on_those_days_only() {
+        let standup = schedule("17:00", Some("mon,wed,fri"));
+        assert_eq!(standup.expr(), "0 17 * * 1,3,5");
+        assert_eq!(standup.describe(), "17:00 Mon, Wed, Fri");
+        // From Monday 2026-01-12 noon UTC, in UTC+1.
+        let week = runs(&standup, utc(2026, 1, 12, 12, 0), Berlin, 4);
+        assert_eq!(
+            week,
+            [
+                utc(2026, 1, 12, 16, 0),
+                utc(2026, 1, 14, 16, 0),
+                utc(2026, 1, 16, 16, 0),
+                utc(2026, 1, 19, 16, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn day_names_ranges_and_aliases_are_read() {
+        let cases = [
+            ("tue-thu", "2-4", "Tue–Thu"),
+            ("Monday, Wednesday, Friday", "1,3,5", "Mon, Wed, Fri"),
+            ("mon wed", "1,3", "Mon, Wed"),
+            ("mon - fri", "1-5", "Mon–Fri"),
+            ("weekdays", "1-5", "Mon–Fri"),
+            ("weekends", "0,6", "Sat, Sun"),
+            ("sun", "0", "Sun"),
+            ("fri-mon", "0,1,5,6", "Mon, Fri–Sun"),
+            ("tues,thurs", "2,4", "Tue, Thu"),
+        ];
+        for (days, dow, described) in cases {
+            let standup = schedule("09:30", Some(days));
+            assert_eq!(standup.expr(), format!("30 9 * * {dow}"), "{days}");
+            assert_eq!(standup.describe(), format!("09:30 {described}"), "{days}");
+        }
+    }
+
+    #[test]
+    fn twelve_and_twenty_four_hour_times_are_read() {
+        let cases = [
+            ("09:30", "30 9"),
+            ("9:30", "30 9"),
+            ("9am", "0 9"),
+            ("9 AM", "0 9"),
+            ("17:00", "0 17"),
+            ("5:30pm", "30 17"),
+            ("12am", "0 0"),
+            ("12:15pm", "15 12"),
+            ("00:00", "0 0"),
+            ("23:59", "59 23"),
+            ("noon", "0 12"),
+        ];
+        for (time, fields) in cases {
+            assert_eq!(
+                schedule(time, None).expr(),
+                format!("{fields} * * 1-5"),
+                "{time}"
+            );
+        }
+        assert_eq!(schedule("5:30pm", None).describe(), "17:30 Mon–Fri");
+    }
+
+    // ---- Crontabs ----
+
+    #[test]
+    fn crontab_weekdays_match_the_plain_form() {
+        let standup = schedule("30 9 * * 1-5", None);
+        assert_eq!(standup.expr(), "30 9 * * 1-5");
+        assert_eq!(standup.describe(), "09:30 Mon–Fri");
+        let friday = utc(2026, 1, 16, 8, 30);
+        assert_eq!(next(&standup, friday, Berlin), utc(2026, 1, 19, 8, 30));
+    }
+
+    #[test]
+    fn crontab_is_normalized_for_simple_weekday_fields() {
+        assert_eq!(crontab("  30  09 * *   MON-FRI ").expr(), "30 9 * * 1-5");
+        assert_eq!(crontab("0 9 ? * 1,2,3,4,5").expr(), "0 9 * * 1-5");
+        assert_eq!(crontab("0 9 * * fri-sun").expr(), "0 9 * * 0,5,6");
+    }
+
+    #[test]
+    fn sunday_is_0_or_7_or_sun() {
+        // Wednesday 2026-01-14; the next Sunday is 2026-01-18.
+        let wednesday = utc(2026, 1, 14, 12, 0);
+        for expr in ["0 10 * * 0", "0 10 * * 7", "0 10 * * SUN"] {
+            let sunday = crontab(expr);
+            assert_eq!(sunday.expr(), "0 10 * * 0", "{expr}");
+            assert_eq!(sunday.describe(), "10:00 Sun", "{expr}");
+            assert_eq!(next(&sunday, wednesday, Berlin), utc(2026, 1, 18, 9, 0));
+        }
+        assert_eq!(crontab("0 10 * * 6-7").describe(), "10:00 Sat, Sun");
+    }
+
+    #[test]
+    fn complex_crontab_is_kept_and_described_as_written() {
+        let first_of_month = crontab("0 9 1 * *");
+        assert_eq!(first_of_month.expr(), "0 9 1 * *");
+        assert_eq!(first_of_month.describe(), "0 9 1 * *");
+        assert_eq!(
+            next(&first_of_month, utc(2026, 1, 14, 12, 0), Berlin),
+            utc(2026, 2, 1, 8, 0)
+        );
+        let every_other_day = crontab("0 9 * * 1-5/2");
+        assert_eq!(every_other_day.describe(), "0 9 * * 1-5/2");
+    }
+
+    #[test]
+    fn crontab_uses_posix_dom_or_dow() {
+        // Either the 1st of the month or a Monday, as in Vixie cron.
+        let standup = crontab("0 9 1 * 1");
+        // From Friday 2026-01-30: Sunday 2026-02-01, then Monday 2026-02-02.
+        let week = runs(&standup, utc(2026, 1, 30, 12, 0), Berlin, 2);
+        assert_eq!(week, [utc(2026, 2, 1, 8, 0), utc(2026, 2, 2, 8, 0)]);
+    }
+
+    #[test]
+    fn expr_round_trips_through_from_expr() {
+        let all = [
+            schedule("09:30", None),
+            schedule("5:30pm", Some("mon,wed,fri")),
+            schedule("9am", Some("weekends")),
+            schedule("0 10 * * 7", None),
+            schedule("15 8 1,15 * *", None),
+        ];
+        for original in all {
+            let rebuilt = crontab(original.expr());
+            assert_eq!(rebuilt.expr(), original.expr());
+            assert_eq!(rebuilt.describe(), original.describe());
+            let after = utc(2026, 5, 5, 5, 5);
+            assert_eq!(
+                rebuilt.next_after(after, New_York),
+                original.next_after(after, New_York)
+            );
+        }
+    }
+
+    // ---- Refusals ----
+
+    #[test]
+    fn days_with_crontab_is_refused() {
+        let message = refusal("30 9 * * 1-5", Some("mon"));
+        assert!(
+            message.contains("`days` can't be combined with a crontab"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn crontab_firing_more_than_once_a_day_is_refused() {
+        for expr in [
+            "*/15 9 * * *",
+            "0 9,17 * * *",
+            "0 * * * *",
+            "0 9-17 * * *",
+            "0,30 9 * * *",
+            "0 */2 * * *",
+        ] {
+            let message = refusal(expr, None);
+            assert!(message.contains("one plain number"), "{expr}: {message}");
+            assert!(StandupSchedule::from_expr(expr).is_err(), "{expr}");
+        }
+    }
+
+    #[test]
+    fn garbage_crontab_is_refused_with_the_crontab_help() {
+        for expr in [
+            "a b c d e",
+            "0 9 * * 1 5",
+            "0 9 * *",
+            "@daily",
+            "60 9 * * *",
+            "0 24 * * *",
+            "0 9 32 * *",
+            "0 9 * 13 *",
+            "0 9 * * 8",
+            "0 9 * * funday",
+            "0 9 31 2 *",
+        ] {
+            let message = refusal(expr, None);
+            assert!(message.contains("5 fields"), "{expr}: {message}");
+        }
+        assert!(StandupSchedule::from_expr("").is_err());
+    }
+
+    #[test]
+    fn bad_times_are_refused_with_the_accepted_forms() {
+        for time in [
+            "25:00",
+            "9:75",
+            "noonish",
+            "",
+            "9",
+            "930",
+            "9:5",
+            "13pm",
+            "0am",
+            "24:00",
+            "9:30:00",
+            "-1:00",
+            "nine",
+            "half past 9",
+        ] {
+            let message = refusal(time, None);
+            assert!(message.contains("`09:30`"), "{time}: {message}");
+            assert!(message.contains("`5:30pm`"), "{time}: {message}");
+            assert!(message.contains("`30 9 * * 1-5`"), "{time}: {message}");
+        }
+    }
+
+    #[test]
+    fn unknown_or_empty_days_are_refused_with_the_accepted_forms() {
+        for days in [
+            "funday",
+            "mon,blursday",
+            "mon-",
+            "mon-wed-fri",
+            "monday-ish",
+        ] {
+            let message = refusal("09:30", Some(days));
+            assert!(
+                message.contains("I don't know the day"),
+                "{days}: {message}"
+            );
+            assert!(message.contains("`tue-thu`"), "{days}: {message}");
+        }
+        for days in ["", "  ", ",", ", ,"] {
+            let message = refusal("09:30", Some(days));
+            assert!(message.contains("empty"), "{days:?}: {message}");
+            assert!(message.contains("`daily`"), "{days:?}: {message}");
+        }
+    }
+
+    // ---- Time zones ----
+
+    #[test]
+    fn runs_at_local_time_in_berlin() {
+        let standup = schedule("09:30", None);
+        // Winter (CET, UTC+1) and summer (CEST, UTC+2), both from a Wednesday.
+        assert_eq!(
+            next(&standup, utc(2026, 1, 14, 12, 0), Berlin),
+            utc(2026, 1, 15, 8, 30)
+        );
+        assert_eq!(
+            next(&standup, utc(2026, 7, 1, 6, 0), Berlin),
+            utc(2026, 7, 1, 7, 30)
+        );
+    }
+
+    #[test]
+    fn runs_at_local_time_in_new_york() {
+        let standup = schedule("09:30", None);
+        // Winter (EST, UTC-5) and summer (EDT, UTC-4), both from a Wednesday.
+        assert_eq!(
+            next(&standup, utc(2026, 1, 14, 15, 0), New_York),
+            utc(2026, 1, 15, 14, 30)
+        );
+        assert_eq!(
+            next(&standup, utc(2026, 7, 1, 12, 0), New_York),
+            utc(2026, 7, 1, 13, 30)
+        );
+    }
+
+    #[test]
+    fn local_date_not_utc_date_decides_the_day() {
+        // 23:30 Friday in New York is already Saturday in UTC.
+        let standup = schedule("23:30", None);
+        let thursday_night = utc(2026, 1, 16, 4, 30);
+        assert_eq!(
+            next(&standup, thursday_night, New_York),
+            utc(2026, 1, 17, 4, 30)
+        );
+        assert_eq!(
+            next(&standup, utc(2026, 1, 17, 4, 30), New_York),
+            utc(2026, 1, 20, 4, 30)
+        );
+    }
+
+    // ---- Daylight saving ----
+
+    #[test]
+    fn berlin_spring_forward_week_has_one_run_a_day() {
+        // Clocks jump 02:00 -> 03:00 on Sunday 2026-03-29.
+        let morning = week_of_daily_runs("09:30", Berlin, date(2026, 3, 26));
+        assert_eq!(morning[2], utc(2026, 3, 28, 8, 30));
+        assert_eq!(morning[3], utc(2026, 3, 29, 7, 30));
+
+        let in_gap = week_of_daily_runs("02:30", Berlin, date(2026, 3, 26));
+        assert_eq!(in_gap[2], utc(2026, 3, 28, 1, 30));
+        // 02:30 doesn't exist that day: the run is at 03:00 CEST.
+        assert_eq!(in_gap[3], utc(2026, 3, 29, 1, 0));
+        assert_eq!(
+            in_gap[3].with_timezone(&Berlin).naive_local(),
+            date(2026, 3, 29).and_hms_opt(3, 0, 0).unwrap()
+        );
+        assert_eq!(in_gap[4], utc(2026, 3, 30, 0, 30));
+    }
+
+    #[test]
+    fn berlin_fall_back_week_has_one_run_a_day() {
+        // Clocks go back 03:00 -> 02:00 on Sunday 2026-10-25.
+        let morning = week_of_daily_runs("09:30", Berlin, date(2026, 10, 22));
+        assert_eq!(morning[2], utc(2026, 10, 24, 7, 30));
+        assert_eq!(morning[3], utc(2026, 10, 25, 8, 30));
+
+        let repeated = week_of_daily_runs("02:30", Berlin, date(2026, 10, 22));
+        assert_eq!(repeated[2], utc(2026, 10, 24, 0, 30));
+        // 02:30 happens twice: the run is the first one, 02:30 CEST.
+        assert_eq!(repeated[3], utc(2026, 10, 25, 0, 30));
+        assert_eq!(repeated[4], utc(2026, 10, 26, 1, 30));
+    }
+
+    #[test]
+    fn new_york_spring_forward_week_has_one_run_a_day() {
+        // Clocks jump 02:00 -> 03:00 on Sunday 2026-03-08.
+        let morning = week_of_daily_runs("09:30", New_York, date(2026, 3, 5));
+        assert_eq!(morning[2], utc(2026, 3, 7, 14, 30));
+        assert_eq!(morning[3], utc(2026, 3, 8, 13, 30));
+
+        let in_gap = week_of_daily_runs("02:30", New_York, date(2026, 3, 5));
+        assert_eq!(in_gap[2], utc(2026, 3, 7, 7, 30));
+        // 02:30 doesn't exist that day: the run is at 03:00 EDT.
+        assert_eq!(in_gap[3], utc(2026, 3, 8, 7, 0));
+        assert_eq!(
+            in_gap[3].with_timezone(&New_York).naive_local(),
+            date(2026, 3, 8).and_hms_opt(3, 0, 0).unwrap()
+        );
+        assert_eq!(in_gap[4], utc(2026, 3, 9, 6, 30));
+
+        // 01:30 is before the gap and unaffected.
+        let before_gap = week_of_daily_runs("01:30", New_York, date(2026, 3, 5));
+        assert_eq!(before_gap[3], utc(2026, 3, 8, 6, 30));
+        assert_eq!(before_gap[4], utc(2026, 3, 9, 5, 30));
+    }
+
+    #[test]
+    fn new_york_fall_back_week_has_one_run_a_day() {
+        // Clocks go back 02:00 -> 01:00 on Sunday 2026-11-01.
+        let morning = week_of_daily_runs("09:30", New_York, date(2026, 10, 29));
+        assert_eq!(morning[2], utc(2026, 10, 31, 13, 30));
+        assert_eq!(morning[3], utc(2026, 11, 1, 14, 30));
+
+        let repeated = week_of_daily_runs("01:30", New_York, date(2026, 10, 29));
+        assert_eq!(repeated[2], utc(2026, 10, 31, 5, 30));
+        // 01:30 happens twice: the run is the first one, 01:30 EDT.
+        assert_eq!(repeated[3], utc(2026, 11, 1, 5, 30));
+        assert_eq!(repeated[4], utc(2026, 11, 2, 6, 30));
+
+        // 02:30 comes once that day (in EST).
+        let after_repeat = week_of_daily_runs("02:30", New_York, date(2026, 10, 29));
+        assert_eq!(after_repeat[2], utc(2026, 10, 31, 6, 30));
+        assert_eq!(after_repeat[3], utc(2026, 11, 1, 7, 30));
+    }
+
+    #[test]
+    fn restart_inside_repeated_hour_does_not_run_again() {
+        // croner alone answers with the earlier 02:30 (already past) here.
+        let berlin = schedule("02:30", Some("daily"));
+        let second_0210 = utc(2026, 10, 25, 1, 10);
+        assert_eq!(next(&berlin, second_0210, Berlin), utc(2026, 10, 26, 1, 30));
+
+        let new_york = schedule("01:30", Some("daily"));
+        let second_0110 = utc(2026, 11, 1, 6, 10);
+        assert_eq!(
+            next(&new_york, second_0110, New_York),
+            utc(2026, 11, 2, 6, 30)
+        );
+        // Between the two 01:30s, the day's run has already happened.
+        let between = utc(2026, 11, 1, 6, 0);
+        assert_eq!(next(&new_york, between, New_York), utc(2026, 11, 2, 6, 30));
+    }
+
+    #[test]
+    fn restart_just_before_the_gap_still_runs_that_day() {
+        let berlin = schedule("02:30", Some("daily"));
+        // 01:59 CET on the spring-forward day.
+        assert_eq!(
+            next(&berlin, utc(2026, 3, 29, 0, 59), Berlin),
+            utc(2026, 3, 29, 1, 0)
+        );
+    }
+
+    #[test]
+    fn run_is_strictly_after_the_given_instant() {
+        let standup = schedule("09:30", Some("daily"));
+        let run = utc(2026, 1, 14, 8, 30);
+        assert_eq!(next(&standup, run, Berlin), utc(2026, 1, 15, 8, 30));
+        assert_eq!(
+            next(&standup, run - chrono::Duration::seconds(1), Berlin),
+            run
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Duties: what is due (from the indexed `tasks.next_duty_at`), claims, and the outbox of
+//! messages to send. A duty is claimed under a unique key and put into an outbox row in one
+//! transaction, before anything is sent.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::settings::offsets_out;
+use super::tasks::{task_from_row, SELECT_TASK};
+use super::{id_in, id_out, time_in, time_out, Db, StoreResult};
+use crate::domain::duties::{due_now, next_at, Duty, DutyClock};
+use crate::domain::task::{Status, Task};
+
+/// A duty just claimed, with everything needed to render its message.
+#[derive(Debug, Clone)]
+pub struct ClaimedDuty {
+    pub task: Task,
+    pub duty: Duty,
+    /// Project channel, else the guild's alerts channel, else where the task was created.
+    pub channel_id: u64,
+    pub manager_role_id: Option<u64>,
+}
+
+/// One message to send, as the worker rendered it.
+#[derive(Debug, Clone)]
+pub struct OutboxDraft {
+    pub guild_id: u64,
+    pub channel_id: u64,
+    /// The message payload (JSON), without its nonce.
+    pub body: String,
+    /// The earliest duty instant in it.
+    pub due_at: DateTime<Utc>,
+    /// Indexes into the claimed duties this message carries.
+    pub duties: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxKind {
+    Post,
+    /// Replace the components of a message already posted.
+    Edit {
+        message_id: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub kind: OutboxKind,
+    pub body: String,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i64,
+}
+
+impl OutboxRow {
+    /// Discord de-duplicates a resend carrying the same nonce: derived from the row id, so the
+    /// same row always carries the same one.
+    pub fn nonce(&self) -> String {
+        format!("c{}", self.id)
+    }
+}
+
+/// A message posted for duties, and whether each of its tasks is still open.
+#[derive(Debug, Clone)]
+pub struct PostedDuties {
+    pub outbox_id: i64,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub message_id: u64,
+    pub body: String,
+    /// (task number, still open)
+    pub tasks: Vec<(i64, bool)>,
+}
+
+fn duty_clock(row: &SqliteRow, due_at: DateTime<Utc>) -> StoreResult<DutyClock> {
+    let due_set_at = row
+        .try_get::<Option<i64>, _>("due_set_at")?
+        .map(time_out)
+        .transpose()?
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    Ok(DutyClock {
+        due_at,
+        due_set_at,
+        cursor: row
+            .try_get::<Option<i64>, _>("duty_cursor")?
+            .map(time_out)
+            .transpose()?
+            .unwrap_or(due_set_at),
+        snoozed_until: row
+            .try_get::<Option<i64>, _>("snoozed_until")?
+            .map(time_out)
+            .transpose()?,
+    })
+}
+
+async fn guild_offsets(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+) -> StoreResult<Vec<Duration>> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT reminder_offsets FROM guild_settings WHERE guild_id = $1")
+            .bind(id_in(guild_id))
+            .fetch_optional(&mut **tx)
+            .await?;
+    match text {
+        Some(text) => offsets_out(&text),
+        None => Ok(crate::domain::guild::GuildSettings::default_reminder_offsets()),
+    }
+}
+
+/// Recomputes a task's `next_duty_at` from its state: NULL once it is done, deleted or undated.
+pub(super) async fn refresh_task_duties(
+    tx: &mut Transaction<'_, Sqlite>,
+    task_id: i64,
+) -> StoreResult<()> {
+    let row = sqlx::query(
+        "SELECT guild_id, status, deleted_at, due_at, due_set_at, duty_cursor, snoozed_until \
+         FROM tasks WHERE id = $1",
+    )
+    .bind(task_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let open = row.try_get::<String, _>("status")? != Status::Done.as_str()
+        && row.try_get::<Option<i64>, _>("deleted_at")?.is_none();
+    let due = row.try_get::<Option<i64>, _>("due_at")?;
+    let next = match (open, due) {
+        (true, Some(due)) => {
+            let clock = duty_clock(&row, time_out(due)?)?;
+            let offsets = guild_offsets(tx, id_out(row.try_get("guild_id")?)).await?;
+            next_at(&clock, &offsets)
+        }
+        _ => None,
+    };
+    sqlx::query("UPDATE tasks SET next_duty_at = $1 WHERE id = $2")
+        .bind(next.map(time_in))
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+struct GuildRouting {
+    alerts_channel_id: Option<u64>,
+    manager_role_id: Option<u64>,
+    offsets: Vec<Duration>,
+}
+
+async fn routing(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> StoreResult<GuildRouting> {
+    let row = sqlx::query(
+        "SELECT alerts_channel_id, manager_role_id, reminder_offsets FROM guild_settings WHERE guild_id = $1",
+    )
+    .bind(id_in(guild_id))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match row {
+        Some(row) => GuildRouting {
+            alerts_channel_id: row
+                .try_get::<Option<i64>, _>("alerts_channel_id")?
+                .map(id_out),
+            manager_role_id: row
+                .try_get::<Option<i64>, _>("manager_role_id")?
+                .map(id_out),
+            offsets: offsets_out(&row.try_get::<String, _>("reminder_offsets")?)?,
+        },
+        None => GuildRouting {
+            alerts_channel_id: None,
+            manager_role_id: None,
+            offsets: crate::domain::guild::GuildSettings::default_reminder_offsets(),
+        },
+    })
+}
+
+fn outbox_from_row(row: &SqliteRow) -> StoreResult<OutboxRow> {
+    let kind: String = row.try_get("kind")?;
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        guild_id: id_out(row.try_get("guild_id")?),
+        channel_id: id_out(row.try_get("channel_id")?),
+        kind: match (
+            kind.as_str(),
+            row.try_get::<Option<i64>, _>("target_message_id")?,
+        ) {
+            ("edit", Some(message)) => OutboxKind::Edit {
+                message_id: id_out(message),
+            },
+            _ => OutboxKind::Post,
+        },
+        body: row.try_get("body")?,
+        due_at: time_out(row.try_get("due_at")?)?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+impl Db {
+    /// Claims every duty due at `now` (up to `limit` tasks): records each under its unique key,
+    /// moves each task's cursor, and stores the messages `render` makes of them, all in one
+    /// transaction. Returns how many duties were claimed.
+    pub async fn claim_due_duties(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        render: impl FnOnce(&[ClaimedDuty]) -> Vec<OutboxDraft>,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin_write().await?;
+        let sql =
+            format!("{SELECT_TASK} WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2")
+                .replace(
+                    " FROM tasks t",
+                    ", t.due_set_at, t.duty_cursor, t.snoozed_until FROM tasks t",
+                );
+        let rows = sqlx::query(&sql)
+            .bind(time_in(now))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut guilds: HashMap<u64, GuildRouting> = HashMap::new();
+        let mut claims = Vec::new();
+        let mut claim_ids = Vec::new();
+        for row in &rows {
+            let task = task_from_row(row)?;
+            let Some(due_at) = task.due_at else {
+                refresh_task_duties(&mut tx, task.id).await?;
+                continue;
+            };
+            let guild = match guilds.entry(task.guild_id) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(routing(&mut tx, task.guild_id).await?)
+                }
+            };
+            let clock = duty_clock(row, due_at)?;
+            let duty = due_now(&clock, &guild.offsets, now);
+            if let Some(duty) = duty {
+                let claimed: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO duty_claims (task_id, kind, due_at, offset_secs, scheduled_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (task_id, kind, due_at, offset_secs) DO NOTHING RETURNING id",
+                )
+                .bind(task.id)
+                .bind(duty.kind.as_str())
+                .bind(time_in(due_at))
+                .bind(duty.kind.offset_secs())
+                .bind(time_in(duty.at))
+                .fetch_optional(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE tasks SET duty_cursor = $1 WHERE id = $2")
+                    .bind(time_in(duty.at))
+                    .bind(task.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(claim_id) = claimed {
+                    let channel_id = task
+                        .project
+                        .as_ref()
+                        .and_then(|p| p.channel_id)
+                        .or(guild.alerts_channel_id)
+                        .unwrap_or(task.channel_id);
+                    claims.push(ClaimedDuty {
+                        task: task.clone(),
+                        duty,
+                        channel_id,
+                        manager_role_id: guild.manager_role_id,
+                    });
+                    claim_ids.push(claim_id);
+                }
+            }
+            refresh_task_duties(&mut tx, task.id).await?;
+        }
+        let drafts = if claims.is_empty() {
+            Vec::new()
+        } else {
+            render(&claims)
+        };
+        for draft in drafts {
+            let outbox_id: i64 = sqlx::query_scalar(
+                "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, next_attempt_at) \
+                 VALUES ($1, $2, 'post', $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(id_in(draft.guild_id))
+            .bind(id_in(draft.channel_id))
+            .bind(&draft.body)
+            .bind(time_in(draft.due_at))
+            .bind(time_in(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            for index in draft.duties {
+                if let Some(claim_id) = claim_ids.get(index) {
+                    sqlx::query("UPDATE duty_claims SET outbox_id = $1 WHERE id = $2")
+                        .bind(outbox_id)
+                        .bind(claim_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(claims.len())
+    }
+
+    /// Adds a message to the outbox outside a duty claim (standup summaries, button edits).
+    pub async fn enqueue(
+        &self,
+        guild_id: u64,
+        channel_id: u64,
+        kind: &OutboxKind,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let (kind_name, target) = match kind {
+            OutboxKind::Post => ("post", None),
+            OutboxKind::Edit { message_id } => ("edit", Some(id_in(*message_id))),
+        };
+        Ok(sqlx::query_scalar(
+            "INSERT INTO outbox (guild_id, channel_id, kind, target_message_id, body, due_at, created_at, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
+        )
+        .bind(id_in(guild_id))
+        .bind(id_in(channel_id))
+        .bind(kind_name)
+        .bind(target)
+        .bind(body)
+        .bind(time_in(now))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Outbox rows waiting to be sent at `now`, oldest first.
+    pub async fn pending_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts \
+             FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(time_in(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+
+    pub async fn mark_sent(
+        &self,
+        outbox_id: i64,
+        message_id: u64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', message_id = $1, sent_at = $2, attempts = attempts + 1, \
+             error = NULL WHERE id = $3",
+        )
+        .bind(id_in(message_id))
+        .bind(time_in(at))
+        .bind(outbox_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The channel refused us (403/404): the row is not retried, and the channel is listed in
+    /// `/config show`.
+    pub async fn mark_failed(
+        &self,
+        row: &OutboxRow,
+        status: u16,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'failed', error = $1, attempts = attempts + 1 WHERE id = $2",
+        )
+        .bind(error)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO channel_failures (guild_id, channel_id, status, error, at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (guild_id, channel_id) DO UPDATE SET status = excluded.status, \
+             error = excluded.error, at = excluded.at",
+        )
+        .bind(id_in(row.guild_id))
+        .bind(id_in(row.channel_id))
+        .bind(i64::from(status))
+        .bind(error)
+        .bind(time_in(at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A transient failure that outlasted the sender's retries: try the same row again later.
+    pub async fn retry_later(
+        &self,
+        outbox_id: i64,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, error = $2 WHERE id = $3",
+        )
+        .bind(time_in(at))
+        .bind(error)
+        .bind(outbox_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A message went through after all: the channel is no longer failing.
+    pub async fn clear_channel_failure(&self, guild_id: u64, channel_id: u64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM channel_failures WHERE guild_id = $1 AND channel_id = $2")
+            .bind(id_in(guild_id))
+            .bind(id_in(channel_id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Channels of the guild the bot could not post to: (channel, status, error).
+    pub async fn channel_failures(&self, guild_id: u64) -> StoreResult<Vec<(u64, u16, String)>> {
+        let rows = sqlx::query(
+            "SELECT channel_id, status, error FROM channel_failures WHERE guild_id = $1 ORDER BY at",
+        )
+        .bind(id_in(guild_id))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    id_out(row.try_get("channel_id")?),
+                    u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
+                    row.try_get("error")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// When the worker must next wake: the earliest task duty, standup or outbox retry.
+    pub async fn next_wake(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(at) FROM ( \
+               SELECT MIN(next_duty_at) AS at FROM tasks WHERE next_duty_at IS NOT NULL \
+               UNION ALL SELECT MIN(next_run_at) FROM standups WHERE next_run_at IS NOT NULL \
+               UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' \
+             ) AS candidates",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        next.map(time_out).transpose()
+    }
+
+    /// Sent duty messages that carry `task_id`, with the open state of every task in each.
+    pub async fn posted_duties_of_task(&self, task_id: i64) -> StoreResult<Vec<PostedDuties>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT o.id FROM duty_claims c JOIN outbox o ON o.id = c.outbox_id \
+             WHERE c.task_id = $1 AND o.state = 'sent' AND o.kind = 'post'",
+        )
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(posted) = self.posted_duties(id).await? {
+                out.push(posted);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A sent duty message and the open state of its tasks.
+    pub async fn posted_duties(&self, outbox_id: i64) -> StoreResult<Option<PostedDuties>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, guild_id, channel_id, message_id, body FROM outbox \
+             WHERE id = $1 AND state = 'sent' AND message_id IS NOT NULL",
+        )
+        .bind(outbox_id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let tasks = sqlx::query(
+            "SELECT DISTINCT t.number, t.status, t.deleted_at FROM duty_claims c \
+             JOIN tasks t ON t.id = c.task_id WHERE c.outbox_id = $1",
+        )
+        .bind(outbox_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let open = r.try_get::<String, _>("status")? != Status::Done.as_str()
+                && r.try_get::<Option<i64>, _>("deleted_at")?.is_none();
+            Ok((r.try_get::<i64, _>("number")?, open))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(PostedDuties {
+            outbox_id,
+            guild_id: id_out(row.try_get("guild_id")?),
+            channel_id: id_out(row.try_get("channel_id")?),
+            message_id: id_out(row.try_get("message_id")?),
+            body: row.try_get("body")?,
+            tasks,
+        }))
+    }
+
+    /// Recomputes every open dated task of a guild (after its reminder offsets changed).
+    pub async fn refresh_guild_duties(&self, guild_id: u64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM tasks WHERE guild_id = $1 AND due_at IS NOT NULL \
+             AND status <> 'done' AND deleted_at IS NULL",
+        )
+        .bind(id_in(guild_id))
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in ids {
+            refresh_task_duties(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! The `standups`, `standup_runs` and `checkins` tables.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::tasks::{task_from_row, SELECT_TASK};
+use super::{id_in, id_out, time_in, time_out, Db, StoreResult};
+use crate::domain::summary::Checkin;
+use crate::domain::task::Task;
+
+/// A guild's standup schedule as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandupRow {
+    pub guild_id: u64,
+    pub channel_id: u64,
+    /// 5-field crontab in the guild's zone.
+    pub schedule: String,
+    /// None when summaries are off.
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub last_summary_at: Option<DateTime<Utc>>,
+}
+
+fn standup_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StandupRow> {
+    Ok(StandupRow {
+        guild_id: id_out(row.try_get("guild_id")?),
+        channel_id: id_out(row.try_get("channel_id")?),
+        schedule: row.try_get("schedule")?,
+        next_run_at: row
+            .try_get::<Option<i64>, _>("next_run_at")?
+            .map(time_out)
+            .transpose()?,
+        last_summary_at: row
+            .try_get::<Option<i64>, _>("last_summary_at")?
+            .map(time_out)
+            .transpose()?,
+    })
+}
+
+const SELECT_STANDUP: &str =
+    "SELECT guild_id, channel_id, schedule, next_run_at, last_summary_at FROM standups";
+
+impl Db {
+    pub async fn standup(&self, guild_id: u64) -> StoreResult<Option<StandupRow>> {
+        let row = sqlx::query(&format!("{SELECT_STANDUP} WHERE guild_id = $1"))
+            .bind(id_in(guild_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(standup_from_row).transpose()
+    }
+
+    /// Sets (or replaces) the guild's schedule; "since the last summary" is kept.
+    pub async fn set_standup(
+        &self,
+        guild_id: u64,
+        channel_id: u64,
+        schedule: &str,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO standups (guild_id, channel_id, schedule, next_run_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, \
+             schedule = excluded.schedule, next_run_at = excluded.next_run_at",
+        )
+        .bind(id_in(guild_id))
+        .bind(id_in(channel_id))
+        .bind(schedule)
+        .bind(next_run_at.map(time_in))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stops scheduled summaries. False if none were scheduled.
+    pub async fn standup_off(&self, guild_id: u64) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE standups SET next_run_at = NULL WHERE guild_id = $1 AND next_run_at IS NOT NULL",
+        )
+        .bind(id_in(guild_id))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
+    /// Standups whose run is due at `now`.
+    pub async fn due_standups(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<StandupRow>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_STANDUP} WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2"
+        ))
+        .bind(time_in(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(standup_from_row).collect()
+    }
+
+    /// Claims the run at `scheduled_at` once (unique per guild and instant): stores its
+    /// messages in the outbox, marks the check-ins it showed, moves "since" to `now` and sets
+    /// the next run. False if that run was already claimed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim_standup(
+        &self,
+        standup: &StandupRow,
+        scheduled_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        next_run_at: Option<DateTime<Utc>>,
+        bodies: &[String],
+        checkin_ids: &[i64],
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO standup_runs (guild_id, scheduled_at) VALUES ($1, $2) \
+             ON CONFLICT (guild_id, scheduled_at) DO NOTHING",
+        )
+        .bind(id_in(standup.guild_id))
+        .bind(time_in(scheduled_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if claimed {
+            for body in bodies {
+                sqlx::query(
+                    "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, next_attempt_at) \
+                     VALUES ($1, $2, 'post', $3, $4, $5, $5)",
+                )
+                .bind(id_in(standup.guild_id))
+                .bind(id_in(standup.channel_id))
+                .bind(body)
+                .bind(time_in(scheduled_at))
+                .bind(time_in(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for id in checkin_ids {
+                sqlx::query("UPDATE checkins SET summarized_at = $1 WHERE id = $2")
+                    .bind(time_in(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE standups SET last_summary_at = $1 WHERE guild_id = $2")
+                .bind(time_in(now))
+                .bind(id_in(standup.guild_id))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
+            .bind(next_run_at.map(time_in))
+            .bind(id_in(standup.guild_id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// What a summary shows: open tasks, and tasks done after `done_since`.
+    pub async fn summary_tasks(
+        &self,
+        guild_id: u64,
+        done_since: DateTime<Utc>,
+    ) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_TASK} WHERE t.guild_id = $1 AND t.deleted_at IS NULL \
+             AND (t.status <> 'done' OR t.done_at > $2) ORDER BY t.number"
+        ))
+        .bind(id_in(guild_id))
+        .bind(time_in(done_since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// Records a member's check-in; a second one before the next summary replaces the first.
+    /// True if it replaced one.
+    pub async fn record_checkin(&self, guild_id: u64, checkin: &Checkin) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let replaced = sqlx::query(
+            "DELETE FROM checkins WHERE guild_id = $1 AND user_id = $2 AND summarized_at IS NULL",
+        )
+        .bind(id_in(guild_id))
+        .bind(id_in(checkin.user_id))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        sqlx::query(
+            "INSERT INTO checkins (guild_id, user_id, yesterday, today, blockers, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_in(guild_id))
+        .bind(id_in(checkin.user_id))
+        .bind(&checkin.yesterday)
+        .bind(&checkin.today)
+        .bind(&checkin.blockers)
+        .bind(time_in(checkin.at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(replaced)
+    }
+
+    /// Check-ins not yet shown in a summary, with their ids.
+    pub async fn pending_checkins(&self, guild_id: u64) -> StoreResult<Vec<(i64, Checkin)>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, yesterday, today, blockers, at FROM checkins \
+             WHERE guild_id = $1 AND summarized_at IS NULL ORDER BY at, id",
+        )
+        .bind(id_in(guild_id))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    Checkin {
+                        user_id: id_out(row.try_get("user_id")?),
+                        yesterday: row.try_get("yesterday")?,
+                        today: row.try_get("today")?,
+                        blockers: row.try_get("blockers")?,
+                        at: time_out(row.try_get("at")?)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}

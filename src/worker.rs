@@ -1,0 +1,304 @@
+//! The duties worker (spec §4). [`Worker::step`] delivers everything due at `now` and says
+//! when the next duty falls due; [`Worker::run`] sleeps until then, or until a task change
+//! wakes it. It never polls on a fixed interval.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use serenity::all::CreateMessage;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::discord::duties::{disable_buttons, duty_messages};
+use crate::discord::render::no_pings;
+use crate::discord::sender::{Delivery, Sender};
+use crate::discord::summary::summary_embeds;
+use crate::domain::schedule::StandupSchedule;
+use crate::domain::summary::{build, Summary, SummaryInput};
+use crate::store::{Db, OutboxKind, OutboxRow, PostedDuties, StandupRow, StoreResult};
+use crate::App;
+
+/// How many tasks one claim transaction takes; a step loops until nothing is left.
+const CLAIM_BATCH: i64 = 500;
+const SEND_BATCH: i64 = 2_000;
+/// A guard against wall-clock jumps: the worker re-reads what is next at least this often.
+const LONGEST_SLEEP: StdDuration = StdDuration::from_secs(3_600);
+/// A row still failing after the sender's retries is tried again after this much, times its
+/// attempts (bounded).
+const RETRY_STEP: Duration = Duration::seconds(30);
+
+/// What one step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub claimed: usize,
+    pub summaries: usize,
+    pub sent: usize,
+    pub failed: usize,
+    pub retrying: usize,
+    /// When the next duty, summary or retry falls due.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    app: Arc<App>,
+    sender: Arc<Sender>,
+}
+
+/// The summary of a guild at `now`, and the ids of the check-ins it shows.
+pub async fn prepare_summary(
+    db: &Db,
+    guild_id: u64,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> StoreResult<(Summary, Vec<i64>)> {
+    let done_since = since.unwrap_or(now - Duration::hours(24));
+    let tasks = db.summary_tasks(guild_id, done_since).await?;
+    let pending = db.pending_checkins(guild_id).await?;
+    let ids = pending.iter().map(|(id, _)| *id).collect();
+    let checkins: Vec<_> = pending.into_iter().map(|(_, c)| c).collect();
+    let summary = build(&SummaryInput {
+        now,
+        since,
+        tasks: &tasks,
+        checkins: &checkins,
+    });
+    Ok((summary, ids))
+}
+
+/// The summary as channel messages (JSON), pinging nobody.
+pub fn summary_bodies(summary: &Summary, heading: &str) -> Vec<String> {
+    summary_embeds(summary, heading)
+        .into_iter()
+        .filter_map(|embeds| {
+            let message = CreateMessage::new()
+                .embeds(embeds)
+                .allowed_mentions(no_pings());
+            serde_json::to_string(&message).ok()
+        })
+        .collect()
+}
+
+impl Worker {
+    pub fn new(app: Arc<App>, sender: Arc<Sender>) -> Self {
+        Self { app, sender }
+    }
+
+    /// Delivers everything due at `now`: unsent messages first (a restart resends them
+    /// unchanged), then newly due standups and duties.
+    pub async fn step(&self, now: DateTime<Utc>) -> StoreResult<Outcome> {
+        let mut outcome = Outcome::default();
+        self.send_pending(now, &mut outcome).await?;
+        outcome.summaries = self.claim_standups(now).await?;
+        loop {
+            let claimed = self
+                .app
+                .db
+                .claim_due_duties(now, CLAIM_BATCH, |claims| duty_messages(claims, now))
+                .await?;
+            outcome.claimed += claimed;
+            if claimed < CLAIM_BATCH as usize {
+                break;
+            }
+        }
+        self.send_pending(now, &mut outcome).await?;
+        outcome.next_due = self.app.db.next_wake().await?;
+        Ok(outcome)
+    }
+
+    async fn claim_standups(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let mut claimed = 0;
+        for standup in self.app.db.due_standups(now, CLAIM_BATCH).await? {
+            if self.claim_standup(&standup, now).await? {
+                claimed += 1;
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn claim_standup(&self, standup: &StandupRow, now: DateTime<Utc>) -> StoreResult<bool> {
+        let Some(scheduled_at) = standup.next_run_at else {
+            return Ok(false);
+        };
+        let zone = self.app.db.guild_settings(standup.guild_id).await?.timezone;
+        let next = match StandupSchedule::from_expr(&standup.schedule) {
+            Ok(schedule) => schedule.next_after(now, zone),
+            Err(e) => {
+                warn!(guild = standup.guild_id, error = %e, "stored standup schedule no longer reads; turning it off");
+                None
+            }
+        };
+        let (summary, checkin_ids) =
+            prepare_summary(&self.app.db, standup.guild_id, standup.last_summary_at, now).await?;
+        let bodies = summary_bodies(&summary, "Daily standup");
+        let claimed = self
+            .app
+            .db
+            .claim_standup(standup, scheduled_at, now, next, &bodies, &checkin_ids)
+            .await?;
+        if claimed {
+            info!(
+                guild = standup.guild_id,
+                messages = bodies.len(),
+                "standup summary claimed"
+            );
+        }
+        Ok(claimed)
+    }
+
+    /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
+    async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
+        let rows = self.app.db.pending_outbox(now, SEND_BATCH).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut by_channel: BTreeMap<u64, Vec<OutboxRow>> = BTreeMap::new();
+        for row in rows {
+            by_channel.entry(row.channel_id).or_default().push(row);
+        }
+        let mut jobs = JoinSet::new();
+        for (_, rows) in by_channel {
+            let worker = self.clone();
+            jobs.spawn(async move {
+                let mut results = Vec::new();
+                for row in rows {
+                    let delivery = worker.sender.deliver(&row).await;
+                    results.push(worker.record(&row, delivery).await);
+                }
+                results
+            });
+        }
+        while let Some(joined) = jobs.join_next().await {
+            let results = match joined {
+                Ok(results) => results,
+                Err(e) => {
+                    error!(error = %e, "a send task ended abnormally");
+                    continue;
+                }
+            };
+            for result in results {
+                match result? {
+                    Delivered::Sent => outcome.sent += 1,
+                    Delivered::Failed => outcome.failed += 1,
+                    Delivered::Retrying => outcome.retrying += 1,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn record(&self, row: &OutboxRow, delivery: Delivery) -> StoreResult<Delivered> {
+        let now = self.app.clock.now();
+        let db = &self.app.db;
+        match delivery {
+            Delivery::Sent { message_id } => {
+                db.mark_sent(row.id, message_id, now).await?;
+                db.clear_channel_failure(row.guild_id, row.channel_id)
+                    .await?;
+                let late_ms = (now - row.due_at).num_milliseconds();
+                info!(
+                    outbox = row.id,
+                    guild = row.guild_id,
+                    channel = row.channel_id,
+                    late_ms,
+                    "message sent"
+                );
+                if row.kind == OutboxKind::Post {
+                    // A task finished while its reminder was on the way gets its buttons disabled.
+                    if let Some(posted) = db.posted_duties(row.id).await? {
+                        enqueue_disable(&self.app, &posted, now).await?;
+                    }
+                }
+                Ok(Delivered::Sent)
+            }
+            Delivery::Refused { status, error } => {
+                warn!(outbox = row.id, guild = row.guild_id, channel = row.channel_id, status, %error, "channel refused the message; not retrying");
+                db.mark_failed(row, status, &error, now).await?;
+                Ok(Delivered::Failed)
+            }
+            Delivery::Failed { error } => {
+                let attempts = i32::try_from(row.attempts.clamp(0, 20)).unwrap_or(20) + 1;
+                let at = now + RETRY_STEP * attempts;
+                warn!(outbox = row.id, channel = row.channel_id, %error, retry_at = %at, "send failed; will retry");
+                db.retry_later(row.id, at, &error).await?;
+                Ok(Delivered::Retrying)
+            }
+        }
+    }
+
+    /// Runs until `stop` turns true, stepping whenever something falls due or a task changes.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        info!("duties worker started");
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let now = self.app.clock.now();
+            let wait = match self.step(now).await {
+                Ok(outcome) => {
+                    if outcome
+                        != (Outcome {
+                            next_due: outcome.next_due,
+                            ..Outcome::default()
+                        })
+                    {
+                        info!(?outcome, "duties step");
+                    }
+                    outcome
+                        .next_due
+                        .map(|at| (at - self.app.clock.now()).to_std().unwrap_or_default())
+                        .unwrap_or(LONGEST_SLEEP)
+                        .min(LONGEST_SLEEP)
+                }
+                Err(e) => {
+                    error!(error = %e, "duties step failed; retrying shortly");
+                    StdDuration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.app.duties_wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+        info!("duties worker stopped");
+    }
+}
+
+enum Delivered {
+    Sent,
+    Failed,
+    Retrying,
+}
+
+/// Task changes that close a task disable the buttons on its posted reminders.
+pub async fn disable_buttons_of_task(app: &App, task_id: i64) -> StoreResult<()> {
+    let now = app.clock.now();
+    for posted in app.db.posted_duties_of_task(task_id).await? {
+        enqueue_disable(app, &posted, now).await?;
+    }
+    Ok(())
+}
+
+/// Queues the edit that disables the buttons of the message's closed tasks, if any.
+async fn enqueue_disable(app: &App, posted: &PostedDuties, now: DateTime<Utc>) -> StoreResult<()> {
+    let closed: Vec<i64> = posted
+        .tasks
+        .iter()
+        .filter(|(_, open)| !open)
+        .map(|(number, _)| *number)
+        .collect();
+    if let Some(edit) = disable_buttons(&posted.body, &closed) {
+        let target = OutboxKind::Edit {
+            message_id: posted.message_id,
+        };
+        app.db
+            .enqueue(posted.guild_id, posted.channel_id, &target, &edit, now)
+            .await?;
+        app.duties_changed();
+    }
+    Ok(())
+}
