@@ -109,8 +109,30 @@ impl Running {
     }
 }
 
-/// Opens the store, and connects to Discord.
+/// How to start: tests drive the duties worker step by step instead of letting it run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartOptions {
+    pub background_worker: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            background_worker: true,
+        }
+    }
+}
+
+/// Opens the store, connects to Discord, and starts the duties worker.
 pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    start_with(settings, clock, StartOptions::default()).await
+}
+
+pub async fn start_with(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    options: StartOptions,
+) -> Result<Running, StartError> {
     let token = settings.token()?.clone();
     let db = Db::connect(&settings.database.url).await?;
     let app = Arc::new(App::new(db, clock));
@@ -131,7 +153,11 @@ pub async fn start(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Running
     ));
     let worker = worker::Worker::new(Arc::clone(&app), sender);
     let (stop_worker, stop) = watch::channel(false);
-    let worker_task = tokio::spawn(worker.clone().run(stop));
+    let worker_task = if options.background_worker {
+        tokio::spawn(worker.clone().run(stop))
+    } else {
+        tokio::spawn(async {})
+    };
     info!(api = %settings.discord.api_base, "started");
     Ok(Running {
         app,

@@ -24,6 +24,8 @@ use crate::App;
 /// How many tasks one claim transaction takes; a step loops until nothing is left.
 const CLAIM_BATCH: i64 = 500;
 const SEND_BATCH: i64 = 2_000;
+/// A row being sent is not taken by another step for this long; a crash leaves it to the next start.
+const SEND_LEASE: Duration = Duration::seconds(120);
 /// A guard against wall-clock jumps: the worker re-reads what is next at least this often.
 const LONGEST_SLEEP: StdDuration = StdDuration::from_secs(3_600);
 /// A row still failing after the sender's retries is tried again after this much, times its
@@ -151,7 +153,11 @@ impl Worker {
 
     /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
     async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
-        let rows = self.app.db.pending_outbox(now, SEND_BATCH).await?;
+        let rows = self
+            .app
+            .db
+            .lease_pending(now, now + SEND_LEASE, SEND_BATCH)
+            .await?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -231,6 +237,11 @@ impl Worker {
 
     /// Runs until `stop` turns true, stepping whenever something falls due or a task changes.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        match self.app.db.release_leases(self.app.clock.now()).await {
+            Ok(0) => {}
+            Ok(unsent) => info!(unsent, "resending messages left unsent by the last run"),
+            Err(e) => error!(error = %e, "could not read unsent messages"),
+        }
         info!("duties worker started");
         loop {
             if *stop.borrow() {

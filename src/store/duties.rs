@@ -329,21 +329,41 @@ impl Db {
         .await?)
     }
 
-    /// Outbox rows waiting to be sent at `now`, oldest first.
-    pub async fn pending_outbox(
+    /// Takes the outbox rows waiting to be sent at `now`, oldest first, leasing them until
+    /// `lease_until` so that a concurrent step does not send them too.
+    pub async fn lease_pending(
         &self,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts \
-             FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+            "UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
+               SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $3) \
+             RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts",
         )
         .bind(time_in(now))
+        .bind(time_in(lease_until))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_from_row).collect()
+        let mut rows = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        rows.sort_by_key(|row| row.id);
+        Ok(rows)
+    }
+
+    /// On start no send can be in flight: unsent rows are due again at once, unchanged.
+    pub async fn release_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(time_in(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     pub async fn mark_sent(

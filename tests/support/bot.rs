@@ -45,10 +45,17 @@ pub struct TestBot {
     pub running: Option<Running>,
     pub dir: tempfile::TempDir,
     pub settings: Settings,
+    /// Off by default: tests drive the duties worker with `step_at`, so nothing races them.
+    pub background_worker: bool,
 }
 
 impl TestBot {
     pub async fn start() -> TestBot {
+        TestBot::start_with_worker(false).await
+    }
+
+    /// A bot whose duties worker runs on its own, as in production.
+    pub async fn start_with_worker(background_worker: bool) -> TestBot {
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("coordinator.db");
@@ -64,7 +71,8 @@ impl TestBot {
             log: LogSettings::default(),
         };
         let clock = ManualClock::new(start_time());
-        let running = coordinator::start(&settings, Arc::new(clock.clone()))
+        let options = coordinator::StartOptions { background_worker };
+        let running = coordinator::start_with(&settings, Arc::new(clock.clone()), options)
             .await
             .expect("bot starts");
         fake.wait_ready().await;
@@ -74,6 +82,7 @@ impl TestBot {
             running: Some(running),
             dir,
             settings,
+            background_worker,
         }
     }
 
@@ -106,9 +115,13 @@ impl TestBot {
             running.shutdown().await;
         }
         let identified = self.fake.identify_count();
-        let running = coordinator::start(&self.settings, Arc::new(self.clock.clone()))
-            .await
-            .expect("bot restarts");
+        let options = coordinator::StartOptions {
+            background_worker: self.background_worker,
+        };
+        let running =
+            coordinator::start_with(&self.settings, Arc::new(self.clock.clone()), options)
+                .await
+                .expect("bot restarts");
         self.running = Some(running);
         self.fake.wait_identified(identified + 1).await;
     }
@@ -280,4 +293,28 @@ pub fn assert_pings_nobody(response: &Value) {
         mentions["roles"].as_array().is_none_or(|r| r.is_empty()),
         "{mentions}"
     );
+}
+
+impl TestBot {
+    /// Moves the clock to `at` and runs one step of the duties worker there.
+    pub async fn step_at(&self, at: DateTime<Utc>) -> coordinator::worker::Outcome {
+        self.clock.set(at);
+        self.running
+            .as_ref()
+            .expect("bot running")
+            .worker
+            .step(at)
+            .await
+            .expect("duties step")
+    }
+
+    /// Channel messages whose content mentions `needle`.
+    pub fn posted_with(&self, needle: &str) -> Vec<Value> {
+        self.fake
+            .messages()
+            .into_iter()
+            .map(|m| m.body)
+            .filter(|b| b["content"].as_str().unwrap_or_default().contains(needle))
+            .collect()
+    }
 }
