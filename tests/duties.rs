@@ -492,3 +492,24 @@ async fn persistent_server_errors_stop_after_bounded_retries_and_try_again_later
     assert_eq!(outcome.sent, 1);
     assert_eq!(bot.fake.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn an_unreachable_api_is_retried_a_bounded_number_of_times() {
+    use coordinator::discord::sender::{Delivery, Sender};
+    use coordinator::store::{OutboxKind, OutboxRow};
+    // Port 9 on loopback: nothing listens, every attempt fails at once.
+    let sender = Sender::new(&coordinator::config::Token::new("t"), "http://127.0.0.1:9");
+    let row = OutboxRow {
+        id: 1,
+        guild_id: GUILD,
+        channel_id: CHANNEL,
+        kind: OutboxKind::Post,
+        body: r#"{"content":"hello"}"#.into(),
+        due_at: start_time(),
+        attempts: 0,
+    };
+    match sender.deliver(&row).await {
+        Delivery::Failed { error } => assert!(error.contains("request failed"), "{error}"),
+        other => panic!("expected a bounded failure, got {other:?}"),
+    }
+}
