@@ -6,6 +6,7 @@ use super::commands::Invocation;
 use super::render::{self, private, private_embed, public};
 use super::router::Context;
 use super::CommandResult;
+use crate::domain::guild::Project;
 use crate::domain::permissions::Action;
 use crate::domain::{validate, UserError};
 
@@ -74,23 +75,27 @@ pub async fn list(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
     Ok(private_embed(embed, Vec::new()))
 }
 
+/// A project of this guild by name (archived ones included), or a clear error.
+pub(super) async fn named(ctx: &Context<'_>, name: &str) -> CommandResult<Project> {
+    Ok(ctx
+        .app
+        .db
+        .project_by_name(ctx.guild_id, name.trim())
+        .await?
+        .ok_or_else(|| {
+            UserError::NotFound(format!(
+                "There is no project called \"{}\". /project list shows them.",
+                crate::domain::clip(&render::typed(name), 50)
+            ))
+        })?)
+}
+
 pub async fn archive(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
-    let name = inv.required_str("project")?;
-    let project = ctx
-        .app
-        .db
-        .project_by_name(ctx.guild_id, name)
-        .await?
-        .ok_or_else(|| {
-            UserError::NotFound(format!(
-                "There is no project called \"{}\".",
-                crate::domain::clip(&render::typed(name), 50)
-            ))
-        })?;
+    let project = named(ctx, inv.required_str("project")?).await?;
     if project.is_archived() {
         return Err(UserError::Invalid(format!(
             "The project \"{}\" is already archived.",

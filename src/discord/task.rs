@@ -29,17 +29,7 @@ fn task_number(inv: &Invocation) -> Result<TaskNumber, UserError> {
 
 /// An active project of this guild, by name.
 async fn active_project(ctx: &Context<'_>, name: &str) -> CommandResult<ProjectRef> {
-    let project = ctx
-        .app
-        .db
-        .project_by_name(ctx.guild_id, name.trim())
-        .await?
-        .ok_or_else(|| {
-            UserError::NotFound(format!(
-                "There is no project called \"{}\". /project list shows them.",
-                crate::domain::clip(&render::typed(name), 50)
-            ))
-        })?;
+    let project = super::project::named(ctx, name).await?;
     if project.is_archived() {
         return Err(UserError::Invalid(format!(
             "The project \"{}\" is archived and takes no new tasks.",
@@ -436,19 +426,7 @@ async fn list_page(
 
 pub async fn list(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let project_id = match inv.str("project") {
-        Some(name) => Some(
-            ctx.app
-                .db
-                .project_by_name(ctx.guild_id, name)
-                .await?
-                .ok_or_else(|| {
-                    UserError::NotFound(format!(
-                        "There is no project called \"{}\".",
-                        crate::domain::clip(&render::typed(name), 50)
-                    ))
-                })?
-                .id,
-        ),
+        Some(name) => Some(super::project::named(ctx, name).await?.id),
         None => None,
     };
     let status = inv

@@ -384,7 +384,7 @@ fn parse_iso_date(word: &str) -> Option<NaiveDate> {
 
 /// `17:00`, `9:30`, `9am`, `9:30pm`, `12am`, `noon`. A bare number is never a
 /// time, so `dec 1` stays a date.
-fn parse_time(word: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_time(word: &str) -> Option<NaiveTime> {
     if word == "noon" {
         return NaiveTime::from_hms_opt(12, 0, 0);
     }
@@ -409,7 +409,7 @@ fn parse_time(word: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(hour, minute, 0)
 }
 
-fn parse_weekday(word: &str) -> Option<Weekday> {
+pub(crate) fn parse_weekday(word: &str) -> Option<Weekday> {
     Some(match word {
         "mon" | "monday" => Weekday::Mon,
         "tue" | "tues" | "tuesday" => Weekday::Tue,

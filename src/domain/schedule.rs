@@ -9,11 +9,11 @@
 //! ([`resolve_local`]): a skipped time fires when the gap ends, a repeated
 //! time fires at the earlier instant, and each scheduled day fires once.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use croner::Cron;
 
-use crate::domain::dates::resolve_local;
+use crate::domain::dates::{parse_weekday, resolve_local};
 use crate::domain::{clip, UserError};
 
 /// Shown whenever a `time` can't be read.
@@ -233,34 +233,17 @@ fn plain_number(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
-/// `09:30`, `9:30`, `17:00`, `9am`, `9 am`, `5:30pm`, `12am`, `noon`, `midnight`.
-/// A bare number is refused: `9` could be a typo for anything.
+/// `09:30`, `9:30`, `17:00`, `9am`, `9 am`, `5:30pm`, `12am`, `noon`, `midnight`: the same
+/// clock times a due date accepts. A bare number is refused: `9` could be a typo for anything.
 fn parse_time(text: &str) -> Option<(u32, u32)> {
     let lowered = text.trim().to_lowercase();
-    match lowered.as_str() {
-        "noon" => return Some((12, 0)),
-        "midnight" => return Some((0, 0)),
-        _ => {}
+    if lowered == "midnight" {
+        return Some((0, 0));
     }
-    let (clock, pm) = match (lowered.strip_suffix("am"), lowered.strip_suffix("pm")) {
-        (Some(clock), _) => (clock.trim_end(), Some(false)),
-        (_, Some(clock)) => (clock.trim_end(), Some(true)),
-        _ => (lowered.as_str(), None),
-    };
-    let two_digits = |text: &str| (text.len() == 2).then(|| plain_number(text)).flatten();
-    let (hour, minute) = match clock.split_once(':') {
-        Some((hour, minute)) => (plain_number(hour)?, two_digits(minute)?),
-        None if pm.is_some() => (plain_number(clock)?, 0),
-        None => return None,
-    };
-    let hour = match pm {
-        None => hour,
-        Some(_) if !(1..=12).contains(&hour) => return None,
-        // 12am is midnight and 12pm is noon.
-        Some(false) => hour % 12,
-        Some(true) => hour % 12 + 12,
-    };
-    (hour <= 23 && minute <= 59).then_some((hour, minute))
+    // "9 am" reads like "9am".
+    let compact: String = lowered.split_whitespace().collect();
+    let time = crate::domain::dates::parse_time(&compact)?;
+    Some((time.hour(), time.minute()))
 }
 
 /// Reads `days` into a weekday set; never empty.
@@ -330,19 +313,6 @@ fn day_alias(text: &str) -> Option<u8> {
         "weekends" => Some(WEEKENDS),
         _ => None,
     }
-}
-
-fn parse_weekday(word: &str) -> Option<Weekday> {
-    Some(match word {
-        "mon" | "monday" => Weekday::Mon,
-        "tue" | "tues" | "tuesday" => Weekday::Tue,
-        "wed" | "wednesday" => Weekday::Wed,
-        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
-        "fri" | "friday" => Weekday::Fri,
-        "sat" | "saturday" => Weekday::Sat,
-        "sun" | "sunday" => Weekday::Sun,
-        _ => return None,
-    })
 }
 
 fn day_bit(day: Weekday) -> u8 {
