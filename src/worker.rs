@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use crate::discord::duties::{disable_buttons, duty_messages};
+use crate::discord::duties::{disable_buttons, duty_messages, DUTIES_PER_MESSAGE};
 use crate::discord::render::no_pings;
 use crate::discord::sender::{Delivery, Sender};
 use crate::discord::summary::summary_embeds;
@@ -48,6 +48,8 @@ pub struct Outcome {
 pub struct Worker {
     app: Arc<App>,
     sender: Arc<Sender>,
+    /// Duties that fall due together for one channel share a message, this many at most.
+    duties_per_message: usize,
 }
 
 /// The summary of a guild at `now`, and the ids of the check-ins it shows.
@@ -86,7 +88,17 @@ pub fn summary_bodies(summary: &Summary, heading: &str) -> Vec<String> {
 
 impl Worker {
     pub fn new(app: Arc<App>, sender: Arc<Sender>) -> Self {
-        Self { app, sender }
+        Self {
+            app,
+            sender,
+            duties_per_message: DUTIES_PER_MESSAGE,
+        }
+    }
+
+    /// How many duties may share a message (1 turns grouping off; benchmarks compare both).
+    pub fn with_duties_per_message(mut self, count: usize) -> Self {
+        self.duties_per_message = count;
+        self
     }
 
     /// Delivers everything due at `now`: unsent messages first (a restart resends them
@@ -99,7 +111,9 @@ impl Worker {
             let claimed = self
                 .app
                 .db
-                .claim_due_duties(now, CLAIM_BATCH, |claims| duty_messages(claims, now))
+                .claim_due_duties(now, CLAIM_BATCH, |claims| {
+                    duty_messages(claims, now, self.duties_per_message)
+                })
                 .await?;
             outcome.claimed += claimed;
             if claimed < CLAIM_BATCH as usize {

@@ -561,3 +561,213 @@ async fn discord_rules_are_enforced() {
         .await
         .expect("shutdown");
 }
+
+/// Posts `body` to `POST /channels/{channel}/messages` with a raw client, so status, headers and
+/// body are seen exactly as sent.
+async fn post_message(
+    client: &reqwest::Client,
+    fake: &FakeDiscord,
+    channel: u64,
+    body: &Value,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = client
+        .post(format!(
+            "{}/api/v10/channels/{channel}/messages",
+            fake.base_url()
+        ))
+        .header("authorization", "Bot x")
+        .header("content-type", "application/json")
+        .body(serde_json::to_string(body).expect("serialize body"))
+        .send()
+        .await
+        .expect("POST message");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("response body");
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("missing header {name}: {headers:?}"))
+        .to_str()
+        .expect("ASCII header")
+}
+
+const RATE_LIMIT_HEADERS: [&str; 4] = [
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset-after",
+    "x-ratelimit-bucket",
+];
+
+#[tokio::test]
+async fn channel_message_rate_limits_are_enforced() {
+    let fake = FakeDiscord::start().await;
+    let client = reqwest::Client::new();
+    // Off by default.
+    for i in 0..7 {
+        let (status, headers, _) = post_message(
+            &client,
+            &fake,
+            41,
+            &json!({ "content": format!("free {i}") }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(headers.get("x-ratelimit-remaining").is_none());
+    }
+    assert_eq!(fake.rate_limited(), 0);
+
+    fake.enforce_rate_limits(50, 5, Duration::from_secs(5));
+    let mut remaining = Vec::new();
+    for i in 0..7 {
+        let (status, headers, body) =
+            post_message(&client, &fake, 42, &json!({ "content": format!("m{i}") })).await;
+        for name in RATE_LIMIT_HEADERS {
+            header(&headers, name);
+        }
+        assert_eq!(header(&headers, "x-ratelimit-limit"), "5");
+        let reset_after: f64 = header(&headers, "x-ratelimit-reset-after").parse().unwrap();
+        assert!(reset_after > 0.0 && reset_after <= 5.0, "{reset_after}");
+        if i < 5 {
+            assert_eq!(status, 200, "{body}");
+            remaining.push(header(&headers, "x-ratelimit-remaining").to_owned());
+        } else {
+            assert_eq!(status, 429, "{body}");
+            assert_eq!(body["message"], "You are being rate limited.");
+            assert_eq!(body["global"], false);
+            let retry_after = body["retry_after"].as_f64().expect("retry_after");
+            assert!(retry_after > 0.0 && retry_after <= 5.0, "{retry_after}");
+            let header_secs: u64 = header(&headers, "retry-after").parse().unwrap();
+            assert_eq!(header_secs, retry_after.ceil() as u64);
+            assert_eq!(header(&headers, "x-ratelimit-remaining"), "0");
+        }
+    }
+    assert_eq!(remaining, ["4", "3", "2", "1", "0"]);
+    assert_eq!(fake.rate_limited(), 2);
+    let posted = fake.messages_in(42);
+    assert_eq!(posted.len(), 5, "a 429 records no message");
+    assert!(posted
+        .windows(2)
+        .all(|w| w[0].received_at <= w[1].received_at));
+    let times = fake.message_times();
+    assert_eq!(times.len(), 12);
+    assert_eq!(
+        times.last().map(|t| (t.0, t.1)),
+        Some((42, posted[4].received_at))
+    );
+
+    // Other channels have their own bucket.
+    let (status, headers, _) = post_message(&client, &fake, 43, &json!({ "content": "x" })).await;
+    assert_eq!(
+        (status, header(&headers, "x-ratelimit-remaining")),
+        (200, "4")
+    );
+
+    // Injected failures come first, are not counted and take no slot, but carry the headers.
+    fake.fail_channel(43, 403);
+    let (status, headers, _) = post_message(&client, &fake, 43, &json!({ "content": "x" })).await;
+    assert_eq!(
+        (status, header(&headers, "x-ratelimit-remaining")),
+        (403, "4")
+    );
+    fake.clear_channel_failure(43);
+    fake.fail_channel(43, 429);
+    assert_eq!(
+        post_message(&client, &fake, 43, &json!({ "content": "x" }))
+            .await
+            .0,
+        429
+    );
+    fake.clear_channel_failure(43);
+    assert_eq!(fake.rate_limited(), 2);
+    let (status, headers, _) = post_message(&client, &fake, 43, &json!({ "content": "x" })).await;
+    assert_eq!(
+        (status, header(&headers, "x-ratelimit-remaining")),
+        (200, "3")
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_windows_slide_and_nonce_resends_count() {
+    let fake = FakeDiscord::start().await;
+    let client = reqwest::Client::new();
+    let window = Duration::from_millis(400);
+    fake.enforce_rate_limits(50, 2, window);
+
+    // A de-duplicated resend returns the same message but takes a slot.
+    let with_nonce = json!({ "content": "x", "nonce": "n1", "enforce_nonce": true });
+    let (s1, _, first) = post_message(&client, &fake, 7, &with_nonce).await;
+    let (s2, headers, second) = post_message(&client, &fake, 7, &with_nonce).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), "0");
+    assert_eq!(fake.deduplicated(), 1);
+    let (status, _, body) = post_message(&client, &fake, 7, &json!({ "content": "y" })).await;
+    assert_eq!(status, 429);
+    let retry_after = body["retry_after"].as_f64().unwrap();
+    assert!(retry_after > 0.0 && retry_after <= 0.4, "{retry_after}");
+
+    // Waiting what the fake said frees a slot.
+    tokio::time::sleep(Duration::from_secs_f64(retry_after)).await;
+    let (status, headers, body) = post_message(&client, &fake, 7, &json!({ "content": "y" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), "1");
+    assert_eq!(fake.messages_in(7).len(), 2);
+    assert_eq!(fake.rate_limited(), 1);
+
+    // The global limit spans channels and says so.
+    fake.enforce_rate_limits(3, 5, Duration::from_secs(5));
+    for channel in 1..=3 {
+        let (status, _, _) =
+            post_message(&client, &fake, channel, &json!({ "content": "g" })).await;
+        assert_eq!(status, 200);
+    }
+    let (status, headers, body) = post_message(&client, &fake, 4, &json!({ "content": "g" })).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["global"], true);
+    assert_eq!(header(&headers, "x-ratelimit-global"), "true");
+    assert_eq!(header(&headers, "retry-after"), "1");
+    let retry_after = body["retry_after"].as_f64().unwrap();
+    assert!(retry_after > 0.0 && retry_after <= 1.0, "{retry_after}");
+    tokio::time::sleep(Duration::from_secs_f64(retry_after)).await;
+    assert_eq!(
+        post_message(&client, &fake, 4, &json!({ "content": "g" }))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(fake.rate_limited(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_enforcement_handles_thousands_of_messages() {
+    let fake = FakeDiscord::start().await;
+    fake.enforce_rate_limits(100_000, 1_000, Duration::from_secs(5));
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..8u64)
+        .map(|worker| {
+            let (fake, client) = (fake.clone(), client.clone());
+            tokio::spawn(async move {
+                for i in 0..250u64 {
+                    let channel = 1 + (worker * 250 + i) % 500;
+                    let body = json!({ "content": format!("m{i}"), "nonce": format!("{worker}-{i}"), "enforce_nonce": true });
+                    assert_eq!(post_message(&client, &fake, channel, &body).await.0, 200);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    assert_eq!(fake.wait_messages(2000).await.len(), 2000);
+    assert_eq!(fake.rate_limited(), 0);
+    eprintln!("2000 rate-limited messages in {:?}", started.elapsed());
+}

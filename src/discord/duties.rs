@@ -71,9 +71,14 @@ fn buttons(claim: &ClaimedDuty) -> CreateActionRow {
     CreateActionRow::Buttons(row)
 }
 
-/// One message per channel per five duties, pinging exactly the assignees (and, for an
-/// escalation, the manager role).
-pub fn duty_messages(claims: &[ClaimedDuty], now: DateTime<Utc>) -> Vec<OutboxDraft> {
+/// One message per channel per `per_message` duties (at most five), pinging exactly the
+/// assignees (and, for an escalation, the manager role).
+pub fn duty_messages(
+    claims: &[ClaimedDuty],
+    now: DateTime<Utc>,
+    per_message: usize,
+) -> Vec<OutboxDraft> {
+    let per_message = per_message.clamp(1, DUTIES_PER_MESSAGE);
     let mut channels: Vec<u64> = Vec::new();
     for claim in claims {
         if !channels.contains(&claim.channel_id) {
@@ -85,7 +90,7 @@ pub fn duty_messages(claims: &[ClaimedDuty], now: DateTime<Utc>) -> Vec<OutboxDr
         let indexes: Vec<usize> = (0..claims.len())
             .filter(|i| claims[*i].channel_id == channel)
             .collect();
-        for chunk in indexes.chunks(DUTIES_PER_MESSAGE) {
+        for chunk in indexes.chunks(per_message) {
             let items: Vec<&ClaimedDuty> = chunk.iter().map(|i| &claims[*i]).collect();
             let lines: Vec<String> = items.iter().map(|c| line(c, now)).collect();
             let mut users: Vec<u64> = items.iter().filter_map(|c| c.task.assignee_id).collect();
@@ -193,7 +198,7 @@ mod tests {
         let mut claims: Vec<ClaimedDuty> = (1..=7).map(|n| claim(n, 10, reminder)).collect();
         claims.push(claim(8, 20, DutyKind::Overdue));
         let now = claims[0].duty.at;
-        let drafts = duty_messages(&claims, now);
+        let drafts = duty_messages(&claims, now, DUTIES_PER_MESSAGE);
         assert_eq!(drafts.len(), 3);
         assert_eq!(drafts[0].duties, vec![0, 1, 2, 3, 4]);
         assert_eq!(drafts[1].duties, vec![5, 6]);
@@ -214,9 +219,9 @@ mod tests {
     #[test]
     fn only_escalations_ping_the_manager_role() {
         let at = claim(1, 10, DutyKind::Overdue).duty.at;
-        let overdue = json(&duty_messages(&[claim(1, 10, DutyKind::Overdue)], at)[0]);
+        let overdue = json(&duty_messages(&[claim(1, 10, DutyKind::Overdue)], at, 5)[0]);
         assert_eq!(overdue["allowed_mentions"]["roles"], serde_json::json!([]));
-        let escalation = json(&duty_messages(&[claim(1, 10, DutyKind::Escalation)], at)[0]);
+        let escalation = json(&duty_messages(&[claim(1, 10, DutyKind::Escalation)], at, 5)[0]);
         assert_eq!(
             escalation["allowed_mentions"]["roles"],
             serde_json::json!(["9"])
@@ -230,13 +235,18 @@ mod tests {
     #[test]
     fn late_duties_say_when_they_should_have_arrived() {
         let c = claim(1, 10, DutyKind::Overdue);
-        let late =
-            json(&duty_messages(std::slice::from_ref(&c), c.duty.at + Duration::minutes(30))[0]);
+        let late = json(
+            &duty_messages(
+                std::slice::from_ref(&c),
+                c.duty.at + Duration::minutes(30),
+                5,
+            )[0],
+        );
         assert!(late["content"]
             .as_str()
             .unwrap_or_default()
             .contains("should have arrived <t:1800000000:R>"));
-        let on_time = json(&duty_messages(std::slice::from_ref(&c), c.duty.at)[0]);
+        let on_time = json(&duty_messages(std::slice::from_ref(&c), c.duty.at, 5)[0]);
         assert!(!on_time["content"]
             .as_str()
             .unwrap_or_default()
@@ -249,7 +259,7 @@ mod tests {
             offset: Duration::hours(1),
         };
         let claims = vec![claim(1, 10, reminder), claim(2, 10, reminder)];
-        let body = &duty_messages(&claims, claims[0].duty.at)[0].body;
+        let body = &duty_messages(&claims, claims[0].duty.at, 5)[0].body;
         let edit: Value = serde_json::from_str(&disable_buttons(body, &[2]).unwrap_or_default())
             .unwrap_or_default();
         let rows = edit["components"].as_array().cloned().unwrap_or_default();

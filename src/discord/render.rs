@@ -212,12 +212,18 @@ pub fn task_embed(task: &Task, history: &[HistoryEntry], now: DateTime<Utc>) -> 
         .field("Updated", relative(task.updated_at), true)
         .field(
             "History",
-            fit(
-                &lines_within(&history_lines, FIELD_VALUE_MAX),
-                FIELD_VALUE_MAX,
-            ),
+            non_empty(lines_within(&history_lines, FIELD_VALUE_MAX)),
             false,
         )
+}
+
+/// Discord refuses an embed field with an empty value.
+fn non_empty(value: String) -> String {
+    if value.trim().is_empty() {
+        "none".into()
+    } else {
+        fit(&value, FIELD_VALUE_MAX)
+    }
 }
 
 /// History details store users as `user:ID`; show them as mentions (which never ping here).

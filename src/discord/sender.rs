@@ -4,7 +4,7 @@
 //! directly, because serenity's error type drops `retry_after` when its own limiter is off; so
 //! it behaves the same with or without a proxy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,10 +15,13 @@ use tracing::{debug, warn};
 use crate::config::Token;
 use crate::store::{OutboxKind, OutboxRow};
 
-const GLOBAL_PER_SECOND: f64 = 50.0;
+const GLOBAL_PER_SECOND: usize = 50;
 /// Discord's usual message bucket: 5 per 5 s per channel. Response headers refine it.
-const CHANNEL_BURST: f64 = 5.0;
-const CHANNEL_PER_SECOND: f64 = 1.0;
+const CHANNEL_LIMIT: usize = 5;
+const CHANNEL_PERIOD: Duration = Duration::from_secs(5);
+/// Discord counts a request when it arrives, a little after we send it: the windows are kept
+/// this much longer so that our count never runs ahead of Discord's.
+const SAFETY: Duration = Duration::from_millis(25);
 const MAX_SERVER_ERRORS: u32 = 5;
 const MAX_RATE_LIMITS: u32 = 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,45 +44,50 @@ pub enum Delivery {
     },
 }
 
-/// A token bucket: `capacity` at once, refilled at `rate` per second.
+/// At most `limit` requests in any `period` (a sliding window, as Discord counts), plus a block
+/// set from response headers or a 429.
 #[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    capacity: f64,
-    rate: f64,
-    updated: Instant,
-    /// Set from headers or a 429: nothing before this instant.
+struct Window {
+    limit: usize,
+    period: Duration,
+    sent: VecDeque<Instant>,
     blocked_until: Option<Instant>,
 }
 
-impl Bucket {
-    fn new(capacity: f64, rate: f64) -> Self {
+impl Window {
+    fn new(limit: usize, period: Duration) -> Self {
         Self {
-            tokens: capacity,
-            capacity,
-            rate,
-            updated: Instant::now(),
+            limit,
+            period,
+            sent: VecDeque::with_capacity(limit),
             blocked_until: None,
         }
     }
 
-    /// Takes a token, or says how long to wait for one.
-    fn take(&mut self, now: Instant) -> Option<Duration> {
+    /// How long until one more request fits; `None` if it fits now.
+    fn wait(&mut self, now: Instant) -> Option<Duration> {
         if let Some(until) = self.blocked_until {
             if until > now {
                 return Some(until - now);
             }
             self.blocked_until = None;
         }
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-        self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        while self
+            .sent
+            .front()
+            .is_some_and(|first| now.saturating_duration_since(*first) >= self.period)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.limit {
             None
         } else {
-            Some(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+            self.sent.front().map(|first| *first + self.period - now)
         }
+    }
+
+    fn record(&mut self, at: Instant) {
+        self.sent.push_back(at);
     }
 
     fn block_for(&mut self, wait: Duration) {
@@ -90,8 +98,8 @@ impl Bucket {
 
 #[derive(Debug)]
 struct Limits {
-    global: Bucket,
-    channels: HashMap<u64, Bucket>,
+    global: Window,
+    channels: HashMap<u64, Window>,
 }
 
 pub struct Sender {
@@ -146,35 +154,34 @@ impl Sender {
             base: api_base.trim_end_matches('/').to_string(),
             authorization,
             limits: Mutex::new(Limits {
-                global: Bucket::new(GLOBAL_PER_SECOND, GLOBAL_PER_SECOND),
+                global: Window::new(GLOBAL_PER_SECOND, Duration::from_secs(1) + SAFETY),
                 channels: HashMap::new(),
             }),
         }
     }
 
-    /// Waits until both the global and the channel's bucket allow one more request.
+    /// Waits until both the global and the channel's window allow one more request, and
+    /// counts it in both.
     async fn wait_turn(&self, channel_id: u64) {
         loop {
             let wait = {
                 let mut limits = self.limits.lock().await;
                 let now = Instant::now();
-                let channel_wait = limits
+                let channel = limits
                     .channels
                     .entry(channel_id)
-                    .or_insert_with(|| Bucket::new(CHANNEL_BURST, CHANNEL_PER_SECOND))
-                    .take(now);
-                match channel_wait {
+                    .or_insert_with(|| Window::new(CHANNEL_LIMIT, CHANNEL_PERIOD + SAFETY))
+                    .wait(now);
+                let global = limits.global.wait(now);
+                match channel.max(global) {
                     Some(wait) => Some(wait),
-                    None => match limits.global.take(now) {
-                        None => None,
-                        Some(wait) => {
-                            // Give the channel token back: we wait for the global one.
-                            if let Some(bucket) = limits.channels.get_mut(&channel_id) {
-                                bucket.tokens += 1.0;
-                            }
-                            Some(wait)
+                    None => {
+                        limits.global.record(now);
+                        if let Some(window) = limits.channels.get_mut(&channel_id) {
+                            window.record(now);
                         }
-                    },
+                        None
+                    }
                 }
             };
             match wait {
@@ -191,8 +198,8 @@ impl Sender {
         if let (Some(remaining), Some(reset_after)) = (remaining, reset_after) {
             if remaining < 1.0 {
                 let mut limits = self.limits.lock().await;
-                if let Some(bucket) = limits.channels.get_mut(&channel_id) {
-                    bucket.block_for(Duration::from_secs_f64(reset_after.clamp(0.0, 600.0)));
+                if let Some(window) = limits.channels.get_mut(&channel_id) {
+                    window.block_for(Duration::from_secs_f64(reset_after.clamp(0.0, 600.0)));
                 }
             }
         }
@@ -202,8 +209,8 @@ impl Sender {
         let mut limits = self.limits.lock().await;
         if global {
             limits.global.block_for(wait);
-        } else if let Some(bucket) = limits.channels.get_mut(&channel_id) {
-            bucket.block_for(wait);
+        } else if let Some(window) = limits.channels.get_mut(&channel_id) {
+            window.block_for(wait);
         }
     }
 
@@ -327,18 +334,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bucket_allows_its_burst_then_asks_to_wait() {
-        let mut bucket = Bucket::new(5.0, 1.0);
-        let now = Instant::now();
-        for _ in 0..5 {
-            assert_eq!(bucket.take(now), None);
+    fn a_window_allows_its_limit_then_waits_for_the_oldest_to_leave() {
+        let mut window = Window::new(5, Duration::from_secs(5));
+        let start = Instant::now();
+        for i in 0..5 {
+            let at = start + Duration::from_millis(i * 100);
+            assert_eq!(window.wait(at), None);
+            window.record(at);
         }
-        let wait = bucket.take(now).unwrap_or_default();
-        assert!(
-            wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
-            "{wait:?}"
-        );
-        assert_eq!(bucket.take(now + Duration::from_secs(1)), None);
+        let at = start + Duration::from_millis(500);
+        assert_eq!(window.wait(at), Some(Duration::from_millis(4_500)));
+        assert_eq!(window.wait(start + Duration::from_secs(5)), None);
     }
 
     #[test]

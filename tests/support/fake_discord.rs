@@ -67,6 +67,8 @@ pub struct PostedMessage {
     pub channel_id: u64,
     /// The request body as the bot sent it.
     pub body: Value,
+    /// When the fake accepted the POST.
+    pub received_at: Instant,
 }
 
 #[derive(Clone)]
@@ -120,6 +122,8 @@ struct FakeState {
     /// follow-ups, messages of injected component interactions), by id, in their current state.
     stored: HashMap<u64, Value>,
     nonces: HashMap<(u64, String), (u64, Instant)>,
+    /// Nonce keys in insertion order, so expired ones are dropped without scanning `nonces`.
+    nonce_order: VecDeque<(Instant, (u64, String))>,
     deduplicated: usize,
     edits: Vec<(u64, u64, Value)>,
     responses: HashMap<u64, Value>,
@@ -134,6 +138,10 @@ struct FakeState {
     commands: Vec<(Option<u64>, Value)>,
     failures: VecDeque<Failure>,
     failing_channels: HashMap<u64, u16>,
+    /// Set by `enforce_rate_limits`.
+    rate_limits: Option<RateLimits>,
+    /// Requests answered 429 by `rate_limits`.
+    rate_limited: usize,
     channel_guilds: HashMap<u64, Option<u64>>,
     ack_deadline: Option<Duration>,
     // Gateway.
@@ -145,6 +153,130 @@ struct FakeState {
     conns: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
     next_conn: u64,
     gateway_received: Vec<Value>,
+}
+
+/// Discord-like limits on `POST /channels/{id}/messages`, as sliding windows of the times of
+/// accepted requests.
+struct RateLimits {
+    global_per_second: u32,
+    per_channel: u32,
+    window: Duration,
+    global: VecDeque<Instant>,
+    channels: HashMap<u64, VecDeque<Instant>>,
+}
+
+const GLOBAL_WINDOW: Duration = Duration::from_secs(1);
+const MESSAGE_BUCKET: &str = "fake-channel-messages";
+
+/// Drops the times that have left the window.
+fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while times
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        times.pop_front();
+    }
+}
+
+/// Time until the oldest entry leaves the window (the whole window if there is none).
+fn until_free(times: &VecDeque<Instant>, now: Instant, window: Duration) -> Duration {
+    times
+        .front()
+        .map_or(window, |t| (*t + window).saturating_duration_since(now))
+}
+
+/// Whole milliseconds, rounded up so a positive wait never prints as zero.
+fn secs_up(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).ceil() / 1000.0
+}
+
+impl RateLimits {
+    /// Takes a slot for a message in `channel` (answering `Ok` with the headers for the answer)
+    /// or refuses with a 429 as Discord does.
+    fn admit(&mut self, channel: u64, now: Instant) -> Result<Vec<(&'static str, String)>, Reply> {
+        prune(&mut self.global, now, GLOBAL_WINDOW);
+        let window = self.window;
+        let times = self.channels.entry(channel).or_default();
+        prune(times, now, window);
+        let global_full = self.global.len() >= self.global_per_second as usize;
+        let channel_full = times.len() >= self.per_channel as usize;
+        if global_full || channel_full {
+            // When both are full, a slot frees only once both have one.
+            let global = global_full;
+            let mut retry_after = Duration::ZERO;
+            if global_full {
+                retry_after = until_free(&self.global, now, GLOBAL_WINDOW);
+            }
+            if channel_full {
+                retry_after = retry_after.max(until_free(times, now, window));
+            }
+            let retry_after = secs_up(retry_after).max(0.001);
+            let mut reply = Reply::json(
+                429,
+                json!({
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": global,
+                }),
+            );
+            let remaining = (self.per_channel as usize).saturating_sub(times.len());
+            let reset_after = if channel_full {
+                secs_up(until_free(times, now, window))
+            } else {
+                retry_after
+            };
+            reply.headers = self.headers(remaining, reset_after);
+            reply
+                .headers
+                .push(("retry-after", format!("{}", retry_after.ceil() as u64)));
+            reply.headers.push((
+                "x-ratelimit-scope",
+                if global { "global" } else { "user" }.to_owned(),
+            ));
+            if global {
+                reply
+                    .headers
+                    .push(("x-ratelimit-global", "true".to_owned()));
+            }
+            return Err(reply);
+        }
+        times.push_back(now);
+        self.global.push_back(now);
+        let remaining = (self.per_channel as usize).saturating_sub(times.len());
+        let reset_after = secs_up(until_free(times, now, window));
+        Ok(self.headers(remaining, reset_after))
+    }
+
+    /// The bucket state of `channel` without taking a slot (for answers that do not count).
+    fn peek(&mut self, channel: u64, now: Instant) -> Vec<(&'static str, String)> {
+        let window = self.window;
+        let (remaining, reset_after) = match self.channels.get_mut(&channel) {
+            Some(times) => {
+                prune(times, now, window);
+                (
+                    (self.per_channel as usize).saturating_sub(times.len()),
+                    secs_up(until_free(times, now, window)),
+                )
+            }
+            None => (self.per_channel as usize, secs_up(window)),
+        };
+        self.headers(remaining, reset_after)
+    }
+
+    fn headers(&self, remaining: usize, reset_after: f64) -> Vec<(&'static str, String)> {
+        let reset = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64()
+            + reset_after;
+        vec![
+            ("x-ratelimit-limit", self.per_channel.to_string()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            ("x-ratelimit-reset", format!("{reset:.3}")),
+            ("x-ratelimit-reset-after", format!("{reset_after:.3}")),
+            ("x-ratelimit-bucket", MESSAGE_BUCKET.to_owned()),
+        ]
+    }
 }
 
 struct Reply {
@@ -718,10 +850,20 @@ impl FakeDiscord {
 
     pub async fn wait_messages(&self, n: usize) -> Vec<PostedMessage> {
         self.wait_until(&format!("{n} channel message(s)"), |f| {
-            let messages = f.messages();
-            (messages.len() >= n).then_some(messages)
+            // Count first: cloning every message on every change is quadratic in long runs.
+            let st = f.state();
+            (st.messages.len() >= n).then(|| st.messages.clone())
         })
         .await
+    }
+
+    /// `(channel, received_at)` of every accepted channel message, in order.
+    pub fn message_times(&self) -> Vec<(u64, Instant)> {
+        self.state()
+            .messages
+            .iter()
+            .map(|m| (m.channel_id, m.received_at))
+            .collect()
     }
 
     /// The current state of any message the fake created or was shown (full message object).
@@ -783,6 +925,37 @@ impl FakeDiscord {
 
     pub fn clear_channel_failure(&self, channel_id: u64) {
         self.state().failing_channels.remove(&channel_id);
+    }
+
+    /// From now on, answer 429 past `global_per_second` requests in any rolling second (all
+    /// routes of channel messages together) or past `per_channel` messages per `window` in one
+    /// channel — as Discord does, with a JSON body
+    /// `{"message":"You are being rate limited.","retry_after": <seconds until a slot frees>,
+    /// "global": <bool>}` and a `Retry-After` header (whole seconds, rounded up), and
+    /// `X-RateLimit-Limit` / `-Remaining` / `-Reset` / `-Reset-After` (float seconds until the
+    /// channel's next slot frees) / `-Bucket` headers on every answer of
+    /// `POST /channels/{id}/messages` (successful ones too), so a well-behaved client can pace
+    /// itself.
+    ///
+    /// Windows slide: a slot frees exactly `window` (or one second, globally) after the request
+    /// that took it. Every request that is not refused takes a slot — a de-duplicated nonce
+    /// resend and a 400 for an invalid body too, as on Discord. A 429 takes no slot and records
+    /// no message. Failures injected with `fail_next` / `fail_channel` come first and take no
+    /// slot. Calling this again replaces the limits and starts from empty windows.
+    pub fn enforce_rate_limits(&self, global_per_second: u32, per_channel: u32, window: Duration) {
+        self.state().rate_limits = Some(RateLimits {
+            global_per_second,
+            per_channel,
+            window,
+            global: VecDeque::new(),
+            channels: HashMap::new(),
+        });
+    }
+
+    /// How many requests were answered 429 by [`Self::enforce_rate_limits`] (not counting
+    /// `fail_next` / `fail_channel` ones).
+    pub fn rate_limited(&self) -> usize {
+        self.state().rate_limited
     }
 
     // ----- REST -----
@@ -908,7 +1081,29 @@ impl FakeDiscord {
                     .unwrap_or(Some(DEFAULT_GUILD_ID));
                 Reply::ok(channel_json(channel, guild))
             }
-            ("POST", ["messages"]) => create_channel_message(st, channel, body),
+            ("POST", ["messages"]) => {
+                let now = Instant::now();
+                if let Some(&status) = st.failing_channels.get(&channel) {
+                    let mut reply = Reply::failure(status, error_body(status));
+                    if reply.headers.is_empty() {
+                        if let Some(limits) = st.rate_limits.as_mut() {
+                            reply.headers = limits.peek(channel, now);
+                        }
+                    }
+                    return reply;
+                }
+                let headers = match st.rate_limits.as_mut().map(|l| l.admit(channel, now)) {
+                    None => Vec::new(),
+                    Some(Ok(headers)) => headers,
+                    Some(Err(refused)) => {
+                        st.rate_limited += 1;
+                        return refused;
+                    }
+                };
+                let mut reply = create_channel_message(st, channel, body, now);
+                reply.headers.extend(headers);
+                reply
+            }
             ("GET", ["messages", message]) => {
                 match message.parse::<u64>().ok().and_then(|m| st.stored.get(&m)) {
                     Some(stored) => Reply::ok(stored.clone()),
@@ -1179,10 +1374,7 @@ fn webhook(
     }
 }
 
-fn create_channel_message(st: &mut FakeState, channel: u64, body: &Value) -> Reply {
-    if let Some(&status) = st.failing_channels.get(&channel) {
-        return Reply::failure(status, error_body(status));
-    }
+fn create_channel_message(st: &mut FakeState, channel: u64, body: &Value, now: Instant) -> Reply {
     if let Err(reply) = validate_message(body, false) {
         return reply;
     }
@@ -1202,7 +1394,16 @@ fn create_channel_message(st: &mut FakeState, channel: u64, body: &Value) -> Rep
         _ => None,
     };
     if let Some(nonce) = &nonce {
-        st.nonces.retain(|_, (_, at)| at.elapsed() < NONCE_WINDOW);
+        while let Some((at, _)) = st.nonce_order.front() {
+            if now.saturating_duration_since(*at) < NONCE_WINDOW {
+                break;
+            }
+            let (at, key) = st.nonce_order.pop_front().expect("front exists");
+            // Only forget the entry if it was not replaced by a later message with that nonce.
+            if st.nonces.get(&key).is_some_and(|(_, stored)| *stored == at) {
+                st.nonces.remove(&key);
+            }
+        }
         if body["enforce_nonce"].as_bool() == Some(true) {
             if let Some((existing, _)) = st.nonces.get(&(channel, nonce.clone())) {
                 if let Some(msg) = st.stored.get(existing).cloned() {
@@ -1216,12 +1417,14 @@ fn create_channel_message(st: &mut FakeState, channel: u64, body: &Value) -> Rep
     let msg = message_json(id, channel, body);
     st.stored.insert(id, msg.clone());
     if let Some(nonce) = nonce {
-        st.nonces.insert((channel, nonce), (id, Instant::now()));
+        st.nonce_order.push_back((now, (channel, nonce.clone())));
+        st.nonces.insert((channel, nonce), (id, now));
     }
     st.messages.push(PostedMessage {
         id,
         channel_id: channel,
         body: body.clone(),
+        received_at: now,
     });
     Reply::ok(msg)
 }

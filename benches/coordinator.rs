@@ -1,0 +1,667 @@
+//! Coordinator's benchmarks (issue #4). They print figures; they assert only that the work was
+//! done correctly (every duty delivered once), never how fast.
+//!
+//! `cargo bench --bench coordinator` runs the full sizes (release build, several minutes);
+//! `cargo test --bench coordinator` (part of `cargo test`) runs a quick pass with small sizes so
+//! the suite cannot rot. `-- --quick` forces the quick sizes under `cargo bench`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use coordinator::clock::ManualClock;
+use coordinator::config::Token;
+use coordinator::discord::sender::Sender;
+use coordinator::discord::summary::summary_embeds;
+use coordinator::domain::duties::{next_at, DutyClock};
+use coordinator::domain::guild::GuildSettings;
+use coordinator::domain::summary::{build, Checkin, SummaryInput};
+use coordinator::domain::task::{Priority, ProjectRef, Status, Task, TaskNumber};
+use coordinator::store::Db;
+use coordinator::worker::Worker;
+use coordinator::App;
+use support::bot::{member, start_time, TestBot, GUILD};
+use support::fake_discord::FakeDiscord;
+use support::interactions::{autocomplete, slash, Opt};
+
+struct Sizes {
+    label: &'static str,
+    round_trip_tasks: i64,
+    round_trip_samples: usize,
+    scheduler_sizes: &'static [i64],
+    fanout_reminders: i64,
+    fanout_channels: i64,
+    summary_tasks: usize,
+    summary_checkins: usize,
+    lateness_duties: i64,
+    lateness_spread_secs: i64,
+    idle_pending: i64,
+    idle_secs: u64,
+    memory_tasks: i64,
+}
+
+const FULL: Sizes = Sizes {
+    label: "full",
+    round_trip_tasks: 100_000,
+    round_trip_samples: 1_000,
+    scheduler_sizes: &[10_000, 100_000, 1_000_000],
+    fanout_reminders: 10_000,
+    fanout_channels: 500,
+    summary_tasks: 10_000,
+    summary_checkins: 500,
+    lateness_duties: 1_000,
+    lateness_spread_secs: 60,
+    idle_pending: 100_000,
+    idle_secs: 60,
+    memory_tasks: 1_000_000,
+};
+
+const QUICK: Sizes = Sizes {
+    label: "quick",
+    round_trip_tasks: 2_000,
+    round_trip_samples: 40,
+    scheduler_sizes: &[1_000, 10_000],
+    fanout_reminders: 200,
+    fanout_channels: 20,
+    summary_tasks: 1_000,
+    summary_checkins: 50,
+    lateness_duties: 30,
+    lateness_spread_secs: 3,
+    idle_pending: 2_000,
+    idle_secs: 2,
+    memory_tasks: 10_000,
+};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn summary_line(name: &str, mut samples: Vec<f64>, unit: &str) -> (f64, f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99, max) = (
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples.last().copied().unwrap_or(f64::NAN),
+    );
+    println!(
+        "  {name:<34} n={:<6} p50 {p50:>9.3} {unit}  p99 {p99:>9.3} {unit}  max {max:>9.3} {unit}",
+        samples.len()
+    );
+    (p50, p99, max)
+}
+
+/// Inserts `count` tasks of `guild` in one transaction, with their next duty computed as the
+/// bot would (default offsets). Due times spread from `first_due` every `step` seconds.
+async fn seed(
+    db: &Db,
+    guild: u64,
+    count: i64,
+    channels: i64,
+    created: DateTime<Utc>,
+    first_due: DateTime<Utc>,
+    step: i64,
+) {
+    let offsets = GuildSettings::default_reminder_offsets();
+    let mut tx = db.pool().begin().await.expect("begin");
+    sqlx::query("INSERT INTO guild_settings (guild_id, next_task_number) VALUES ($1, $2) ON CONFLICT (guild_id) DO UPDATE SET next_task_number = excluded.next_task_number")
+        .bind(guild as i64)
+        .bind(count + 1)
+        .execute(&mut *tx)
+        .await
+        .expect("settings");
+    for i in 0..count {
+        let due = first_due + chrono::Duration::seconds(i * step);
+        let next = next_at(
+            &DutyClock {
+                due_at: due,
+                due_set_at: created,
+                cursor: created,
+                snoozed_until: None,
+            },
+            &offsets,
+        );
+        sqlx::query(
+            "INSERT INTO tasks (guild_id, number, title, status, priority, assignee_id, creator_id, channel_id, \
+             due_at, created_at, updated_at, due_set_at, duty_cursor, next_duty_at) \
+             VALUES ($1, $2, $3, 'todo', 'normal', $4, 1, $5, $6, $7, $7, $7, $7, $8)",
+        )
+        .bind(guild as i64)
+        .bind(i + 1)
+        .bind(format!("bench task {} {}", i + 1, ["alpha", "beta", "gamma", "delta"][(i % 4) as usize]))
+        .bind(1_000 + (i % 50))
+        .bind(10_000 + (i % channels))
+        .bind(due.timestamp())
+        .bind(created.timestamp())
+        .bind(next.map(|n| n.timestamp()))
+        .execute(&mut *tx)
+        .await
+        .expect("task");
+    }
+    tx.commit().await.expect("commit");
+}
+
+async fn command_round_trip(sizes: &Sizes) {
+    println!("\n1. Command round trip ({} tasks in the guild; INTERACTION_CREATE sent -> callback received)", sizes.round_trip_tasks);
+    let bot = TestBot::start().await;
+    let far = start_time() + chrono::Duration::days(30);
+    seed(
+        &bot.app().db,
+        GUILD,
+        sizes.round_trip_tasks,
+        50,
+        start_time(),
+        far,
+        1,
+    )
+    .await;
+    let caller = member(7);
+    let n = sizes.round_trip_tasks;
+    let mut results = Vec::new();
+    for (name, build) in [
+        ("/task create", 0),
+        ("/task list", 1),
+        ("/task show", 2),
+        ("task autocomplete", 3),
+    ] {
+        let mut samples = Vec::new();
+        for i in 0..sizes.round_trip_samples {
+            let number = 1 + (i as i64 * 7919) % n;
+            let (id, interaction) = match build {
+                0 => slash(
+                    &caller,
+                    &["task", "create"],
+                    vec![Opt::Str("title", format!("bench created {i}"))],
+                ),
+                1 => slash(&caller, &["task", "list"], vec![]),
+                2 => slash(&caller, &["task", "show"], vec![Opt::Int("task", number)]),
+                _ => autocomplete(
+                    &caller,
+                    &["task", "show"],
+                    vec![Opt::Str("task", format!("{}", number % 1000))],
+                    "task",
+                ),
+            };
+            bot.fake.inject(interaction).await;
+            bot.fake.response(id).await;
+            let latency = bot.fake.response_latency(id).expect("latency");
+            samples.push(latency.as_secs_f64() * 1_000.0);
+        }
+        results.push((name, summary_line(name, samples, "ms")));
+    }
+    // Baseline: the same reads straight through sqlx on the same file.
+    let pool = bot.pool();
+    let mut show = Vec::new();
+    let mut list = Vec::new();
+    let mut search = Vec::new();
+    for i in 0..sizes.round_trip_samples {
+        let number = 1 + (i as i64 * 7919) % n;
+        let t = Instant::now();
+        let _: Option<(String,)> =
+            sqlx::query_as("SELECT title FROM tasks WHERE guild_id = $1 AND number = $2")
+                .bind(GUILD as i64)
+                .bind(number)
+                .fetch_optional(pool)
+                .await
+                .expect("show");
+        show.push(t.elapsed().as_secs_f64() * 1_000.0);
+        let t = Instant::now();
+        let _: Vec<(String,)> = sqlx::query_as("SELECT title FROM tasks WHERE guild_id = $1 AND status <> 'done' AND deleted_at IS NULL ORDER BY number LIMIT 10")
+            .bind(GUILD as i64).fetch_all(pool).await.expect("list");
+        list.push(t.elapsed().as_secs_f64() * 1_000.0);
+        let t = Instant::now();
+        let _: Vec<(i64,)> = sqlx::query_as("SELECT number FROM tasks WHERE guild_id = $1 AND deleted_at IS NULL AND status <> 'done' AND (CAST(number AS TEXT) LIKE $2 OR title LIKE $3) ORDER BY number DESC LIMIT 25")
+            .bind(GUILD as i64).bind(format!("{}%", number % 1000)).bind(format!("%{}%", number % 1000)).fetch_all(pool).await.expect("search");
+        search.push(t.elapsed().as_secs_f64() * 1_000.0);
+    }
+    println!("  baseline, the same queries through sqlx alone:");
+    let show_base = summary_line("sqlx: task by number", show, "ms");
+    let list_base = summary_line("sqlx: first page of open tasks", list, "ms");
+    let search_base = summary_line("sqlx: autocomplete LIKE", search, "ms");
+    for (name, base) in [
+        ("/task show", show_base),
+        ("/task list", list_base),
+        ("task autocomplete", search_base),
+    ] {
+        if let Some((_, ours)) = results.iter().find(|(n, _)| *n == name) {
+            println!(
+                "  ratio {name:<20} p50 {:.1}x the bare query",
+                ours.0 / base.0
+            );
+        }
+    }
+}
+
+async fn scheduler_cost(sizes: &Sizes) {
+    println!(
+        "\n3. Scheduler cost (one worker step with nothing due; finding the next due instant)"
+    );
+    for &count in sizes.scheduler_sizes {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display()))
+            .await
+            .expect("db");
+        let now = start_time();
+        seed(
+            &db,
+            GUILD,
+            count,
+            100,
+            now,
+            now + chrono::Duration::days(2),
+            1,
+        )
+        .await;
+        let fake = FakeDiscord::start().await;
+        let app = Arc::new(App::new(db.clone(), Arc::new(ManualClock::new(now))));
+        let worker = Worker::new(
+            Arc::clone(&app),
+            Arc::new(Sender::new(&Token::new("t"), &fake.base_url())),
+        );
+        let mut steps = Vec::new();
+        let mut next = Vec::new();
+        let mut bare = Vec::new();
+        for _ in 0..50 {
+            let t = Instant::now();
+            let outcome = worker.step(now).await.expect("step");
+            steps.push(t.elapsed().as_secs_f64() * 1_000.0);
+            assert_eq!(outcome.claimed, 0);
+            let t = Instant::now();
+            db.next_wake().await.expect("next");
+            next.push(t.elapsed().as_secs_f64() * 1_000.0);
+            let t = Instant::now();
+            let _: (Option<i64>,) = sqlx::query_as(
+                "SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL",
+            )
+            .fetch_one(db.pool())
+            .await
+            .expect("bare");
+            bare.push(t.elapsed().as_secs_f64() * 1_000.0);
+        }
+        println!("  {count} tasks:");
+        let step = summary_line("worker step (nothing due)", steps, "ms");
+        summary_line("next due instant (Db::next_wake)", next, "ms");
+        let base = summary_line("baseline: bare MIN(next_duty_at)", bare, "ms");
+        println!("  ratio step / bare query: {:.1}x", step.0 / base.0);
+        if count == *sizes.scheduler_sizes.last().unwrap_or(&0) {
+            for (what, sql) in [
+                ("due tasks", "EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE next_duty_at <= 0 ORDER BY next_duty_at LIMIT 500"),
+                ("next due", "EXPLAIN QUERY PLAN SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL"),
+                ("pending outbox", "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= 0 ORDER BY id LIMIT 10"),
+            ] {
+                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql).fetch_all(db.pool()).await.expect("plan");
+                let plan: Vec<String> = rows.into_iter().map(|r| r.3).collect();
+                println!("  plan, {what}: {}", plan.join(" | "));
+            }
+        }
+        db.close().await;
+    }
+}
+
+async fn fan_out(sizes: &Sizes, per_message: usize) {
+    let fake = FakeDiscord::start().await;
+    fake.enforce_rate_limits(50, 5, Duration::from_secs(5));
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::connect(&format!("sqlite://{}/f.db", dir.path().display()))
+        .await
+        .expect("db");
+    let now = start_time();
+    // All due at one instant: their 1h reminders fall due together.
+    let due = now + chrono::Duration::hours(2);
+    seed(
+        &db,
+        GUILD,
+        sizes.fanout_reminders,
+        sizes.fanout_channels,
+        now,
+        due,
+        0,
+    )
+    .await;
+    let app = Arc::new(App::new(
+        db.clone(),
+        Arc::new(ManualClock::new(due - chrono::Duration::hours(1))),
+    ));
+    let worker = Worker::new(
+        Arc::clone(&app),
+        Arc::new(Sender::new(&Token::new("t"), &fake.base_url())),
+    )
+    .with_duties_per_message(per_message);
+    let started = Instant::now();
+    let outcome = worker
+        .step(due - chrono::Duration::hours(1))
+        .await
+        .expect("step");
+    let elapsed = started.elapsed().as_secs_f64();
+    let messages = fake.messages();
+    let reminders: usize = messages
+        .iter()
+        .map(|m| {
+            m.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .matches("⏰")
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        reminders as i64, sizes.fanout_reminders,
+        "every reminder delivered exactly once"
+    );
+    // The fastest the limits allow: the global window passes 50 per second, and each channel's
+    // 5 per 5 s; a message count that fits in the first windows goes out at once.
+    let per_channel = (messages.len() as f64 / sizes.fanout_channels as f64).ceil();
+    let ideal = ((messages.len() as f64 / 50.0).ceil() - 1.0)
+        .max(((per_channel / 5.0).ceil() - 1.0) * 5.0)
+        .max(0.0);
+    let requests = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/messages"))
+        .count();
+    println!(
+        "  {} per message: {} reminders in {} messages, last posted after {:.2} s (the limits allow {:.2} s at best: {}); \
+         {:.1} messages/s; {} of {} requests answered 429 ({:.2}%); claimed {}",
+        per_message,
+        reminders,
+        messages.len(),
+        elapsed,
+        ideal,
+        if ideal > 0.0 { format!("{:.0}% of the allowed rate", 100.0 * ideal / elapsed) } else { "within one window".into() },
+        messages.len() as f64 / elapsed,
+        fake.rate_limited(),
+        requests,
+        100.0 * fake.rate_limited() as f64 / requests.max(1) as f64,
+        outcome.claimed
+    );
+    db.close().await;
+}
+
+fn summary_cost(sizes: &Sizes) {
+    println!(
+        "\n5. Standup summary ({} open tasks over 30 projects, {} check-ins): build + render",
+        sizes.summary_tasks, sizes.summary_checkins
+    );
+    let now = start_time();
+    let tasks: Vec<Task> = (0..sizes.summary_tasks)
+        .map(|i| {
+            let i = i as i64;
+            Task {
+                id: i,
+                guild_id: GUILD,
+                number: TaskNumber(i + 1),
+                title: format!("summary task {i} with a title of ordinary length"),
+                description: None,
+                status: [
+                    Status::Todo,
+                    Status::InProgress,
+                    Status::Blocked,
+                    Status::Done,
+                ][(i % 4) as usize],
+                blocked_reason: (i % 4 == 2).then(|| "waiting on review".to_string()),
+                priority: Priority::Normal,
+                project: Some(ProjectRef {
+                    id: i % 30,
+                    name: format!("project {}", i % 30),
+                    channel_id: None,
+                }),
+                assignee_id: (i % 5 != 0).then_some(1_000 + (i % 40) as u64),
+                creator_id: 1,
+                channel_id: 1,
+                due_at: Some(now + chrono::Duration::hours(i % 72 - 24)),
+                created_at: now,
+                updated_at: now,
+                done_at: (i % 4 == 3).then_some(now - chrono::Duration::hours(1)),
+            }
+        })
+        .collect();
+    let checkins: Vec<Checkin> = (0..sizes.summary_checkins)
+        .map(|i| Checkin {
+            user_id: 2_000 + i as u64,
+            yesterday: "finished the review of the parser".into(),
+            today: "start on the scheduler".into(),
+            blockers: (i % 3 == 0).then(|| "none".to_string()),
+            at: now - chrono::Duration::minutes(i as i64),
+        })
+        .collect();
+    let mut build_ms = Vec::new();
+    let mut total_ms = Vec::new();
+    let mut messages = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let summary = build(&SummaryInput {
+            now,
+            since: Some(now - chrono::Duration::hours(24)),
+            tasks: &tasks,
+            checkins: &checkins,
+        });
+        build_ms.push(t.elapsed().as_secs_f64() * 1_000.0);
+        let rendered = summary_embeds(&summary, "Daily standup");
+        total_ms.push(t.elapsed().as_secs_f64() * 1_000.0);
+        messages = rendered.len();
+    }
+    summary_line("build", build_ms, "ms");
+    summary_line("build + render", total_ms, "ms");
+    println!("  rendered into {messages} messages");
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+}
+
+struct Binary(std::process::Child);
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_binary(fake: &FakeDiscord, db_url: &str) -> Binary {
+    // The binary of the same profile: release under `cargo bench`, debug under `cargo test`.
+    let bin = env!("CARGO_BIN_EXE_coordinator");
+    let child = std::process::Command::new(bin)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISCORD_TOKEN", "bench-token")
+        .env("DISCORD_API_BASE", fake.base_url())
+        .env("DATABASE_URL", db_url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the coordinator binary starts");
+    Binary(child)
+}
+
+async fn lateness_and_idle(sizes: &Sizes) {
+    println!(
+        "\n2. Duty lateness, real clock: {} duties spread over {} s (posted - due)",
+        sizes.lateness_duties, sizes.lateness_spread_secs
+    );
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/l.db", dir.path().display());
+    let db = Db::connect(&url).await.expect("db");
+    let now = Utc::now();
+    let first = DateTime::from_timestamp(now.timestamp() + 3, 0).expect("time");
+    // Spread over the window, several per second; each is an overdue alert at its due second.
+    let step_ms = sizes.lateness_spread_secs * 1_000 / sizes.lateness_duties.max(1);
+    let mut dues = Vec::new();
+    {
+        let mut tx = db.pool().begin().await.expect("begin");
+        for i in 0..sizes.lateness_duties {
+            let due = DateTime::from_timestamp(
+                (first + chrono::Duration::milliseconds(i * step_ms)).timestamp(),
+                0,
+            )
+            .expect("due");
+            dues.push(due);
+            sqlx::query("INSERT INTO tasks (guild_id, number, title, status, priority, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, next_duty_at) VALUES ($1, $2, $3, 'todo', 'normal', 1, $4, $5, $6, $6, $6, $6, $5)")
+                .bind(GUILD as i64).bind(i + 1).bind(format!("late {}", i + 1)).bind(10_000 + i % 100).bind(due.timestamp()).bind(now.timestamp())
+                .execute(&mut *tx).await.expect("task");
+        }
+        tx.commit().await.expect("commit");
+    }
+    db.close().await;
+    let anchor = (Instant::now(), Utc::now());
+    let bot = start_binary(&fake, &url);
+    let expected = sizes.lateness_duties as usize;
+    fake.wait_until("every lateness duty", |f| {
+        let seen: usize = f
+            .messages()
+            .iter()
+            .map(|m| {
+                m.body["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .matches("🚨")
+                    .count()
+            })
+            .sum();
+        (seen >= expected).then_some(())
+    })
+    .await;
+    let mut late = Vec::new();
+    for message in fake.messages() {
+        let posted = anchor.1
+            + chrono::Duration::from_std(message.received_at.duration_since(anchor.0))
+                .unwrap_or_default();
+        for line in message.body["content"].as_str().unwrap_or_default().lines() {
+            if let Some(n) = line
+                .strip_prefix("🚨 **#")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                if let Some(due) = dues.get(n - 1) {
+                    late.push((posted - *due).num_milliseconds() as f64);
+                }
+            }
+        }
+    }
+    summary_line("posted - due", late, "ms");
+    drop(bot);
+
+    println!(
+        "\n   CPU used by the idle bot over {} s with {} pending duties",
+        sizes.idle_secs, sizes.idle_pending
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/i.db", dir.path().display());
+    let db = Db::connect(&url).await.expect("db");
+    let now = Utc::now();
+    seed(
+        &db,
+        GUILD,
+        sizes.idle_pending,
+        100,
+        now,
+        now + chrono::Duration::days(3),
+        1,
+    )
+    .await;
+    db.close().await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_binary(&fake, &url);
+    fake.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = cpu_ticks(bot.0.id());
+    tokio::time::sleep(Duration::from_secs(sizes.idle_secs)).await;
+    let used = cpu_ticks(bot.0.id()) - before;
+    println!(
+        "  CPU: {:.2} s over {} s idle ({} clock ticks)",
+        used as f64 / 100.0,
+        sizes.idle_secs,
+        used
+    );
+}
+
+async fn memory(sizes: &Sizes) {
+    println!("\n6. Memory of the bot process (VmHWM = peak RSS)");
+    for (label, tasks) in [
+        ("idle, empty database", 0),
+        ("with tasks stored", sizes.memory_tasks),
+    ] {
+        let fake = FakeDiscord::start().await;
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}/m.db", dir.path().display());
+        let db = Db::connect(&url).await.expect("db");
+        let now = Utc::now();
+        seed(
+            &db,
+            GUILD,
+            tasks,
+            100,
+            now,
+            now + chrono::Duration::days(3),
+            1,
+        )
+        .await;
+        db.close().await;
+        let bot = start_binary(&fake, &url);
+        fake.wait_ready().await;
+        // Registration, the first worker step, then a little idle time.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pid = bot.0.id();
+        println!(
+            "  {label:<24} {tasks:>8} tasks: peak RSS {:.1} MB, RSS now {:.1} MB",
+            rss_kb(pid, "VmHWM:") as f64 / 1024.0,
+            rss_kb(pid, "VmRSS:") as f64 / 1024.0
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--quick");
+    let sizes = if full { FULL } else { QUICK };
+    println!(
+        "Coordinator benchmarks ({} sizes, {} build) on {} cores",
+        sizes.label,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    command_round_trip(&sizes).await;
+    lateness_and_idle(&sizes).await;
+    scheduler_cost(&sizes).await;
+    println!("\n4. Fan-out: {} reminders due at one instant across {} channels (fake enforces 50/s and 5 per 5 s per channel)", sizes.fanout_reminders, sizes.fanout_channels);
+    fan_out(&sizes, 5).await;
+    fan_out(&sizes, 1).await;
+    summary_cost(&sizes);
+    memory(&sizes).await;
+    println!("\nbenchmarks: 1 passed, 0 failed");
+}
