@@ -21,8 +21,9 @@ use crate::domain::summary::{build, Summary, SummaryInput};
 use crate::store::{Db, OutboxKind, OutboxRow, PostedDuties, StandupRow, StoreResult};
 use crate::App;
 
-/// How many tasks one claim transaction takes; a step loops until nothing is left.
-const CLAIM_BATCH: i64 = 500;
+/// How many tasks one claim transaction takes; a step loops until nothing is left. Large, so
+/// that duties due together land in one batch and share messages per channel.
+const CLAIM_BATCH: i64 = 10_000;
 const SEND_BATCH: i64 = 2_000;
 /// A row being sent is not taken by another step for this long; a crash leaves it to the next start.
 const SEND_LEASE: Duration = Duration::seconds(120);
@@ -167,11 +168,21 @@ impl Worker {
 
     /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
     async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
-        let rows = self
-            .app
-            .db
-            .lease_pending(now, now + SEND_LEASE, SEND_BATCH)
-            .await?;
+        loop {
+            let rows = self
+                .app
+                .db
+                .lease_pending(now, now + SEND_LEASE, SEND_BATCH)
+                .await?;
+            let full = rows.len() as i64 == SEND_BATCH;
+            self.send_rows(rows, outcome).await?;
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_rows(&self, rows: Vec<OutboxRow>, outcome: &mut Outcome) -> StoreResult<()> {
         if rows.is_empty() {
             return Ok(());
         }

@@ -75,22 +75,30 @@ pub fn fit(text: &str, max: usize) -> String {
 
 /// Joins lines under `max` characters; lines that do not fit become "… and N more".
 pub fn lines_within(lines: &[String], max: usize) -> String {
+    lines_within_lazy(lines.len(), lines.iter().cloned(), max)
+}
+
+/// As [`lines_within`], making each of the `total` lines only if it may still fit, so a list of
+/// ten thousand costs what the shown part costs.
+pub fn lines_within_lazy(total: usize, lines: impl Iterator<Item = String>, max: usize) -> String {
     let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        let rest = lines.len() - i;
+    let mut used = 0;
+    for (i, line) in lines.enumerate() {
+        let rest = total.saturating_sub(i);
         let more = format!("… and {rest} more");
-        let needed = out.chars().count() + line.chars().count() + 1;
+        let line_len = line.chars().count();
         let reserve = if rest > 1 {
             more.chars().count() + 1
         } else {
             0
         };
-        if needed + reserve > max {
+        if used + line_len + 1 + reserve > max {
             out.push_str(&more);
             return out;
         }
-        out.push_str(line);
+        out.push_str(&line);
         out.push('\n');
+        used += line_len + 1;
     }
     out.trim_end().to_string()
 }

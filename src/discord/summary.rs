@@ -7,8 +7,8 @@ use chrono::Duration;
 use serenity::all::CreateEmbed;
 
 use crate::discord::render::{
-    self, fit, lines_within, relative, typed, user, when, EMBED_DESCRIPTION_MAX, EMBED_TITLE_MAX,
-    FIELD_VALUE_MAX,
+    self, fit, lines_within_lazy, relative, typed, user, when, EMBED_DESCRIPTION_MAX,
+    EMBED_TITLE_MAX, FIELD_VALUE_MAX,
 };
 use crate::domain::summary::{Checkin, ProjectSummary, Summary, TaskItem};
 
@@ -267,12 +267,9 @@ fn project_embed(project: &ProjectSummary) -> Measured {
     for (name, section) in sections {
         // An even share of what is left: sections that need less leave more for the rest.
         let allowance = FIELD_VALUE_MAX.min(remaining / left);
-        let lines: Vec<String> = section
-            .items(project)
-            .iter()
-            .map(|item| section.line(item))
-            .collect();
-        let value = fit(&lines_within(&lines, allowance), allowance);
+        let items = section.items(project);
+        let lines = items.iter().map(|item| section.line(item));
+        let value = fit(&lines_within_lazy(items.len(), lines, allowance), allowance);
         remaining = remaining.saturating_sub(chars(&value));
         left -= 1;
         embed = embed.field(&name, value);

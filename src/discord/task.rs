@@ -393,7 +393,14 @@ async fn list_page(
         .db
         .list_tasks(ctx.guild_id, &filter, page * PAGE_SIZE, PAGE_SIZE)
         .await?;
-    let pages = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let counted_pages = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    // Past the count cap, "next" stays on while the current page is full.
+    let pages = if result.capped {
+        counted_pages.max(page + 1 + i64::from(result.tasks.len() as i64 == PAGE_SIZE))
+    } else {
+        counted_pages
+    };
+    let plus = if result.capped { "+" } else { "" };
     let lines: Vec<String> = result
         .tasks
         .iter()
@@ -407,7 +414,7 @@ async fn list_page(
     let embed = render::embed("Tasks")
         .description(body)
         .footer(render::footer(format!(
-            "Page {} of {pages} · {} task{}",
+            "Page {} of {counted_pages}{plus} · {}{plus} task{}",
             page + 1,
             result.total,
             if result.total == 1 { "" } else { "s" }

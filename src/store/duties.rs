@@ -206,6 +206,16 @@ impl Db {
         limit: i64,
         render: impl FnOnce(&[ClaimedDuty]) -> Vec<OutboxDraft>,
     ) -> StoreResult<usize> {
+        // A read first: a step with nothing due takes no write lock.
+        let any_due: Option<i64> = sqlx::query_scalar(
+            "SELECT next_duty_at FROM tasks WHERE next_duty_at <= $1 ORDER BY next_duty_at LIMIT 1",
+        )
+        .bind(time_in(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        if any_due.is_none() {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
         let sql =
             format!("{SELECT_TASK} WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2")
@@ -248,11 +258,6 @@ impl Db {
                 .bind(time_in(duty.at))
                 .fetch_optional(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE tasks SET duty_cursor = $1 WHERE id = $2")
-                    .bind(time_in(duty.at))
-                    .bind(task.id)
-                    .execute(&mut *tx)
-                    .await?;
                 if let Some(claim_id) = claimed {
                     let channel_id = task
                         .project
@@ -269,7 +274,15 @@ impl Db {
                     claim_ids.push(claim_id);
                 }
             }
-            refresh_task_duties(&mut tx, task.id).await?;
+            // The cursor moves past the duty just claimed; the next one follows from it.
+            let cursor = duty.map_or(clock.cursor, |d| d.at);
+            let next = next_at(&DutyClock { cursor, ..clock }, &guild.offsets);
+            sqlx::query("UPDATE tasks SET duty_cursor = $1, next_duty_at = $2 WHERE id = $3")
+                .bind(time_in(cursor))
+                .bind(next.map(time_in))
+                .bind(task.id)
+                .execute(&mut *tx)
+                .await?;
         }
         let drafts = if claims.is_empty() {
             Vec::new()
@@ -288,14 +301,21 @@ impl Db {
             .bind(time_in(now))
             .fetch_one(&mut *tx)
             .await?;
-            for index in draft.duties {
-                if let Some(claim_id) = claim_ids.get(index) {
-                    sqlx::query("UPDATE duty_claims SET outbox_id = $1 WHERE id = $2")
-                        .bind(outbox_id)
-                        .bind(claim_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+            let ids: Vec<String> = draft
+                .duties
+                .iter()
+                .filter_map(|index| claim_ids.get(*index))
+                .map(|id| id.to_string())
+                .collect();
+            if !ids.is_empty() {
+                // Claim ids are integers we just read back, so listing them inline is safe.
+                sqlx::query(&format!(
+                    "UPDATE duty_claims SET outbox_id = $1 WHERE id IN ({})",
+                    ids.join(", ")
+                ))
+                .bind(outbox_id)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
@@ -337,6 +357,16 @@ impl Db {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
+        // A read first: with nothing to send, no write lock is taken.
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+        )
+        .bind(time_in(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $3) \

@@ -42,8 +42,14 @@ pub struct TaskFilter {
 #[derive(Debug, Clone)]
 pub struct TaskPage {
     pub tasks: Vec<Task>,
+    /// How many match, counted up to `LIST_COUNT_CAP`.
     pub total: i64,
+    /// More than `total` match.
+    pub capped: bool,
 }
+
+/// `/task list` counts matching tasks up to this many ("1000+").
+pub const LIST_COUNT_CAP: i64 = 1_000;
 
 pub(super) fn task_from_row(row: &SqliteRow) -> StoreResult<Task> {
     let status: String = row.try_get("status")?;
@@ -283,15 +289,18 @@ impl Db {
              AND ($5 IS NULL OR (t.due_at < $5 AND t.status <> 'done'))";
         let status = filter.status.map(|s| s.as_str());
         let overdue = filter.overdue_at.map(time_in);
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM tasks t WHERE {condition}"))
-                .bind(id_in(guild_id))
-                .bind(filter.assignee_id.map(id_in))
-                .bind(filter.project_id)
-                .bind(status)
-                .bind(overdue)
-                .fetch_one(&self.pool)
-                .await?;
+        // Counting stops past the cap: a page of ten never pays for a count of 100,000.
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {})",
+            LIST_COUNT_CAP + 1
+        ))
+        .bind(id_in(guild_id))
+        .bind(filter.assignee_id.map(id_in))
+        .bind(filter.project_id)
+        .bind(status)
+        .bind(overdue)
+        .fetch_one(&self.pool)
+        .await?;
         let sql = format!("{SELECT_TASK} WHERE {condition} ORDER BY t.number LIMIT $6 OFFSET $7");
         let rows = sqlx::query(&sql)
             .bind(id_in(guild_id))
@@ -304,7 +313,11 @@ impl Db {
             .fetch_all(&self.pool)
             .await?;
         let tasks = rows.iter().map(task_from_row).collect::<StoreResult<_>>()?;
-        Ok(TaskPage { tasks, total })
+        Ok(TaskPage {
+            tasks,
+            total: total.min(LIST_COUNT_CAP),
+            capped: total > LIST_COUNT_CAP,
+        })
     }
 
     /// A user's open tasks, soonest due first (undated last).
@@ -329,10 +342,16 @@ impl Db {
             .fetch_all(&self.pool)
             .await?;
         let tasks = rows.iter().map(task_from_row).collect::<StoreResult<_>>()?;
-        Ok(TaskPage { tasks, total })
+        Ok(TaskPage {
+            tasks,
+            total,
+            capped: false,
+        })
     }
 
-    /// Tasks whose number or title matches `typed`, for autocomplete: newest first.
+    /// Tasks whose number starts with, or whose title contains, `typed`, for autocomplete:
+    /// an exact number first, then newest first. Every branch reads an index: number ranges on
+    /// (guild, number), and a trigram index for titles (3+ characters).
     pub async fn search_tasks(
         &self,
         guild_id: u64,
@@ -340,25 +359,111 @@ impl Db {
         include_done: bool,
         limit: i64,
     ) -> StoreResult<Vec<(TaskNumber, String)>> {
-        let typed = typed.trim().trim_start_matches('#');
-        let number_prefix = format!("{}%", typed.replace(['%', '_', '\\'], ""));
-        let rows = sqlx::query(
-            "SELECT number, title FROM tasks WHERE guild_id = $1 AND deleted_at IS NULL \
-             AND ($2 OR status <> 'done') \
-             AND (CAST(number AS TEXT) LIKE $3 OR title LIKE $4 ESCAPE '\\') \
-             ORDER BY number DESC LIMIT $5",
-        )
-        .bind(id_in(guild_id))
-        .bind(include_done)
-        .bind(number_prefix)
-        .bind(like_pattern(typed))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((TaskNumber(row.try_get("number")?), row.try_get("title")?)))
-            .collect()
+        const FILTER: &str =
+            "t.guild_id = $1 AND t.deleted_at IS NULL AND ($2 OR t.status <> 'done')";
+        let typed = typed.trim().trim_start_matches('#').trim();
+        let mut found: Vec<(TaskNumber, String)> = Vec::new();
+        let row_pair = |row: &SqliteRow| -> StoreResult<(TaskNumber, String)> {
+            Ok((TaskNumber(row.try_get("number")?), row.try_get("title")?))
+        };
+        if typed.is_empty() {
+            let rows = sqlx::query(&format!(
+                "SELECT t.number, t.title FROM tasks t WHERE {FILTER} ORDER BY t.number DESC LIMIT $3"
+            ))
+            .bind(id_in(guild_id))
+            .bind(include_done)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            return rows.iter().map(row_pair).collect();
+        }
+        if let Some(ranges) = number_prefix_ranges(typed) {
+            for (low, high) in ranges {
+                let wanted = limit - found.len() as i64;
+                if wanted <= 0 {
+                    break;
+                }
+                let rows = sqlx::query(&format!(
+                    "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
+                     AND t.number BETWEEN $3 AND $4 ORDER BY t.number DESC LIMIT $5"
+                ))
+                .bind(id_in(guild_id))
+                .bind(include_done)
+                .bind(low)
+                .bind(high)
+                .bind(wanted)
+                .fetch_all(&self.pool)
+                .await?;
+                for row in &rows {
+                    found.push(row_pair(row)?);
+                }
+            }
+        }
+        let wanted = limit - found.len() as i64;
+        if wanted > 0 {
+            let rows = if typed.chars().count() >= 3 {
+                // The newest matches across the index first; the guild filter applies after.
+                let phrase = format!("\"{}\"", typed.replace('"', "\"\""));
+                sqlx::query(&format!(
+                    "SELECT t.number, t.title FROM ( \
+                       SELECT rowid FROM tasks_title_search WHERE tasks_title_search MATCH $3 \
+                       ORDER BY rowid DESC LIMIT 1000) AS hit \
+                     JOIN tasks t ON t.id = hit.rowid WHERE {FILTER} ORDER BY t.number DESC LIMIT $4"
+                ))
+                .bind(id_in(guild_id))
+                .bind(include_done)
+                .bind(phrase)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            } else {
+                // One or two characters match often: newest first, stopping early.
+                sqlx::query(&format!(
+                    "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
+                     AND t.title LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
+                ))
+                .bind(id_in(guild_id))
+                .bind(include_done)
+                .bind(like_pattern(typed))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            };
+            for row in &rows {
+                let pair = row_pair(row)?;
+                if found.len() as i64 >= limit {
+                    break;
+                }
+                if !found.iter().any(|(n, _)| *n == pair.0) {
+                    found.push(pair);
+                }
+            }
+        }
+        Ok(found)
     }
+}
+
+/// The number ranges whose decimal form starts with `digits`: `12` is 12, 120–129, 1200–1299…
+/// The exact number comes first.
+fn number_prefix_ranges(digits: &str) -> Option<Vec<(i64, i64)>> {
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let prefix: i64 = digits.parse().ok()?;
+    let mut ranges = Vec::new();
+    let (mut low, mut high) = (prefix, prefix);
+    while ranges.len() < 19 - digits.len() {
+        ranges.push((low, high));
+        low = match low.checked_mul(10) {
+            Some(v) if v > 0 => v,
+            _ => break,
+        };
+        high = match high.checked_mul(10).and_then(|v| v.checked_add(9)) {
+            Some(v) => v,
+            None => break,
+        };
+    }
+    Some(ranges)
 }
 
 fn set_status(
@@ -370,4 +475,18 @@ fn set_status(
          done_at = CASE WHEN $1 = 'done' THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3",
     )
     .bind(status.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_prefix_ranges;
+
+    #[test]
+    fn number_prefixes_become_index_ranges_exact_first() {
+        let ranges = number_prefix_ranges("12").unwrap_or_default();
+        assert_eq!(&ranges[..3], &[(12, 12), (120, 129), (1200, 1299)]);
+        assert_eq!(number_prefix_ranges("abc"), None);
+        assert_eq!(number_prefix_ranges("0").map(|r| r.len()), Some(1));
+        assert!(number_prefix_ranges("999999999999999999").is_some());
+    }
 }
