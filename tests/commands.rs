@@ -637,3 +637,43 @@ async fn autocomplete_offers_at_most_25_matching_choices() {
         "another guild sees none of these: {elsewhere:?}"
     );
 }
+
+#[tokio::test]
+async fn a_command_slower_than_two_seconds_is_deferred_then_answered() {
+    let bot = TestBot::start().await;
+    // Another connection holds the write lock, so the create waits on it (busy timeout 5 s).
+    let lock = bot
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .expect("write lock");
+    let (id, interaction) = support::interactions::slash(
+        &member(ALICE),
+        &["task", "create"],
+        vec![s("title", "Slow one")],
+    );
+    bot.fake.inject(interaction).await;
+    let first = bot.fake.response(id).await;
+    assert_eq!(
+        first["type"], 5,
+        "deferred within Discord's window: {first}"
+    );
+    assert_eq!(
+        first["data"]["flags"].as_u64().unwrap_or(0) & 64,
+        0,
+        "a public answer is deferred publicly"
+    );
+    lock.rollback().await.expect("release the lock");
+    let edit = bot.fake.wait_original_edit(id).await;
+    assert!(
+        edit["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("#1 Slow one"),
+        "{edit}"
+    );
+    assert_eq!(
+        bot.task_column(GUILD, 1, "title").await.as_deref(),
+        Some("Slow one")
+    );
+}

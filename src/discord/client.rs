@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use serenity::all::{
-    Command, Context as SerenityContext, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
+    Command, Context as SerenityContext, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
 };
 use serenity::http::{Http, HttpBuilder};
 use serenity::Client;
@@ -55,7 +56,24 @@ impl EventHandler for Handler {
 
     async fn interaction_create(&self, ctx: SerenityContext, interaction: Interaction) {
         let _in_flight = self.in_flight.read().await;
-        let Some(response) = router::handle(&self.app, &interaction).await else {
+        let (id, token) = match &interaction {
+            Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token.as_str()),
+            Interaction::Component(c) => (c.id, c.token.as_str()),
+            Interaction::Modal(m) => (m.id, m.token.as_str()),
+            Interaction::Ping(p) => (p.id, p.token.as_str()),
+            _ => return,
+        };
+        let handling = router::handle(&self.app, &interaction);
+        tokio::pin!(handling);
+        let response = tokio::select! {
+            response = &mut handling => response,
+            () = tokio::time::sleep(DEFER_AFTER), if matches!(interaction, Interaction::Command(_)) => {
+                // Too slow for Discord's 3-second window: acknowledge now, edit the answer in later.
+                answer_late(&ctx, &interaction, id, token, handling).await;
+                return;
+            }
+        };
+        let Some(response) = response else {
             return;
         };
         let (id, token) = match &interaction {
@@ -72,6 +90,44 @@ impl EventHandler for Handler {
         {
             warn!(error = %e, interaction = %id, "could not answer an interaction");
         }
+    }
+}
+
+/// Commands still working after this are deferred, well inside Discord's 3-second window.
+const DEFER_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn answer_late(
+    ctx: &SerenityContext,
+    interaction: &Interaction,
+    id: serenity::all::InteractionId,
+    token: &str,
+    handling: impl std::future::Future<Output = Option<CreateInteractionResponse>>,
+) {
+    let ephemeral = !router::replies_publicly(interaction);
+    let defer = CreateInteractionResponse::Defer(
+        CreateInteractionResponseMessage::new().ephemeral(ephemeral),
+    );
+    if let Err(e) = ctx
+        .http
+        .create_interaction_response(id, token, &defer, Vec::new())
+        .await
+    {
+        warn!(error = %e, interaction = %id, "could not defer a slow interaction");
+    }
+    let Some(response) = handling.await else {
+        return;
+    };
+    // The deferred answer is the message the response would have carried.
+    let data = serde_json::to_value(&response)
+        .ok()
+        .and_then(|value| value.get("data").cloned())
+        .unwrap_or_default();
+    if let Err(e) = ctx
+        .http
+        .edit_original_interaction_response(token, &data, Vec::new())
+        .await
+    {
+        warn!(error = %e, interaction = %id, "could not deliver a deferred answer");
     }
 }
 

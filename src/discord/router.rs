@@ -55,6 +55,34 @@ pub fn manager_role_label(settings: &GuildSettings) -> String {
     }
 }
 
+/// Whether a command's answer is posted for the channel (changes the team should see), rather
+/// than only to the caller; a deferred answer must say so up front.
+pub fn replies_publicly(interaction: &Interaction) -> bool {
+    let Interaction::Command(command) = interaction else {
+        return false;
+    };
+    let sub = command.data.options.first().map(|o| o.name.as_str());
+    matches!(
+        (command.data.name.as_str(), sub),
+        (
+            "task",
+            Some(
+                "create"
+                    | "assign"
+                    | "unassign"
+                    | "start"
+                    | "done"
+                    | "reopen"
+                    | "block"
+                    | "edit"
+                    | "comment"
+                    | "delete"
+            )
+        ) | ("project", Some("create" | "archive"))
+            | ("standup", Some("now"))
+    )
+}
+
 /// Answers one interaction. `None` means there is nothing to answer (an unknown kind).
 pub async fn handle(app: &App, interaction: &Interaction) -> Option<CreateInteractionResponse> {
     match interaction {
