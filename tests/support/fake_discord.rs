@@ -374,6 +374,11 @@ impl FakeDiscord {
             let stopped = async move {
                 let _ = stop.wait_for(|stop| *stop).await;
             };
+            // Like Discord's edge, answer without Nagle's delay: small websocket frames would
+            // otherwise wait out the peer's delayed ACK (~40 ms on loopback).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(err) = axum::serve(listener, app)
                 .with_graceful_shutdown(stopped)
                 .await
