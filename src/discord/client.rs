@@ -76,13 +76,6 @@ impl EventHandler for Handler {
         let Some(response) = response else {
             return;
         };
-        let (id, token) = match &interaction {
-            Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token.as_str()),
-            Interaction::Component(c) => (c.id, c.token.as_str()),
-            Interaction::Modal(m) => (m.id, m.token.as_str()),
-            Interaction::Ping(p) => (p.id, p.token.as_str()),
-            _ => return,
-        };
         if let Err(e) = ctx
             .http
             .create_interaction_response(id, token, &response, Vec::new())
