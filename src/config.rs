@@ -39,6 +39,20 @@ pub struct Settings {
     pub database: DatabaseSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+/// The optional HTTP listener: `/healthz`, `/metrics` and the projects' calendar feeds.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HttpSettings {
+    /// Off unless set, e.g. `127.0.0.1:8080`.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The address users reach the listener at, for the links `/project feed` shows
+    /// (e.g. `https://coordinator.example.com`). Unset: `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +79,17 @@ pub struct LogSettings {
     /// A `tracing` filter; `RUST_LOG` wins when set.
     #[serde(default = "default_log_filter")]
     pub filter: String,
+    /// `human` (default) or `json` (one JSON object per line); env `LOG_FORMAT`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
 }
 
 fn default_api_base() -> String {
@@ -101,6 +126,7 @@ impl Default for LogSettings {
     fn default() -> Self {
         Self {
             filter: default_log_filter(),
+            format: LogFormat::default(),
         }
     }
 }
@@ -127,6 +153,7 @@ impl Settings {
                     "DISCORD_API_BASE" => "discord.api_base",
                     "DISCORD_GUILD_ID" => "discord.guild_id",
                     "DATABASE_URL" => "database.url",
+                    "LOG_FORMAT" => "log.format",
                     _ => return None,
                 };
                 Some(mapped.into())
@@ -181,6 +208,7 @@ mod tests {
             },
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
+            http: HttpSettings::default(),
         };
         let printed = format!("{settings:?}");
         assert!(!printed.contains("secret-token-value"), "{printed}");
@@ -193,6 +221,7 @@ mod tests {
             discord: DiscordSettings::default(),
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
+            http: HttpSettings::default(),
         };
         let err = settings
             .token()

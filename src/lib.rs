@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod discord;
 pub mod domain;
+pub mod http;
 pub mod store;
 pub mod worker;
 
@@ -52,6 +53,11 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("discord client: {0}")]
     Discord(#[from] serenity::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running bot: the gateway client in its own task, and what is needed to stop it.
@@ -63,6 +69,8 @@ pub struct Running {
     in_flight: Arc<RwLock<()>>,
     stop_worker: watch::Sender<bool>,
     worker_task: JoinHandle<()>,
+    /// The HTTP listener, when `http.listen` is set; it stops with the worker.
+    http: Option<http::Listener>,
 }
 
 impl Running {
@@ -78,8 +86,18 @@ impl Running {
         if let Err(e) = self.worker_task.await {
             warn!(error = %e, "duties worker ended abnormally");
         }
+        if let Some(listener) = self.http {
+            if let Err(e) = listener.task.await {
+                warn!(error = %e, "HTTP listener ended abnormally");
+            }
+        }
         self.app.db.close().await;
         info!("stopped");
+    }
+
+    /// Where the HTTP listener listens, when it is on (port 0 in settings picks a free port).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(|l| l.addr)
     }
 
     /// Waits until the gateway client stops by itself (a fatal error), or `stop` resolves.
@@ -158,6 +176,14 @@ pub async fn start_with(
     } else {
         tokio::spawn(async {})
     };
+    let http = match settings.http.listen {
+        Some(addr) => Some(
+            http::serve(addr, Arc::clone(&app), stop_worker.subscribe())
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?,
+        ),
+        None => None,
+    };
     info!(api = %settings.discord.api_base, "started");
     Ok(Running {
         app,
@@ -167,6 +193,7 @@ pub async fn start_with(
         in_flight,
         stop_worker,
         worker_task,
+        http,
     })
 }
 

@@ -77,6 +77,12 @@ impl Db {
     }
 
     /// The pool, for tests that inspect the database directly.
+    /// Whether the database answers a trivial query (for `/healthz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

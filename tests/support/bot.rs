@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use coordinator::clock::ManualClock;
-use coordinator::config::{DatabaseSettings, DiscordSettings, LogSettings, Settings, Token};
+use coordinator::config::{
+    DatabaseSettings, DiscordSettings, HttpSettings, LogSettings, Settings, Token,
+};
 use coordinator::Running;
 use serde_json::Value;
 use sqlx::Row;
@@ -69,6 +71,7 @@ impl TestBot {
                 url: format!("sqlite://{}", db_path.display()),
             },
             log: LogSettings::default(),
+            http: HttpSettings::default(),
         };
         let clock = ManualClock::new(start_time());
         let options = coordinator::StartOptions { background_worker };
