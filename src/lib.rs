@@ -28,6 +28,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Woken whenever due times change, so the duties worker re-reads what is next.
     pub duties_wake: Notify,
+    /// Where users reach the HTTP listener (for calendar-feed links); `None` when it is off.
+    pub public_url: Option<String>,
 }
 
 impl App {
@@ -36,6 +38,7 @@ impl App {
             db,
             clock,
             duties_wake: Notify::new(),
+            public_url: None,
         }
     }
 
@@ -153,7 +156,27 @@ pub async fn start_with(
 ) -> Result<Running, StartError> {
     let token = settings.token()?.clone();
     let db = Db::connect(&settings.database.url).await?;
-    let app = Arc::new(App::new(db, clock));
+    // Bound before the app is built, so a configured port 0 resolves into the public URL.
+    let http_listener = match settings.http.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?,
+        ),
+        None => None,
+    };
+    let mut app = App::new(db, clock);
+    if let Some(listener) = &http_listener {
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: settings.http.listen.unwrap_or(([0, 0, 0, 0], 0).into()),
+            source,
+        })?;
+        app.public_url = Some(match &settings.http.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{addr}"),
+        });
+    }
+    let app = Arc::new(app);
     let in_flight = Arc::new(RwLock::new(()));
     let mut client = discord::client::gateway_client(
         Arc::clone(&app),
@@ -176,11 +199,14 @@ pub async fn start_with(
     } else {
         tokio::spawn(async {})
     };
-    let http = match settings.http.listen {
-        Some(addr) => Some(
-            http::serve(addr, Arc::clone(&app), stop_worker.subscribe())
-                .await
-                .map_err(|source| StartError::Listen { addr, source })?,
+    let http = match http_listener {
+        Some(listener) => Some(
+            http::serve(listener, Arc::clone(&app), stop_worker.subscribe()).map_err(|source| {
+                StartError::Listen {
+                    addr: settings.http.listen.unwrap_or(([0, 0, 0, 0], 0).into()),
+                    source,
+                }
+            })?,
         ),
         None => None,
     };

@@ -40,13 +40,12 @@ pub struct Listener {
     pub task: JoinHandle<()>,
 }
 
-/// Binds `addr` (port 0 picks a free port) and serves until `stop` turns true.
-pub async fn serve(
-    addr: SocketAddr,
+/// Serves [`router`] on `listener` until `stop` turns true.
+pub fn serve(
+    listener: TcpListener,
     app: Arc<App>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<Listener> {
-    let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     info!(%addr, "HTTP listener started");
     let task = tokio::spawn(async move {
