@@ -15,6 +15,7 @@ use super::{config, project, standup, task, CommandError, CommandResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::permissions::{may, Action, Actor};
 use crate::domain::UserError;
+use crate::store::StoreError;
 use crate::App;
 
 /// Everything a command handler needs to know about the call.
@@ -46,6 +47,13 @@ impl Context<'_> {
 const NOT_IN_GUILD: &str = "Coordinator works only inside a server, not in direct messages.";
 const INTERNAL: &str =
     "Something went wrong on my side, and nothing was changed. Please try again in a moment.";
+
+const STORE_READ_ONLY: &str = "My database is read-only right now, so nothing was changed. \
+     The bot's operator needs to make it writable; then please try again.";
+const STORE_BUSY: &str = "My database is busy (another program is holding it), so nothing was \
+     changed. Please try again in a moment.";
+const STORE_FULL: &str = "My database is full (out of disk space), so nothing was changed. \
+     The bot's operator needs to free some space; then please try again.";
 
 /// How the manager role is named in refusals.
 pub fn manager_role_label(settings: &GuildSettings) -> String {
@@ -136,7 +144,12 @@ fn error_reply(
         CommandError::User(user) => private(user.to_string()),
         CommandError::Store(store) => {
             error!(command = what, error = %store, "command failed");
-            private(INTERNAL)
+            private(match store {
+                StoreError::ReadOnly(_) => STORE_READ_ONLY,
+                StoreError::Busy(_) => STORE_BUSY,
+                StoreError::Full(_) => STORE_FULL,
+                _ => INTERNAL,
+            })
         }
     }
 }

@@ -22,7 +22,16 @@ pub use tasks::{task_not_found, NewTask, TaskFilter, TaskPage};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
+    /// The database was opened read-only (or its file cannot be written): nothing was written.
+    #[error("the database is read-only: {0}")]
+    ReadOnly(sqlx::Error),
+    /// Another connection held the write lock past the busy timeout: nothing was written.
+    #[error("the database is locked by another connection: {0}")]
+    Busy(sqlx::Error),
+    /// The disk (or the configured page limit) is full: the transaction was rolled back.
+    #[error("the database is full: {0}")]
+    Full(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database directory {path}: {source}")]
@@ -32,6 +41,33 @@ pub enum StoreError {
     },
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+}
+
+// SQLite primary result codes (the low byte of an extended code).
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_READONLY: i64 = 8;
+const SQLITE_FULL: i64 = 13;
+
+/// Sorts faults the user can be told about (read-only, locked, full) from other errors.
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let primary = match &error {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|code| code.parse::<i64>().ok())
+                .map(|code| code & 0xff),
+            // Every pooled connection stuck waiting on the lock looks like this to the next caller.
+            sqlx::Error::PoolTimedOut => Some(SQLITE_BUSY),
+            _ => None,
+        };
+        match primary {
+            Some(SQLITE_READONLY) => StoreError::ReadOnly(error),
+            Some(SQLITE_BUSY | SQLITE_LOCKED) => StoreError::Busy(error),
+            Some(SQLITE_FULL) => StoreError::Full(error),
+            _ => StoreError::Sqlx(error),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
