@@ -18,7 +18,7 @@ use serenity::http::Http;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use support::fake_discord::{FakeDiscord, APPLICATION_ID, BOT_USER_ID};
+use support::fake_discord::{FakeDiscord, Faults, APPLICATION_ID, BOT_USER_ID};
 use support::interactions::{
     autocomplete, button, button_on_message, command_id, slash, Caller, Opt, ADMINISTRATOR,
 };
@@ -770,4 +770,229 @@ async fn rate_limit_enforcement_handles_thousands_of_messages() {
     assert_eq!(fake.wait_messages(2000).await.len(), 2000);
     assert_eq!(fake.rate_limited(), 0);
     eprintln!("2000 rate-limited messages in {:?}", started.elapsed());
+}
+
+// ----- Seeded fault injection -----
+
+/// What a raw client saw for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Status(u16),
+    /// The connection closed without an answer.
+    NoAnswer,
+}
+
+async fn post_outcome(client: &reqwest::Client, fake: &FakeDiscord, nonce: &str) -> Outcome {
+    let body = json!({ "content": "hi", "nonce": nonce, "enforce_nonce": true });
+    let sent = client
+        .post(format!("{}/api/v10/channels/77/messages", fake.base_url()))
+        .header("authorization", "Bot x")
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            if status == 429 {
+                assert!(response.headers().contains_key("retry-after"));
+                let text = response.text().await.expect("429 body");
+                let body: Value = serde_json::from_str(&text).expect("429 JSON");
+                assert_eq!(body["retry_after"], json!(0.05), "{body}");
+            }
+            Outcome::Status(status)
+        }
+        Err(e) => {
+            assert!(
+                !e.is_timeout(),
+                "a drop is an answerless close, not a hang: {e}"
+            );
+            Outcome::NoAnswer
+        }
+    }
+}
+
+fn every_fault(seed: u64) -> Faults {
+    Faults {
+        seed,
+        rate_limit: 0.15,
+        retry_after: Duration::from_millis(50),
+        server_error: 0.15,
+        drop: 0.1,
+        drop_after: 0.1,
+        error_after: 0.1,
+        slow: 0.1,
+        slow_delay: Duration::from_millis(20),
+        ..Faults::default()
+    }
+}
+
+#[tokio::test]
+async fn seeded_rest_faults_are_counted_and_replay_identically() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let fake = FakeDiscord::start().await;
+        fake.inject_faults(every_fault(42));
+        let client = reqwest::Client::new();
+        let mut outcomes = Vec::new();
+        for i in 0..80 {
+            outcomes.push(post_outcome(&client, &fake, &format!("n{i}")).await);
+        }
+        let counts = fake.fault_counts();
+        let seen = |o: &Outcome| outcomes.iter().filter(|x| *x == o).count();
+        let server = [500, 502, 503]
+            .map(|s| seen(&Outcome::Status(s)))
+            .iter()
+            .sum::<usize>();
+        assert_eq!(
+            counts.rate_limited,
+            seen(&Outcome::Status(429)),
+            "{counts:?}"
+        );
+        assert_eq!(
+            counts.server_errors + counts.errors_after,
+            server,
+            "{counts:?}"
+        );
+        assert_eq!(
+            counts.dropped + counts.dropped_after,
+            seen(&Outcome::NoAnswer)
+        );
+        let routes: Vec<&String> = counts.by_route.keys().collect();
+        assert_eq!(routes, vec!["channel message"], "{counts:?}");
+        for kind in [
+            counts.rate_limited,
+            counts.server_errors,
+            counts.dropped,
+            counts.dropped_after,
+            counts.errors_after,
+            counts.slow,
+        ] {
+            assert!(kind > 0, "80 requests hit every fault kind: {counts:?}");
+        }
+        // Faults "after" applied the request: those messages exist although nobody saw an answer.
+        assert_eq!(
+            fake.messages().len(),
+            seen(&Outcome::Status(200)) + counts.dropped_after + counts.errors_after
+        );
+        // Without faults the stack answers normally again.
+        fake.clear_faults();
+        assert_eq!(
+            post_outcome(&client, &fake, "clean").await,
+            Outcome::Status(200)
+        );
+        runs.push(outcomes);
+        fake.shutdown().await;
+    }
+    assert_eq!(runs[0], runs[1], "the same seed injects the same faults");
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_is_deduplicated_or_already_acknowledged() {
+    let fake = FakeDiscord::start().await;
+    let client = reqwest::Client::new();
+    // Stored, then the connection is cut: the retry with the same nonce gets the first message.
+    fake.inject_faults(Faults {
+        drop_after: 1.0,
+        ..Faults::default()
+    });
+    assert_eq!(
+        post_outcome(&client, &fake, "once").await,
+        Outcome::NoAnswer
+    );
+    fake.clear_faults();
+    assert_eq!(
+        fake.messages().len(),
+        1,
+        "the message was stored before the cut"
+    );
+    assert_eq!(
+        post_outcome(&client, &fake, "once").await,
+        Outcome::Status(200)
+    );
+    assert_eq!(fake.messages().len(), 1);
+    assert_eq!(fake.deduplicated(), 1);
+
+    // An interaction callback acknowledged, then answered 502/503: the retry gets 40060.
+    fake.inject_faults(Faults {
+        error_after: 1.0,
+        ..Faults::default()
+    });
+    let callback = format!("{}/api/v10/interactions/123/tok/callback", fake.base_url());
+    let first = json!({ "type": 4, "data": { "content": "first" } });
+    let answer = client
+        .post(&callback)
+        .header("content-type", "application/json")
+        .body(first.to_string())
+        .send()
+        .await
+        .expect("callback");
+    assert!([502, 503].contains(&answer.status().as_u16()), "{answer:?}");
+    fake.clear_faults();
+    let second = json!({ "type": 4, "data": { "content": "second" } });
+    let answer = client
+        .post(&callback)
+        .header("content-type", "application/json")
+        .body(second.to_string())
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(answer.status().as_u16(), 400);
+    let body: Value =
+        serde_json::from_str(&answer.text().await.expect("error body")).expect("error JSON");
+    assert_eq!(body["code"], 40060, "{body}");
+    assert_eq!(
+        fake.try_response(123),
+        Some(first),
+        "the first answer stands"
+    );
+    assert_eq!(fake.fault_counts().errors_after, 1);
+    assert_eq!(fake.fault_counts().dropped_after, 1);
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_closes_and_withheld_acks_make_serenity_reconnect() {
+    let fake = FakeDiscord::start().await;
+    fake.set_heartbeat_interval(Duration::from_millis(400));
+    fake.accept_resumes(true);
+    let (_http, client) = start_client(&fake).await;
+    fake.wait_ready().await;
+
+    // 1000 and 4000 keep the session: serenity resumes at once.
+    fake.close_gateway(1000).await;
+    fake.wait_ready().await;
+    fake.close_gateway(4000).await;
+    fake.wait_ready().await;
+    assert_eq!((fake.resume_count(), fake.identify_count()), (2, 1));
+
+    // A zombie connection: no ACK, no dispatch; serenity notices and identifies anew.
+    assert!(fake.stop_acking());
+    let (lost, ping) = slash(&Caller::member(1, 2, 3), &["ping"], vec![]);
+    assert!(
+        !fake.try_inject(ping).await,
+        "no live session: nothing is sent"
+    );
+    fake.wait_identified(2).await;
+    // 4009: the session timed out, so serenity's RESUME is refused and it identifies again.
+    fake.close_gateway(4009).await;
+    fake.wait_identified(3).await;
+
+    let (id, ping) = slash(&Caller::member(1, 2, 3), &["ping"], vec![]);
+    assert!(fake.try_inject(ping).await);
+    assert_eq!(fake.response(id).await["data"]["content"], "pong 3");
+    assert_eq!(fake.delivered_interactions(), vec![id]);
+    assert_eq!(fake.try_response(lost), None);
+    let counts = fake.fault_counts();
+    assert_eq!(
+        counts
+            .gateway_closes
+            .clone()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![(1000, 1), (4000, 1), (4009, 1)]
+    );
+    assert_eq!(counts.zombies, 1);
+    assert!(counts.acks_withheld >= 1, "{counts:?}");
+    client.stop().await;
 }

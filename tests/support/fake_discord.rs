@@ -6,20 +6,27 @@
 //! rules, one acknowledgement per interaction, nonce de-duplication), answering with the same
 //! error bodies Discord would, so a test fails where production would.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State as AxumState;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::IncomingStream;
 use axum::Router;
 use serde_json::{json, Map, Value};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -84,6 +91,8 @@ struct Inner {
     /// Set by `shutdown` to stop the server.
     stop: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
+    /// Open REST/gateway TCP connections by peer, so a fault can cut one without an answer.
+    kills: Kills,
 }
 
 struct Failure {
@@ -111,6 +120,8 @@ struct Session {
 
 enum Outgoing {
     Text(String),
+    /// An INTERACTION_CREATE dispatch: counted as delivered once written to the socket.
+    Interaction(u64, String),
     Close(u16),
 }
 
@@ -153,6 +164,15 @@ struct FakeState {
     conns: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
     next_conn: u64,
     gateway_received: Vec<Value>,
+    /// HELLO's heartbeat interval for new connections (`set_heartbeat_interval`).
+    heartbeat_interval_ms: Option<u64>,
+    /// Connections on which the fake plays dead (`stop_acking`): no ACKs, no dispatches.
+    zombies: HashSet<u64>,
+    /// Interactions whose INTERACTION_CREATE was written to a live gateway socket, in order.
+    delivered: Vec<u64>,
+    // Fault injection.
+    faults: Option<FaultPlan>,
+    fault_counts: FaultCounts,
 }
 
 /// Discord-like limits on `POST /channels/{id}/messages`, as sliding windows of the times of
@@ -279,6 +299,283 @@ impl RateLimits {
     }
 }
 
+// ----- Fault injection (seeded) -----
+
+/// Random REST faults, drawn from a seeded generator so a failing run can be replayed. Each
+/// request to a path starting with one of `paths` draws once: with probability `rate_limit` a
+/// 429 (`retry_after` in the body and headers), `server_error` a 500/502/503 before the request
+/// has any effect, `drop` the TCP connection closed without an answer (request not applied),
+/// `drop_after` / `error_after` the request applied (message stored, interaction acknowledged)
+/// and then the connection closed without an answer / a 502 or 503 answered — the real case in
+/// which a retry must not duplicate. Independently, with probability `slow` the answer waits
+/// `slow_delay` first. Every injection is counted ([`FakeDiscord::fault_counts`]).
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub seed: u64,
+    pub rate_limit: f64,
+    pub retry_after: Duration,
+    pub server_error: f64,
+    pub drop: f64,
+    pub drop_after: f64,
+    pub error_after: f64,
+    pub slow: f64,
+    pub slow_delay: Duration,
+    /// Path prefixes (with `/api/v10`) that may fail. Startup routes (gateway URL, users/@me,
+    /// command registration) are left out by default so the bot can start.
+    pub paths: Vec<String>,
+}
+
+impl Default for Faults {
+    /// No faults at all; set the probabilities you want.
+    fn default() -> Self {
+        Faults {
+            seed: 1,
+            rate_limit: 0.0,
+            retry_after: Duration::from_millis(300),
+            server_error: 0.0,
+            drop: 0.0,
+            drop_after: 0.0,
+            error_after: 0.0,
+            slow: 0.0,
+            slow_delay: Duration::from_millis(800),
+            paths: vec![
+                "/api/v10/channels/".to_owned(),
+                "/api/v10/interactions/".to_owned(),
+                "/api/v10/webhooks/".to_owned(),
+            ],
+        }
+    }
+}
+
+/// How many faults were injected, by kind (REST) and by close code (gateway).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    pub rate_limited: usize,
+    /// 500/502/503 before the request had any effect.
+    pub server_errors: usize,
+    /// Connection closed without an answer, request not applied.
+    pub dropped: usize,
+    /// Request applied, then the connection closed without an answer.
+    pub dropped_after: usize,
+    /// Request applied, then 502/503 answered.
+    pub errors_after: usize,
+    pub slow: usize,
+    /// REST injections by route class (`"channel message"`, `"interaction callback"`, ...).
+    pub by_route: BTreeMap<String, usize>,
+    /// Gateway closes sent with `close_gateway`, by code.
+    pub gateway_closes: BTreeMap<u16, usize>,
+    /// Connections turned zombie with `stop_acking`.
+    pub zombies: usize,
+    /// Heartbeats left unacknowledged on zombie connections.
+    pub acks_withheld: usize,
+}
+
+impl FaultCounts {
+    pub fn rest_total(&self) -> usize {
+        self.rate_limited
+            + self.server_errors
+            + self.dropped
+            + self.dropped_after
+            + self.errors_after
+            + self.slow
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Status(u16),
+    Drop,
+    DropAfter,
+    StatusAfter(u16),
+}
+
+struct FaultPlan {
+    faults: Faults,
+    rng: SplitMix,
+}
+
+/// splitmix64: tiny, seedable, good enough to pick faults.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Route class of a path, for counting injections.
+fn route_class(method: &str, path: &str) -> String {
+    let rest = path.strip_prefix("/api/v10/").unwrap_or(path);
+    let segs: Vec<&str> = rest.split('/').collect();
+    let class = match segs.as_slice() {
+        ["interactions", ..] => "interaction callback",
+        ["webhooks", ..] => "interaction webhook",
+        ["channels", _, "messages"] if method == "POST" => "channel message",
+        ["channels", _, "messages", _] if method == "PATCH" => "channel message edit",
+        _ => "other",
+    };
+    class.to_owned()
+}
+
+impl FaultPlan {
+    /// Draws this request's fault (and slowness); `None` if the path is not eligible.
+    fn draw(&mut self, path: &str) -> Option<(Option<Fault>, Option<Duration>)> {
+        if !self.faults.paths.iter().any(|p| path.starts_with(p)) {
+            return None;
+        }
+        let f = &self.faults;
+        let r = self.rng.unit();
+        let pick = |rng: &mut SplitMix, choices: &[u16]| {
+            choices[(rng.next() % choices.len() as u64) as usize]
+        };
+        let mut edge = f.rate_limit;
+        let fault = if r < edge {
+            Some(Fault::Status(429))
+        } else if r < {
+            edge += f.server_error;
+            edge
+        } {
+            Some(Fault::Status(pick(&mut self.rng, &[500, 502, 503])))
+        } else if r < {
+            edge += f.drop;
+            edge
+        } {
+            Some(Fault::Drop)
+        } else if r < {
+            edge += f.drop_after;
+            edge
+        } {
+            Some(Fault::DropAfter)
+        } else if r < {
+            edge += f.error_after;
+            edge
+        } {
+            Some(Fault::StatusAfter(pick(&mut self.rng, &[502, 503])))
+        } else {
+            None
+        };
+        let slow = (self.rng.unit() < self.faults.slow).then_some(self.faults.slow_delay);
+        Some((fault, slow))
+    }
+}
+
+type Kills = Arc<Mutex<HashMap<SocketAddr, Arc<AtomicBool>>>>;
+
+/// A TCP listener whose connections the fake can cut at will (a fault "drop").
+struct CuttableListener {
+    inner: tokio::net::TcpListener,
+    kills: Kills,
+}
+
+impl axum::serve::Listener for CuttableListener {
+    type Io = CuttableStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (CuttableStream, SocketAddr) {
+        let (tcp, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        // Like Discord's edge, answer without Nagle's delay: small websocket frames would
+        // otherwise wait out the peer's delayed ACK (~40 ms on loopback).
+        let _ = tcp.set_nodelay(true);
+        let cut = Arc::new(AtomicBool::new(false));
+        lock(&self.kills).insert(addr, cut.clone());
+        let stream = CuttableStream {
+            tcp,
+            addr,
+            cut,
+            kills: self.kills.clone(),
+        };
+        (stream, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Once `cut`, every read and write fails, so hyper drops the connection without writing the
+/// answer it was about to send: the client sees the connection close with no response.
+struct CuttableStream {
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    kills: Kills,
+}
+
+impl CuttableStream {
+    fn check(&self) -> io::Result<()> {
+        if self.cut.load(Ordering::SeqCst) {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "cut by FakeDiscord",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for CuttableStream {
+    fn drop(&mut self) {
+        let mut kills = lock(&self.kills);
+        if kills
+            .get(&self.addr)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.cut))
+        {
+            kills.remove(&self.addr);
+        }
+    }
+}
+
+impl AsyncRead for CuttableStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check()?;
+        Pin::new(&mut this.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CuttableStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.check()?;
+        Pin::new(&mut this.tcp).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.check()?;
+        Pin::new(&mut this.tcp).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}
+
+/// The peer of a REST request, to find its connection when a fault cuts it.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl Connected<IncomingStream<'_, CuttableListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, CuttableListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 struct Reply {
     status: u16,
     body: Option<Value>,
@@ -356,6 +653,7 @@ impl FakeDiscord {
             .await
             .expect("FakeDiscord: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("FakeDiscord: local_addr");
+        let kills = Kills::default();
         let fake = FakeDiscord {
             inner: Arc::new(Inner {
                 addr,
@@ -363,6 +661,7 @@ impl FakeDiscord {
                 changed: watch::channel(0).0,
                 stop: watch::channel(false).0,
                 server: Mutex::new(None),
+                kills: kills.clone(),
             }),
         };
         let app = Router::new()
@@ -374,11 +673,11 @@ impl FakeDiscord {
             let stopped = async move {
                 let _ = stop.wait_for(|stop| *stop).await;
             };
-            // Like Discord's edge, answer without Nagle's delay: small websocket frames would
-            // otherwise wait out the peer's delayed ACK (~40 ms on loopback).
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
+            let listener = CuttableListener {
+                inner: listener,
+                kills,
+            };
+            let app = app.into_make_service_with_connect_info::<Peer>();
             if let Err(err) = axum::serve(listener, app)
                 .with_graceful_shutdown(stopped)
                 .await
@@ -528,19 +827,40 @@ impl FakeDiscord {
     /// Sends a dispatch (op 0) with the next sequence number on the current session, waiting for
     /// a session if there is none.
     pub async fn dispatch(&self, event: &str, d: Value) {
+        self.dispatch_on_session(event, d, None, true).await;
+    }
+
+    /// Sends a dispatch on the current session; without one, waits for the next if `wait`, else
+    /// gives up and returns `false`.
+    async fn dispatch_on_session(
+        &self,
+        event: &str,
+        d: Value,
+        interaction: Option<u64>,
+        wait: bool,
+    ) -> bool {
         loop {
-            self.wait_until("an open gateway session to dispatch on", |f| {
-                f.state().session.as_ref().map(|_| ())
-            })
-            .await;
+            if wait {
+                self.wait_until("an open gateway session to dispatch on", |f| {
+                    f.state().session.as_ref().map(|_| ())
+                })
+                .await;
+            }
             let mut st = self.state();
             let Some(session) = st.session.as_mut() else {
-                continue;
+                if wait {
+                    continue;
+                }
+                return false;
             };
             session.seq += 1;
-            let payload = json!({ "op": 0, "s": session.seq, "t": event, "d": d });
-            if session.tx.send(Outgoing::Text(payload.to_string())).is_ok() {
-                return;
+            let payload = json!({ "op": 0, "s": session.seq, "t": event, "d": d }).to_string();
+            let outgoing = match interaction {
+                Some(id) => Outgoing::Interaction(id, payload),
+                None => Outgoing::Text(payload),
+            };
+            if session.tx.send(outgoing).is_ok() {
+                return true;
             }
             // The connection task is gone; forget the session and wait for the next one.
             st.session = None;
@@ -549,6 +869,90 @@ impl FakeDiscord {
 
     /// Sends INTERACTION_CREATE for `interaction` (as built by `support::interactions`).
     pub async fn inject(&self, interaction: Value) {
+        let id = self.register_interaction(&interaction);
+        self.dispatch_on_session("INTERACTION_CREATE", interaction, Some(id), true)
+            .await;
+    }
+
+    /// Like [`Self::inject`], but only if a live gateway session is open now (as Discord, which
+    /// fails the user's command when the bot is offline rather than queueing it). Returns
+    /// whether it was sent; [`Self::delivered_interactions`] says once it is on the socket.
+    pub async fn try_inject(&self, interaction: Value) -> bool {
+        let id = self.register_interaction(&interaction);
+        self.dispatch_on_session("INTERACTION_CREATE", interaction, Some(id), false)
+            .await
+    }
+
+    /// Interactions whose INTERACTION_CREATE was written to an open gateway socket, in order.
+    pub fn delivered_interactions(&self) -> Vec<u64> {
+        self.state().delivered.clone()
+    }
+
+    /// Waits up to `limit` for the callback of an interaction; `None` if none came.
+    pub async fn response_within(&self, interaction_id: u64, limit: Duration) -> Option<Value> {
+        let mut rx = self.inner.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(response) = self.try_response(interaction_id) {
+                return Some(response);
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Waits up to `limit` for the first `@original` edit of an interaction.
+    pub async fn original_edit_within(
+        &self,
+        interaction_id: u64,
+        limit: Duration,
+    ) -> Option<Value> {
+        let mut rx = self.inner.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(edit) = self.original_edits_for(interaction_id).into_iter().next() {
+                return Some(edit);
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// HELLO's heartbeat interval for connections opened from now on (Discord: ~41 s). Short
+    /// intervals let a test see missed ACKs acted on quickly.
+    pub fn set_heartbeat_interval(&self, interval: Duration) {
+        self.state().heartbeat_interval_ms = Some(interval.as_millis().max(1) as u64);
+    }
+
+    /// Plays dead on the current gateway connection: heartbeats stay unacknowledged and nothing
+    /// more is dispatched on it, as with a zombied connection, until the bot gives up on it and
+    /// reconnects. Returns `false` if no session was open.
+    pub fn stop_acking(&self) -> bool {
+        let mut st = self.state();
+        let Some(session) = st.session.take() else {
+            return false;
+        };
+        st.zombies.insert(session.conn_id);
+        st.fault_counts.zombies += 1;
+        drop(st);
+        self.notify();
+        true
+    }
+
+    /// Whether a session is open (identified or resumed, not zombied).
+    pub fn session_open(&self) -> bool {
+        self.state().session.is_some()
+    }
+
+    fn register_interaction(&self, interaction: &Value) -> u64 {
         let id = snowflake(&interaction["id"]).expect("inject: interaction has no id");
         let channel_id = snowflake(&interaction["channel_id"]).unwrap_or(1);
         let guild_id = snowflake(&interaction["guild_id"]);
@@ -573,7 +977,7 @@ impl FakeDiscord {
                 },
             );
         }
-        self.dispatch("INTERACTION_CREATE", interaction).await;
+        id
     }
 
     /// Closes the current gateway websocket with `code` and waits until that connection is gone.
@@ -584,6 +988,11 @@ impl FakeDiscord {
                 panic!("close_gateway: no open gateway session")
             };
             let _ = session.tx.send(Outgoing::Close(code));
+            *st.fault_counts.gateway_closes.entry(code).or_default() += 1;
+            if code == 4009 {
+                // "Session timed out": Discord forgets it, so a RESUME of it is refused.
+                st.session_ids.retain(|s| *s != session.session_id);
+            }
             session.conn_id
         };
         self.notify();
@@ -626,7 +1035,12 @@ impl FakeDiscord {
             id
         };
         self.notify();
-        let hello = json!({ "op": 10, "s": null, "t": null, "d": { "heartbeat_interval": HEARTBEAT_INTERVAL_MS } });
+        let interval = self
+            .state()
+            .heartbeat_interval_ms
+            .unwrap_or(HEARTBEAT_INTERVAL_MS);
+        let hello =
+            json!({ "op": 10, "s": null, "t": null, "d": { "heartbeat_interval": interval } });
         let mut open = socket
             .send(WsMessage::Text(hello.to_string().into()))
             .await
@@ -645,6 +1059,13 @@ impl FakeDiscord {
                 },
                 outgoing = rx.recv() => match outgoing {
                     Some(Outgoing::Text(text)) => open = socket.send(WsMessage::Text(text.into())).await.is_ok(),
+                    Some(Outgoing::Interaction(id, text)) => {
+                        open = socket.send(WsMessage::Text(text.into())).await.is_ok();
+                        if open {
+                            self.state().delivered.push(id);
+                            self.notify();
+                        }
+                    },
                     Some(Outgoing::Close(code)) => {
                         let frame = CloseFrame { code, reason: "closed by FakeDiscord".into() };
                         if socket.send(WsMessage::Close(Some(frame))).await.is_ok() {
@@ -683,6 +1104,7 @@ impl FakeDiscord {
         st.gateway_received.push(payload.clone());
         let d = &payload["d"];
         match payload["op"].as_u64() {
+            Some(1) if st.zombies.contains(&conn_id) => st.fault_counts.acks_withheld += 1,
             Some(1) => {
                 let _ = tx.send(Outgoing::Text(
                     json!({ "op": 11, "s": null, "t": null, "d": null }).to_string(),
@@ -963,6 +1385,94 @@ impl FakeDiscord {
         self.state().rate_limited
     }
 
+    // ----- Seeded faults -----
+
+    /// Turns random REST faults on (replacing any earlier plan and its generator state).
+    pub fn inject_faults(&self, faults: Faults) {
+        let rng = SplitMix(faults.seed);
+        self.state().faults = Some(FaultPlan { faults, rng });
+    }
+
+    /// Turns random REST faults off; the counts stay.
+    pub fn clear_faults(&self) {
+        self.state().faults = None;
+    }
+
+    /// Every fault injected so far.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.state().fault_counts.clone()
+    }
+
+    fn retry_after(&self) -> Duration {
+        self.state()
+            .faults
+            .as_ref()
+            .map_or(Duration::from_secs(1), |p| p.faults.retry_after)
+    }
+
+    /// Draws and counts the fault of one request.
+    fn draw_fault(&self, method: &str, path: &str) -> (Option<Fault>, Option<Duration>) {
+        let mut st = self.state();
+        let Some((fault, slow)) = st.faults.as_mut().and_then(|p| p.draw(path)) else {
+            return (None, None);
+        };
+        let counts = &mut st.fault_counts;
+        match fault {
+            Some(Fault::Status(429)) => counts.rate_limited += 1,
+            Some(Fault::Status(_)) => counts.server_errors += 1,
+            Some(Fault::Drop) => counts.dropped += 1,
+            Some(Fault::DropAfter) => counts.dropped_after += 1,
+            Some(Fault::StatusAfter(_)) => counts.errors_after += 1,
+            None => {}
+        }
+        if slow.is_some() {
+            counts.slow += 1;
+        }
+        if fault.is_some() || slow.is_some() {
+            *counts
+                .by_route
+                .entry(route_class(method, path))
+                .or_default() += 1;
+        }
+        (fault, slow)
+    }
+
+    /// Closes the connection of `peer` without answering the request in flight on it.
+    fn cut(&self, peer: SocketAddr) {
+        if let Some(cut) = lock(&self.inner.kills).get(&peer) {
+            cut.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Records a request answered by an injected fault without being handled.
+    fn record_unhandled(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        raw: &Bytes,
+        reply: &Reply,
+    ) {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let (body, files) = parse_body(content_type, raw);
+        self.state().requests.push(Recorded {
+            method: method.as_str().to_owned(),
+            path: uri.path().to_owned(),
+            body,
+            authorization: headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            query: uri.query().map(str::to_owned),
+            files,
+            status: reply.status,
+            response: reply.body.clone().unwrap_or(Value::Null),
+        });
+    }
+
     // ----- REST -----
 
     fn handle_rest(&self, method: &Method, uri: &Uri, headers: &HeaderMap, raw: &Bytes) -> Reply {
@@ -1147,12 +1657,47 @@ impl FakeDiscord {
 
 async fn rest(
     AxumState(fake): AxumState<FakeDiscord>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let reply = fake.handle_rest(&method, &uri, &headers, &body);
+    let (fault, slow) = fake.draw_fault(method.as_str(), uri.path());
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
+    let reply = match fault {
+        Some(Fault::Status(status)) => {
+            let answer = if status == 429 {
+                let retry_after = fake.retry_after().as_secs_f64();
+                json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": false })
+            } else {
+                error_body(status)
+            };
+            let reply = Reply::failure(status, answer);
+            fake.record_unhandled(&method, &uri, &headers, &body, &reply);
+            reply
+        }
+        Some(Fault::Drop) => {
+            fake.cut(peer);
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        _ => fake.handle_rest(&method, &uri, &headers, &body),
+    };
+    match fault {
+        Some(Fault::DropAfter) => {
+            fake.notify();
+            fake.cut(peer);
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        Some(Fault::StatusAfter(status)) => {
+            fake.notify();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            return (status, axum::Json(error_body(status.as_u16()))).into_response();
+        }
+        _ => {}
+    }
     fake.notify();
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
@@ -1219,6 +1764,10 @@ fn current_commands(st: &FakeState, guild: Option<u64>) -> Value {
     )
 }
 
+/// A second callback for an interaction gets Discord's 400 (code 40060, "Interaction has
+/// already been acknowledged.") and changes nothing, also when the first one's answer was lost
+/// to an injected `drop_after` / `error_after`: the fake keeps the first answer, exactly as
+/// Discord does, so a bot that retries a callback must read 40060 as "already answered".
 fn interaction_callback(st: &mut FakeState, interaction: u64, token: &str, body: &Value) -> Reply {
     if st.responses.contains_key(&interaction) {
         return Reply::error(400, 40060, "Interaction has already been acknowledged.");
