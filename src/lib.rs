@@ -8,6 +8,7 @@ pub mod config;
 pub mod discord;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod store;
 pub mod worker;
 
@@ -30,6 +31,8 @@ pub struct App {
     pub duties_wake: Notify,
     /// Where users reach the HTTP listener (for calendar-feed links); `None` when it is off.
     pub public_url: Option<String>,
+    /// Counters for `/metrics`, and the gateway's state for `/healthz`.
+    pub metrics: metrics::Metrics,
 }
 
 impl App {
@@ -39,6 +42,7 @@ impl App {
             clock,
             duties_wake: Notify::new(),
             public_url: None,
+            metrics: metrics::Metrics::new(),
         }
     }
 
@@ -187,6 +191,7 @@ pub async fn start_with(
     )
     .await?;
     let shard_manager = Arc::clone(&client.shard_manager);
+    app.metrics.attach_gateway(Arc::clone(&shard_manager));
     let gateway = tokio::spawn(async move { client.start().await });
     let sender = Arc::new(discord::sender::Sender::new(
         &token,

@@ -18,6 +18,7 @@ use crate::discord::sender::{Delivery, Sender};
 use crate::discord::summary::summary_embeds;
 use crate::domain::schedule::StandupSchedule;
 use crate::domain::summary::{build, Summary, SummaryInput};
+use crate::metrics::{self, DutyOutcome};
 use crate::store::{Db, OutboxKind, OutboxRow, PostedDuties, StandupRow, StoreResult};
 use crate::App;
 
@@ -229,13 +230,16 @@ impl Worker {
                 db.mark_sent(row.id, message_id, now).await?;
                 db.clear_channel_failure(row.guild_id, row.channel_id)
                     .await?;
-                let late_ms = (now - row.due_at).num_milliseconds();
+                let (items, late_ms) = self.count(row, DutyOutcome::Sent, now);
                 info!(
                     outbox = row.id,
                     guild = row.guild_id,
                     channel = row.channel_id,
+                    tasks = %metrics::task_list(&items),
+                    kind = %metrics::kind_list(&items),
+                    outcome = "sent",
                     late_ms,
-                    "message sent"
+                    "duty"
                 );
                 if row.kind == OutboxKind::Post {
                     // A task finished while its reminder was on the way gets its buttons disabled.
@@ -246,18 +250,60 @@ impl Worker {
                 Ok(Delivered::Sent)
             }
             Delivery::Refused { status, error } => {
-                warn!(outbox = row.id, guild = row.guild_id, channel = row.channel_id, status, %error, "channel refused the message; not retrying");
                 db.mark_failed(row, status, &error, now).await?;
+                let (items, late_ms) = self.count(row, DutyOutcome::Failed, now);
+                warn!(
+                    outbox = row.id,
+                    guild = row.guild_id,
+                    channel = row.channel_id,
+                    tasks = %metrics::task_list(&items),
+                    kind = %metrics::kind_list(&items),
+                    outcome = "failed",
+                    late_ms,
+                    status,
+                    %error,
+                    "duty: channel refused the message; not retrying"
+                );
                 Ok(Delivered::Failed)
             }
             Delivery::Failed { error } => {
                 let attempts = i32::try_from(row.attempts.clamp(0, 20)).unwrap_or(20) + 1;
                 let at = now + RETRY_STEP * attempts;
-                warn!(outbox = row.id, channel = row.channel_id, %error, retry_at = %at, "send failed; will retry");
                 db.retry_later(row.id, at, &error).await?;
+                let (items, late_ms) = self.count(row, DutyOutcome::Retrying, now);
+                warn!(
+                    outbox = row.id,
+                    guild = row.guild_id,
+                    channel = row.channel_id,
+                    tasks = %metrics::task_list(&items),
+                    kind = %metrics::kind_list(&items),
+                    outcome = "retrying",
+                    late_ms,
+                    %error,
+                    retry_at = %at,
+                    "duty: send failed; will retry"
+                );
                 Ok(Delivered::Retrying)
             }
         }
+    }
+
+    /// Counts each duty the row carries (after its outcome is stored, so a resend after a crash
+    /// is not counted twice) and returns them with the row's lateness in milliseconds.
+    fn count(
+        &self,
+        row: &OutboxRow,
+        outcome: DutyOutcome,
+        now: DateTime<Utc>,
+    ) -> (Vec<metrics::DutyItem>, i64) {
+        let late_ms = (now - row.due_at).num_milliseconds();
+        let items = metrics::duties_in(row);
+        for item in &items {
+            self.app
+                .metrics
+                .duty(item.kind, outcome, late_ms as f64 / 1000.0);
+        }
+        (items, late_ms)
     }
 
     /// Runs until `stop` turns true, stepping whenever something falls due or a task changes.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serenity::all::{
     Command, Context as SerenityContext, CreateInteractionResponse,
     CreateInteractionResponseMessage, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
+    ResumedEvent, ShardStageUpdateEvent,
 };
 use serenity::http::{Http, HttpBuilder};
 use serenity::Client;
@@ -17,7 +18,7 @@ use super::commands::registrations;
 use super::render::no_pings;
 use super::router;
 use crate::config::Token;
-use crate::App;
+use crate::{metrics, App};
 
 pub fn http_client(token: &Token, api_base: &str) -> Http {
     HttpBuilder::new(token.expose())
@@ -37,6 +38,7 @@ struct Handler {
 #[serenity::async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: SerenityContext, ready: Ready) {
+        self.app.metrics.gateway_session();
         info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the gateway");
         let commands = registrations();
         let result = match self.guild_id {
@@ -54,8 +56,29 @@ impl EventHandler for Handler {
         }
     }
 
+    async fn resume(&self, _ctx: SerenityContext, _event: ResumedEvent) {
+        self.app.metrics.gateway_session();
+        info!("gateway session resumed");
+    }
+
+    async fn shard_stage_update(&self, _ctx: SerenityContext, event: ShardStageUpdateEvent) {
+        info!(shard = event.shard_id.0, old = %event.old, new = %event.new, "gateway stage");
+    }
+
     async fn interaction_create(&self, ctx: SerenityContext, interaction: Interaction) {
+        let received = std::time::Instant::now();
         let _in_flight = self.in_flight.read().await;
+        // Slash commands and buttons are timed; autocomplete is not a command.
+        let timed = match &interaction {
+            Interaction::Command(c) => Some(metrics::command_labels(c)),
+            Interaction::Component(c) => Some(metrics::button_labels(&c.data.custom_id)),
+            _ => None,
+        };
+        let record_latency = || {
+            if let Some(labels) = timed {
+                self.app.metrics.command_latency(labels, received.elapsed());
+            }
+        };
         let (id, token) = match &interaction {
             Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token.as_str()),
             Interaction::Component(c) => (c.id, c.token.as_str()),
@@ -70,6 +93,7 @@ impl EventHandler for Handler {
             () = tokio::time::sleep(DEFER_AFTER), if matches!(interaction, Interaction::Command(_)) => {
                 // Too slow for Discord's 3-second window: acknowledge now, edit the answer in later.
                 answer_late(&ctx, &interaction, id, token, handling).await;
+                record_latency();
                 return;
             }
         };
@@ -83,6 +107,7 @@ impl EventHandler for Handler {
         {
             warn!(error = %e, interaction = %id, "could not answer an interaction");
         }
+        record_latency();
     }
 }
 

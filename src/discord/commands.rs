@@ -205,6 +205,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[auto(req("project", "The project", Kind::Str))],
     },
     CommandSpec {
+        name: "project",
+        sub: Some("feed"),
+        description: "The project's calendar-feed link, only for you (managers)",
+        options: &[
+            auto(req("project", "The project", Kind::Str)),
+            opt(
+                "rotate",
+                "Make a new link; the old one stops working",
+                Kind::Bool,
+            ),
+        ],
+    },
+    CommandSpec {
         name: "config",
         sub: Some("show"),
         description: "Show this server's settings",
@@ -546,7 +559,7 @@ mod tests {
                     "assignee" => Kind::User,
                     "channel" => Kind::Channel,
                     "role" => Kind::Role,
-                    "overdue" => Kind::Bool,
+                    "overdue" | "rotate" => Kind::Bool,
                     _ => Kind::Str,
                 };
                 assert_eq!(

@@ -112,3 +112,48 @@ pub async fn archive(
         &[],
     ))
 }
+
+/// `/project feed`: the project's calendar-feed link, shown only to the manager who asked.
+pub async fn feed(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+    ctx.require(Action::Feed)?;
+    let project = named(ctx, inv.required_str("project")?).await?;
+    if project.is_archived() {
+        return Err(UserError::Invalid(format!(
+            "The project \"{}\" is archived; its calendar feed can't be changed or shared.",
+            render::typed(&project.name)
+        ))
+        .into());
+    }
+    let Some(base) = ctx.app.public_url.as_deref() else {
+        return Ok(private(
+            "Calendar feeds need the bot's HTTP listener, which is off. Whoever runs the bot can \
+             turn it on with the setting `http.listen` (for example \
+             `COORDINATOR_HTTP__LISTEN=0.0.0.0:8080`) and, behind a proxy, `http.public_url`; see \
+             the README's \"Calendar feeds\".",
+        ));
+    };
+    let rotate = inv.bool("rotate").unwrap_or(false);
+    let token = if rotate {
+        ctx.app.db.rotate_feed_token(project.id, ctx.now).await?
+    } else {
+        ctx.app.db.feed_token(project.id, ctx.now).await?
+    };
+    let url = format!("{base}/feeds/{token}.ics");
+    let what = if rotate {
+        "New calendar feed for"
+    } else {
+        "Calendar feed for"
+    };
+    let mut text = format!(
+        "📅 {what} **{}**: <{url}>\nSubscribe to it in Google Calendar, Outlook or Apple Calendar \
+         (\"add calendar from URL\"). It lists the project's open tasks with due times. Anyone \
+         with the link can read it: keep it private",
+        render::typed(&project.name)
+    );
+    text.push_str(if rotate {
+        "; the previous link has stopped working."
+    } else {
+        ", or make a new one with `rotate:True` (the old link then stops working)."
+    });
+    Ok(private(text))
+}

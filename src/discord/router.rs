@@ -202,6 +202,7 @@ async fn dispatch(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
         ("project", Some("create")) => project::create(ctx, inv).await,
         ("project", Some("list")) => project::list(ctx).await,
         ("project", Some("archive")) => project::archive(ctx, inv).await,
+        ("project", Some("feed")) => project::feed(ctx, inv).await,
         ("config", Some("show")) => config::show(ctx).await,
         ("config", Some("manager-role")) => config::manager_role(ctx, inv).await,
         ("config", Some("timezone")) => config::timezone(ctx, inv).await,

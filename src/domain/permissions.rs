@@ -41,6 +41,8 @@ pub enum Action {
     Delete,
     /// Projects, `/config` settings, standup schedules.
     Manage,
+    /// See or rotate a project's calendar-feed link (it opens the project's tasks to anyone holding it).
+    Feed,
 }
 
 /// Who would have been allowed: the text of a refusal names it.
@@ -69,6 +71,7 @@ impl Refusal {
             Action::Progress => "update this task".to_string(),
             Action::Delete => "delete this task".to_string(),
             Action::Manage => "do that".to_string(),
+            Action::Feed => "see or rotate a project's calendar feed".to_string(),
         };
         let who = match self.needed {
             Needed::Manager => format!("the manager role ({manager_role})"),
@@ -106,7 +109,7 @@ pub fn may(actor: &Actor, action: Action, task: Option<&Task>) -> Result<(), Ref
             Some(user) if user == actor.user_id => Ok(()),
             Some(_) => refuse(Needed::Manager),
         },
-        Action::Assign | Action::Manage => refuse(Needed::Manager),
+        Action::Assign | Action::Manage | Action::Feed => refuse(Needed::Manager),
         Action::Edit(Field::Due | Field::Priority) | Action::Delete => {
             if owns_as_creator {
                 Ok(())

@@ -2,6 +2,8 @@
 //! `/metrics` for Prometheus, and each project's calendar feed. It only reads; every change
 //! still goes through Discord commands.
 
+pub mod feed;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use crate::App;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/feeds/{file}", get(feed::serve))
         .with_state(app)
 }
 

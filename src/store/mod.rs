@@ -2,6 +2,7 @@
 //! domain structs. Ids cross as i64 (sqlx cannot encode u64 for SQLite) and are converted here.
 
 mod duties;
+mod feeds;
 mod history;
 mod projects;
 mod settings;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
+pub use feeds::FeedTask;
 pub use standups::StandupRow;
 pub use tasks::{task_not_found, NewTask, TaskFilter, TaskPage};
 
@@ -41,6 +43,9 @@ pub enum StoreError {
     },
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The system's random generator failed (a new calendar-feed token needs it).
+    #[error("no system randomness: {0}")]
+    Randomness(getrandom::Error),
 }
 
 // SQLite primary result codes (the low byte of an extended code).

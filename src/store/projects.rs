@@ -12,7 +12,7 @@ use crate::domain::UserError;
 const SELECT_PROJECT: &str = "SELECT id, guild_id, name, channel_id, description, created_by, \
      created_at, archived_at FROM projects";
 
-fn project_from_row(row: &SqliteRow) -> StoreResult<Project> {
+pub(super) fn project_from_row(row: &SqliteRow) -> StoreResult<Project> {
     Ok(Project {
         id: row.try_get("id")?,
         guild_id: id_out(row.try_get("guild_id")?),

@@ -58,6 +58,14 @@ impl TestBot {
 
     /// A bot whose duties worker runs on its own, as in production.
     pub async fn start_with_worker(background_worker: bool) -> TestBot {
+        TestBot::start_with_settings(background_worker, |_| {}).await
+    }
+
+    /// A bot whose settings `adjust` changes first (e.g. to turn the HTTP listener on).
+    pub async fn start_with_settings(
+        background_worker: bool,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestBot {
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("coordinator.db");
@@ -73,6 +81,8 @@ impl TestBot {
             log: LogSettings::default(),
             http: HttpSettings::default(),
         };
+        let mut settings = settings;
+        adjust(&mut settings);
         let clock = ManualClock::new(start_time());
         let options = coordinator::StartOptions { background_worker };
         let running = coordinator::start_with(&settings, Arc::new(clock.clone()), options)

@@ -1,0 +1,490 @@
+//! Prometheus metrics (served on `/metrics`) and the gateway's health (for `/healthz`).
+//!
+//! Recording is a hash lookup on `&'static str` labels and an atomic add (histograms take a
+//! short uncontended lock), so the command and duty hot paths barely notice it. Label values
+//! come only from fixed tables (the command schema, the duty kinds), never from user input,
+//! so the number of series stays bounded.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use serenity::all::{CommandDataOptionValue, CommandInteraction};
+use serenity::gateway::{ConnectionStage, ShardManager};
+
+use crate::discord::commands::COMMANDS;
+use crate::discord::duties::DONE_PREFIX;
+use crate::store::{OutboxKind, OutboxRow};
+
+/// A duty sent more than this after its due instant counts as late (in `duties_late_total`);
+/// the same minute after which its message says when it should have arrived.
+pub const LATE_AFTER_SECS: f64 = 60.0;
+
+/// Command latency buckets, in seconds: a local round trip is milliseconds; Discord's
+/// deadline is 3 s, and commands still working at 2 s are deferred.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0,
+];
+/// Duty lateness buckets, in seconds: on time is under a second; a restart or an outage
+/// makes minutes or hours.
+const LATENESS_BUCKETS: [f64; 12] = [
+    0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3_600.0, 21_600.0, 86_400.0,
+];
+
+/// A command, as `/task create` is `command="task", sub="create"` (`sub=""` for `/timezone`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    command: &'static str,
+    sub: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandOutcomeLabels {
+    command: &'static str,
+    sub: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DutyLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+fn lateness_histogram() -> Histogram {
+    Histogram::new(LATENESS_BUCKETS)
+}
+
+/// What a command or button came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandOutcome {
+    Ok,
+    /// The user's mistake or a permission refusal: answered with an explanation.
+    Refused,
+    /// Our fault (the database): answered with an apology.
+    Error,
+}
+
+impl CommandOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandOutcome::Ok => "ok",
+            CommandOutcome::Refused => "refused",
+            CommandOutcome::Error => "error",
+        }
+    }
+}
+
+/// What became of a message carrying duties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DutyOutcome {
+    Sent,
+    /// Refused for good (403/404): not retried.
+    Failed,
+    /// Not delivered this time; tried again later.
+    Retrying,
+}
+
+impl DutyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DutyOutcome::Sent => "sent",
+            DutyOutcome::Failed => "failed",
+            DutyOutcome::Retrying => "retrying",
+        }
+    }
+}
+
+/// Every metric the bot exports, and the gateway's connection state.
+pub struct Metrics {
+    registry: Registry,
+    commands: Family<CommandOutcomeLabels, Counter>,
+    command_latency: HistogramFamily<CommandLabels>,
+    duties: Family<DutyLabels, Counter>,
+    duties_late: Family<KindLabels, Counter>,
+    duty_lateness: HistogramFamily<KindLabels>,
+    gateway_sessions: Counter,
+    gateway_reconnects: Counter,
+    gateway_connected: Gauge,
+    shards: OnceLock<Arc<ShardManager>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("coordinator");
+        let commands = Family::<CommandOutcomeLabels, Counter>::default();
+        registry.register(
+            "commands",
+            "Slash commands and buttons handled, by command, subcommand and outcome (ok, refused, error)",
+            commands.clone(),
+        );
+        let command_latency: HistogramFamily<CommandLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "command_latency_seconds",
+            "From an interaction's arrival to its answer being sent, by command and subcommand",
+            command_latency.clone(),
+        );
+        let duties = Family::<DutyLabels, Counter>::default();
+        registry.register(
+            "duties",
+            "Duties delivered, by kind (reminder, overdue, escalation, standup, edit, message) and outcome (sent, failed, retrying)",
+            duties.clone(),
+        );
+        let duties_late = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "duties_late",
+            "Duties sent more than 60 seconds after they fell due, by kind",
+            duties_late.clone(),
+        );
+        let duty_lateness: HistogramFamily<KindLabels> =
+            Family::new_with_constructor(lateness_histogram);
+        registry.register(
+            "duty_lateness_seconds",
+            "Sent time minus due time of each duty sent, by kind",
+            duty_lateness.clone(),
+        );
+        let gateway_reconnects = Counter::default();
+        registry.register(
+            "gateway_reconnects",
+            "Gateway sessions established (READY or RESUMED) after the first",
+            gateway_reconnects.clone(),
+        );
+        let gateway_connected = Gauge::default();
+        registry.register(
+            "gateway_connected",
+            "1 when every gateway shard is connected, 0 otherwise (read at scrape time)",
+            gateway_connected.clone(),
+        );
+        Self {
+            registry,
+            commands,
+            command_latency,
+            duties,
+            duties_late,
+            duty_lateness,
+            gateway_sessions: Counter::default(),
+            gateway_reconnects,
+            gateway_connected,
+            shards: OnceLock::new(),
+        }
+    }
+
+    /// Counts a handled command or button.
+    pub fn command(&self, (command, sub): (&'static str, &'static str), outcome: CommandOutcome) {
+        self.commands
+            .get_or_create(&CommandOutcomeLabels {
+                command,
+                sub,
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    /// Records the time from an interaction's arrival to its answer.
+    pub fn command_latency(
+        &self,
+        (command, sub): (&'static str, &'static str),
+        elapsed: std::time::Duration,
+    ) {
+        self.command_latency
+            .get_or_create(&CommandLabels { command, sub })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one duty's delivery; a sent duty also records its lateness (in seconds).
+    pub fn duty(&self, kind: &'static str, outcome: DutyOutcome, lateness_secs: f64) {
+        self.duties
+            .get_or_create(&DutyLabels {
+                kind,
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        if outcome == DutyOutcome::Sent {
+            let labels = KindLabels { kind };
+            // Clock skew can make a duty "early"; it is on time.
+            self.duty_lateness
+                .get_or_create(&labels)
+                .observe(lateness_secs.max(0.0));
+            if lateness_secs > LATE_AFTER_SECS {
+                self.duties_late.get_or_create(&labels).inc();
+            }
+        }
+    }
+
+    /// A gateway session started (READY or RESUMED); every one after the first is a reconnect.
+    pub fn gateway_session(&self) {
+        if self.gateway_sessions.inc() > 0 {
+            self.gateway_reconnects.inc();
+        }
+    }
+
+    /// Lets health checks see the shards' connection stages.
+    pub fn attach_gateway(&self, shards: Arc<ShardManager>) {
+        let _ = self.shards.set(shards);
+    }
+
+    /// Whether every shard is connected. A shard being restarted is absent from the manager, so
+    /// an empty manager (or none attached) is not connected.
+    pub async fn gateway_connected(&self) -> bool {
+        let Some(shards) = self.shards.get() else {
+            return false;
+        };
+        let runners = shards.runners.lock().await;
+        !runners.is_empty()
+            && runners
+                .values()
+                .all(|runner| runner.stage == ConnectionStage::Connected)
+    }
+
+    /// The exposition in OpenMetrics text format (see [`CONTENT_TYPE`]).
+    pub async fn encode(&self) -> Result<String, std::fmt::Error> {
+        self.gateway_connected
+            .set(i64::from(self.gateway_connected().await));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// What `prometheus_client`'s text encoder produces (it ends with `# EOF`).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The metric labels of a slash command, from the schema: `("task", "create")`, or
+/// `("unknown", "")` for a command not in it.
+pub fn command_labels(command: &CommandInteraction) -> (&'static str, &'static str) {
+    let data = &command.data;
+    let sub = match data.options.first() {
+        Some(option) if matches!(option.value, CommandDataOptionValue::SubCommand(_)) => {
+            Some(option.name.as_str())
+        }
+        _ => None,
+    };
+    COMMANDS
+        .iter()
+        .find(|spec| spec.name == data.name && spec.sub == sub)
+        .map(|spec| (spec.name, spec.sub.unwrap_or("")))
+        .unwrap_or(("unknown", ""))
+}
+
+/// The metric labels of a button, by what it does.
+pub fn button_labels(custom_id: &str) -> (&'static str, &'static str) {
+    let sub = if custom_id.starts_with("list:") {
+        "list-page"
+    } else if custom_id.starts_with(DONE_PREFIX) {
+        "done"
+    } else if custom_id.starts_with(crate::discord::duties::SNOOZE_PREFIX) {
+        "snooze"
+    } else {
+        "unknown"
+    };
+    ("button", sub)
+}
+
+/// One duty in an outbox message: its kind and task number (none for summaries and edits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DutyItem {
+    pub kind: &'static str,
+    pub task: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct MessageShape {
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    components: Vec<RowShape>,
+    #[serde(default)]
+    embeds: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RowShape {
+    #[serde(default)]
+    components: Vec<ButtonShape>,
+}
+
+#[derive(Deserialize)]
+struct ButtonShape {
+    #[serde(default)]
+    custom_id: Option<String>,
+}
+
+/// The duties an outbox message carries, read back from its rendered body (the outbox keeps
+/// only the message): a duty message has one "Mark done" button per task and one line per
+/// task, starting ⏰ (reminder), 🚨 (overdue) or 🚨🚨 (escalation); a standup summary is
+/// embeds; an edit disables buttons of a message already counted.
+pub fn duties_in(row: &OutboxRow) -> Vec<DutyItem> {
+    let Ok(message) = serde_json::from_str::<MessageShape>(&row.body) else {
+        return vec![DutyItem {
+            kind: "message",
+            task: None,
+        }];
+    };
+    if matches!(row.kind, OutboxKind::Edit { .. }) {
+        return vec![DutyItem {
+            kind: "edit",
+            task: None,
+        }];
+    }
+    let tasks: Vec<i64> = message
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .filter_map(|button| button.custom_id.as_deref()?.strip_prefix(DONE_PREFIX))
+        .filter_map(|number| number.parse().ok())
+        .collect();
+    if tasks.is_empty() {
+        let kind = if message.embeds.is_empty() {
+            "message"
+        } else {
+            "standup"
+        };
+        return vec![DutyItem { kind, task: None }];
+    }
+    let mut kinds = message.content.lines().filter_map(|line| {
+        if line.starts_with("🚨🚨") {
+            Some("escalation")
+        } else if line.starts_with('🚨') {
+            Some("overdue")
+        } else if line.starts_with('⏰') {
+            Some("reminder")
+        } else {
+            None
+        }
+    });
+    tasks
+        .into_iter()
+        .map(|task| DutyItem {
+            // A line cut off by the length limit leaves its task's kind unknown.
+            kind: kinds.next().unwrap_or("duty"),
+            task: Some(task),
+        })
+        .collect()
+}
+
+/// `#3,#4` for logs.
+pub fn task_list(items: &[DutyItem]) -> String {
+    let mut out = String::new();
+    for task in items.iter().filter_map(|item| item.task) {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        let _ = write!(out, "#{task}");
+    }
+    out
+}
+
+/// `reminder,overdue` for logs: each kind once, in order.
+pub fn kind_list(items: &[DutyItem]) -> String {
+    let mut kinds: Vec<&str> = Vec::new();
+    for item in items {
+        if !kinds.contains(&item.kind) {
+            kinds.push(item.kind);
+        }
+    }
+    kinds.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: OutboxKind, body: serde_json::Value) -> OutboxRow {
+        OutboxRow {
+            id: 1,
+            guild_id: 1,
+            channel_id: 2,
+            kind,
+            body: body.to_string(),
+            due_at: chrono::DateTime::UNIX_EPOCH,
+            attempts: 0,
+        }
+    }
+
+    fn button(id: &str) -> serde_json::Value {
+        serde_json::json!({ "type": 1, "components": [{ "type": 2, "custom_id": id }] })
+    }
+
+    #[test]
+    fn duty_messages_are_read_back_task_by_task() {
+        let body = serde_json::json!({
+            "content": "⏰ **#3 a** is due soon\n↳ should have arrived 5 minutes ago\n🚨 **#4 b** is overdue\n🚨🚨 **#9 c** is still not done",
+            "components": [button("duty:done:3"), button("duty:done:4"), button("duty:done:9")],
+        });
+        let items = duties_in(&row(OutboxKind::Post, body));
+        let kinds: Vec<_> = items.iter().map(|i| (i.kind, i.task)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("reminder", Some(3)),
+                ("overdue", Some(4)),
+                ("escalation", Some(9))
+            ]
+        );
+        assert_eq!(task_list(&items), "#3,#4,#9");
+        assert_eq!(kind_list(&items), "reminder,overdue,escalation");
+    }
+
+    #[test]
+    fn summaries_edits_and_unreadable_bodies_are_one_item_each() {
+        let summary = row(
+            OutboxKind::Post,
+            serde_json::json!({ "embeds": [{ "title": "Daily standup" }] }),
+        );
+        assert_eq!(duties_in(&summary)[0].kind, "standup");
+        let edit = row(
+            OutboxKind::Edit { message_id: 5 },
+            serde_json::json!({ "components": [button("duty:done:3")] }),
+        );
+        assert_eq!(
+            duties_in(&edit),
+            [DutyItem {
+                kind: "edit",
+                task: None
+            }]
+        );
+        let mut broken = summary.clone();
+        broken.body = "not json".into();
+        assert_eq!(duties_in(&broken)[0].kind, "message");
+    }
+
+    #[test]
+    fn late_means_over_a_minute_and_reconnects_skip_the_first_session() {
+        let metrics = Metrics::new();
+        metrics.duty("reminder", DutyOutcome::Sent, 60.0);
+        metrics.duty("reminder", DutyOutcome::Sent, 61.0);
+        metrics.duty("reminder", DutyOutcome::Failed, 500.0);
+        metrics.gateway_session();
+        metrics.gateway_session();
+        let late = metrics
+            .duties_late
+            .get_or_create(&KindLabels { kind: "reminder" })
+            .get();
+        assert_eq!(late, 1);
+        assert_eq!(metrics.gateway_reconnects.get(), 1);
+    }
+}

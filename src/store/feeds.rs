@@ -1,0 +1,207 @@
+//! The `project_feeds` table: each project's calendar-feed token, and what the feed shows.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::projects::project_from_row;
+use super::tasks::{task_from_row, SELECT_TASK};
+use super::{time_in, Db, StoreError, StoreResult};
+use crate::domain::guild::Project;
+use crate::domain::task::Task;
+
+/// Random bytes in a token: 192 bits, far past guessing.
+const TOKEN_BYTES: usize = 24;
+/// A lookup finds the row by this many leading characters, then compares the whole token.
+const SELECTOR_CHARS: usize = 8;
+
+/// An open task in a feed, with how often it has changed (the event's SEQUENCE).
+#[derive(Debug, Clone)]
+pub struct FeedTask {
+    pub task: Task,
+    pub revision: u32,
+}
+
+/// A fresh token: `TOKEN_BYTES` from the system's generator, in URL-safe base64 without padding.
+fn new_token() -> StoreResult<String> {
+    let mut bytes = [0_u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(StoreError::Randomness)?;
+    Ok(base64_url(&bytes))
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let index = (n >> (18 - 6 * i)) & 63;
+            out.push(char::from(ALPHABET[index as usize]));
+        }
+    }
+    out
+}
+
+fn selector(token: &str) -> &str {
+    token.get(..SELECTOR_CHARS).unwrap_or(token)
+}
+
+/// Compares without stopping at the first difference, so timing says nothing about a guess.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0_u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+impl Db {
+    /// The project's feed token, created on first use.
+    pub async fn feed_token(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<String> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT token FROM project_feeds WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let token = match existing {
+            Some(token) => token,
+            None => {
+                let token = new_token()?;
+                sqlx::query(
+                    "INSERT INTO project_feeds (project_id, selector, token, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(project_id)
+                .bind(selector(&token))
+                .bind(&token)
+                .bind(time_in(now))
+                .execute(&mut *tx)
+                .await?;
+                token
+            }
+        };
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Replaces the project's feed token; the old one stops working with this commit.
+    pub async fn rotate_feed_token(
+        &self,
+        project_id: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String> {
+        let token = new_token()?;
+        sqlx::query(
+            "INSERT INTO project_feeds (project_id, selector, token, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (project_id) DO UPDATE SET \
+             selector = excluded.selector, token = excluded.token, created_at = excluded.created_at",
+        )
+        .bind(project_id)
+        .bind(selector(&token))
+        .bind(&token)
+        .bind(time_in(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// The project whose feed `token` opens, if any.
+    pub async fn project_by_feed_token(&self, token: &str) -> StoreResult<Option<Project>> {
+        if token.len() < SELECTOR_CHARS {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT f.token AS feed_token, p.id, p.guild_id, p.name, p.channel_id, \
+             p.description, p.created_by, p.created_at, p.archived_at \
+             FROM project_feeds f JOIN projects p ON p.id = f.project_id WHERE f.selector = $1",
+        )
+        .bind(selector(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let stored: String = row.try_get("feed_token")?;
+        if !same_secret(&stored, token) {
+            return Ok(None);
+        }
+        project_from_row(&row).map(Some)
+    }
+
+    /// The project's open tasks that have a due time, soonest first.
+    pub async fn feed_tasks(&self, project: &Project) -> StoreResult<Vec<FeedTask>> {
+        let sql = format!(
+            "{} , (SELECT COUNT(*) FROM task_history h WHERE h.task_id = t.id) AS revision {} \
+             WHERE t.project_id = $1 AND t.guild_id = $2 AND t.status <> 'done' \
+             AND t.due_at IS NOT NULL AND t.deleted_at IS NULL ORDER BY t.due_at, t.number",
+            select_columns(),
+            select_from(),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(project.id)
+            .bind(super::id_in(project.guild_id))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let revision: i64 = row.try_get("revision")?;
+                Ok(FeedTask {
+                    task: task_from_row(row)?,
+                    revision: u32::try_from(revision).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `SELECT_TASK` split at its `FROM`, so the feed can add a column.
+fn select_columns() -> &'static str {
+    SELECT_TASK
+        .split_once(" FROM ")
+        .map_or(SELECT_TASK, |(columns, _)| columns)
+}
+
+fn select_from() -> String {
+    SELECT_TASK
+        .split_once(" FROM ")
+        .map_or_else(String::new, |(_, from)| format!("FROM {from}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_url_matches_rfc_4648_vectors_without_padding() {
+        assert_eq!(base64_url(b""), "");
+        assert_eq!(base64_url(b"f"), "Zg");
+        assert_eq!(base64_url(b"fo"), "Zm8");
+        assert_eq!(base64_url(b"foo"), "Zm9v");
+        assert_eq!(base64_url(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_url(&[0xfb, 0xff, 0xbf]), "-_-_");
+    }
+
+    #[test]
+    fn tokens_are_url_safe_long_and_distinct() {
+        let a = new_token().expect("randomness");
+        let b = new_token().expect("randomness");
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abcdef", "abcdef"));
+        assert!(!same_secret("abcdef", "abcdeg"));
+        assert!(!same_secret("abcdef", "abcde"));
+    }
+}
