@@ -15,6 +15,7 @@ use super::{config, project, standup, task, CommandError, CommandResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::permissions::{may, Action, Actor};
 use crate::domain::UserError;
+use crate::metrics::{self, CommandOutcome};
 use crate::store::StoreError;
 use crate::App;
 
@@ -128,12 +129,9 @@ async fn context<'a>(
     })
 }
 
-/// Turns an error into the reply: user errors as written, anything else logged and apologised for.
-fn error_reply(
-    error: CommandError,
-    settings: Option<&GuildSettings>,
-    what: &str,
-) -> CreateInteractionResponse {
+/// Turns an error into the reply: user errors as written, anything else apologised for (the
+/// caller's one log line carries the error).
+fn error_reply(error: CommandError, settings: Option<&GuildSettings>) -> CreateInteractionResponse {
     match error {
         CommandError::User(UserError::Refused(refusal)) => {
             let label = settings
@@ -142,22 +140,73 @@ fn error_reply(
             private(refusal.explain(&label))
         }
         CommandError::User(user) => private(user.to_string()),
-        CommandError::Store(store) => {
-            error!(command = what, error = %store, "command failed");
-            private(match store {
-                StoreError::ReadOnly(_) => STORE_READ_ONLY,
-                StoreError::Busy(_) => STORE_BUSY,
-                StoreError::Full(_) => STORE_FULL,
-                _ => INTERNAL,
-            })
-        }
+        CommandError::Store(store) => private(match store {
+            StoreError::ReadOnly(_) => STORE_READ_ONLY,
+            StoreError::Busy(_) => STORE_BUSY,
+            StoreError::Full(_) => STORE_FULL,
+            _ => INTERNAL,
+        }),
     }
+}
+
+/// What a command came to, for its log line and metrics.
+fn outcome_of<T>(result: &CommandResult<T>) -> CommandOutcome {
+    match result {
+        Ok(_) => CommandOutcome::Ok,
+        Err(CommandError::User(_)) => CommandOutcome::Refused,
+        Err(CommandError::Store(_)) => CommandOutcome::Error,
+    }
+}
+
+/// Which kind of mistake or failure, for logs.
+fn error_class<T>(result: &CommandResult<T>) -> Option<&'static str> {
+    let Err(error) = result else {
+        return None;
+    };
+    Some(match error {
+        CommandError::User(UserError::Refused(_)) => "permission",
+        CommandError::User(UserError::Invalid(_)) => "invalid",
+        CommandError::User(UserError::NotFound(_)) => "not_found",
+        CommandError::User(UserError::Date(_)) => "date",
+        CommandError::Store(_) => "store",
+    })
+}
+
+/// One log line per command or button: guild, user, what was called, the task when there is
+/// one, and the outcome; a failure of ours is logged as an error, with it.
+fn log_command<T>(
+    guild: Option<u64>,
+    user: u64,
+    command: &str,
+    task: Option<i64>,
+    result: &CommandResult<T>,
+) {
+    let outcome = outcome_of(result).as_str();
+    let error_class = error_class(result);
+    match result {
+        Err(CommandError::Store(e)) => {
+            error!(guild, user, command, task, outcome, error_class, error = %e, "command");
+        }
+        _ => info!(guild, user, command, task, outcome, error_class, "command"),
+    }
+}
+
+/// The task a command is about, when it names one.
+fn task_of(inv: &Invocation) -> Option<i64> {
+    inv.spec
+        .options
+        .iter()
+        .any(|o| o.name == "task")
+        .then(|| inv.int("task"))
+        .flatten()
 }
 
 async fn handle_command(app: &App, command: &CommandInteraction) -> CreateInteractionResponse {
     let user_id = command.user.id.get();
     let guild_id = command.guild_id.map(|g| g.get());
-    let ctx = match context(
+    let labels = metrics::command_labels(command);
+    let mut task = None;
+    let (ctx, result) = match context(
         app,
         guild_id,
         command.channel_id.get(),
@@ -166,22 +215,26 @@ async fn handle_command(app: &App, command: &CommandInteraction) -> CreateIntera
     )
     .await
     {
-        Ok(ctx) => ctx,
-        Err(e) => return error_reply(e, None, &command.data.name),
+        Ok(ctx) => {
+            let result = match Invocation::parse(command) {
+                Ok(invocation) => {
+                    task = task_of(&invocation);
+                    dispatch(&ctx, &invocation).await
+                }
+                Err(e) => Err(e.into()),
+            };
+            (Some(ctx), result)
+        }
+        Err(e) => (None, Err(e)),
     };
-    let result = match Invocation::parse(command) {
-        Ok(invocation) => dispatch(&ctx, &invocation).await,
-        Err(e) => Err(e.into()),
+    app.metrics.command(labels, outcome_of(&result));
+    let path = match labels {
+        ("unknown", _) => std::borrow::Cow::Borrowed(command.data.name.as_str()),
+        (name, "") => std::borrow::Cow::Borrowed(name),
+        (name, sub) => format!("{name} {sub}").into(),
     };
-    let outcome = if result.is_ok() { "ok" } else { "refused" };
-    info!(
-        guild = ctx.guild_id,
-        user = user_id,
-        command = %command.data.name,
-        outcome,
-        "command"
-    );
-    result.unwrap_or_else(|e| error_reply(e, Some(&ctx.settings), &command.data.name))
+    log_command(guild_id, user_id, &path, task, &result);
+    result.unwrap_or_else(|e| error_reply(e, ctx.as_ref().map(|c| &c.settings)))
 }
 
 async fn dispatch(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
@@ -284,25 +337,39 @@ async fn handle_component(
     app: &App,
     component: &ComponentInteraction,
 ) -> CreateInteractionResponse {
+    let custom_id = component.data.custom_id.as_str();
+    let labels = metrics::button_labels(custom_id);
+    let guild_id = component.guild_id.map(|g| g.get());
+    let user_id = component.user.id.get();
     let ctx = match context(
         app,
-        component.guild_id.map(|g| g.get()),
+        guild_id,
         component.channel_id.get(),
         component.member.as_ref(),
-        component.user.id.get(),
+        user_id,
     )
     .await
     {
         Ok(ctx) => ctx,
-        Err(e) => return error_reply(e, None, "button"),
+        Err(e) => {
+            let result: CommandResult<()> = Err(e);
+            app.metrics.command(labels, outcome_of(&result));
+            log_command(guild_id, user_id, custom_id, None, &result);
+            return match result {
+                Err(e) => error_reply(e, None),
+                Ok(()) => private(INTERNAL),
+            };
+        }
     };
-    let custom_id = component.data.custom_id.as_str();
     let number = |prefix: &str| {
         custom_id
             .strip_prefix(prefix)
             .and_then(|n| n.parse().ok())
             .map(crate::domain::task::TaskNumber)
     };
+    let task = number(super::duties::DONE_PREFIX)
+        .or_else(|| number(super::duties::SNOOZE_PREFIX))
+        .map(|n| n.0);
     let result = if let Some(rest) = custom_id.strip_prefix("list:") {
         task::list_page_button(&ctx, rest).await
     } else if let Some(n) = number(super::duties::DONE_PREFIX) {
@@ -312,12 +379,7 @@ async fn handle_component(
     } else {
         Err(UserError::Invalid("That button is no longer active.".into()).into())
     };
-    info!(
-        guild = ctx.guild_id,
-        user = ctx.actor.user_id,
-        button = custom_id,
-        ok = result.is_ok(),
-        "button"
-    );
-    result.unwrap_or_else(|e| error_reply(e, Some(&ctx.settings), "button"))
+    app.metrics.command(labels, outcome_of(&result));
+    log_command(guild_id, user_id, custom_id, task, &result);
+    result.unwrap_or_else(|e| error_reply(e, Some(&ctx.settings)))
 }

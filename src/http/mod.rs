@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -16,23 +18,43 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::App;
+use crate::{metrics, App};
 
 /// Every route the listener serves.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/feeds/{file}", get(feed::serve))
+        .route("/metrics", get(metrics_text))
         .with_state(app)
 }
 
-/// 200 when the database answers; 503 otherwise.
-async fn healthz(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
-    match app.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
+/// 200 when the gateway is connected and the database answers; otherwise 503, with one line
+/// per failing check.
+async fn healthz(State(app): State<Arc<App>>) -> (StatusCode, String) {
+    let mut failing = String::new();
+    if !app.metrics.gateway_connected().await {
+        warn!("health check: gateway disconnected");
+        failing.push_str("gateway disconnected\n");
+    }
+    if let Err(e) = app.db.ping().await {
+        warn!(error = %e, "health check: database unreachable");
+        failing.push_str("database unreachable\n");
+    }
+    if failing.is_empty() {
+        (StatusCode::OK, "ok\n".into())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, failing)
+    }
+}
+
+/// Every metric, in the OpenMetrics text format Prometheus scrapes.
+async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    match app.metrics.encode().await {
+        Ok(body) => ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
         Err(e) => {
-            warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+            warn!(error = %e, "could not encode metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }
