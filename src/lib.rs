@@ -9,6 +9,7 @@ pub mod discord;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod ops;
 pub mod store;
 pub mod worker;
 

@@ -1,29 +1,256 @@
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+use coordinator::config::{ConfigError, LogFormat, Settings};
+use coordinator::ops::{self, ExportFormat, OpsError};
 use tracing_subscriber::EnvFilter;
+
+/// Coordinator: a Discord bot that keeps a team's tasks and deadlines on track.
+///
+/// Settings come from DIR/default.toml, DIR/local.toml and the environment (see README).
+/// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+#[derive(Debug, Parser)]
+#[command(name = "coordinator", version)]
+struct Cli {
+    /// Directory holding default.toml and the optional local.toml [default: config]
+    #[arg(long, global = true, value_name = "DIR")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the bot until SIGINT or SIGTERM (the default when no command is given)
+    Run,
+    /// Create the database if missing and apply pending migrations, then exit
+    Migrate,
+    /// Validate the settings and the token's format without connecting to anything
+    CheckConfig,
+    /// Register the slash commands over REST (to DISCORD_GUILD_ID when set, else globally)
+    RegisterCommands,
+    /// Write a server's tasks with their history (deleted tasks included) as CSV or JSON
+    Export {
+        /// The server (guild) id
+        #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u64).range(1..))]
+        guild: u64,
+        /// Output format
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// Write to FILE instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Bad usage or configuration: what the operator must fix before anything can run.
+const EXIT_CONFIG: u8 = 2;
+const EXIT_RUNTIME: u8 = 1;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = match coordinator::config::Settings::load(Path::new("config")) {
-        Ok(settings) => settings,
-        Err(e) => return fail(&e),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(&usage_error(&e), EXIT_CONFIG),
     };
-    // Checked before logging starts, so a missing token is one clear line.
-    if let Err(e) = settings.token() {
-        return fail(&e);
+    let dir = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("config"));
+    if matches!(cli.command, Some(Cmd::CheckConfig)) {
+        return check_config(&dir, cli.config.is_some());
     }
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-    match coordinator::run(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+    let settings = match load(&dir, cli.config.is_some()) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&e, EXIT_CONFIG),
+    };
+    match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::Run => run(settings).await,
+        Cmd::CheckConfig => check_config(&dir, cli.config.is_some()),
+        Cmd::Migrate => {
+            if let Err(e) = init_logging(&settings, false) {
+                return fail(&e, EXIT_CONFIG);
+            }
+            finish(ops::migrate(&settings).await)
+        }
+        Cmd::RegisterCommands => {
+            if let Err(e) = settings
+                .token()
+                .and_then(|_| init_logging(&settings, false))
+            {
+                return fail(&e, EXIT_CONFIG);
+            }
+            finish(ops::register_commands(&settings).await)
+        }
+        Cmd::Export {
+            guild,
+            format,
+            output,
+        } => {
+            if let Err(e) = init_logging(&settings, false) {
+                return fail(&e, EXIT_CONFIG);
+            }
+            export(&settings, guild, format, output.as_deref()).await
+        }
     }
 }
 
-fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+fn load(dir: &Path, explicit: bool) -> Result<Settings, ConfigError> {
+    if explicit {
+        Settings::load_dir(dir)
+    } else {
+        Settings::load(dir)
+    }
+}
+
+async fn run(settings: Settings) -> ExitCode {
+    // Checked before logging starts, so a missing token is one clear line.
+    let token = match settings.token() {
+        Ok(token) => token.clone(),
+        Err(e) => return fail(&e, EXIT_CONFIG),
+    };
+    if let Err(e) = init_logging(&settings, true) {
+        return fail(&e, EXIT_CONFIG);
+    }
+    if let Err(e) = token.check_format() {
+        tracing::warn!("{e}; connecting anyway");
+    }
+    match coordinator::run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(coordinator::StartError::Config(e)) => fail(&e, EXIT_CONFIG),
+        Err(e) => fail(&e, EXIT_RUNTIME),
+    }
+}
+
+fn check_config(dir: &Path, explicit: bool) -> ExitCode {
+    if explicit && !dir.is_dir() {
+        return fail(
+            &ConfigError::MissingDir(dir.display().to_string()),
+            EXIT_CONFIG,
+        );
+    }
+    match ops::check_config(dir) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, EXIT_CONFIG),
+    }
+}
+
+async fn export(
+    settings: &Settings,
+    guild: u64,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> ExitCode {
+    let result = match output {
+        Some(path) => {
+            let target = path.display().to_string();
+            match std::fs::File::create(path) {
+                Ok(file) => {
+                    let mut out = std::io::BufWriter::new(file);
+                    ops::export(settings, guild, format, &mut out, &target)
+                        .await
+                        .map(|count| {
+                            println!("exported {count} tasks of guild {guild} to {target}")
+                        })
+                }
+                Err(source) => Err(OpsError::Write { target, source }),
+            }
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            ops::export(settings, guild, format, &mut out, "standard output")
+                .await
+                .map(|_| ())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, exit_code(&e)),
+    }
+}
+
+fn finish(result: Result<impl std::fmt::Display, OpsError>) -> ExitCode {
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, exit_code(&e)),
+    }
+}
+
+fn exit_code(error: &OpsError) -> u8 {
+    if error.is_config() {
+        EXIT_CONFIG
+    } else {
+        EXIT_RUNTIME
+    }
+}
+
+/// Human lines or JSON objects, one per event. The bot logs to standard output; the one-shot
+/// commands log to standard error, so their output (an export, say) stays clean.
+fn init_logging(settings: &Settings, to_stdout: bool) -> Result<(), ConfigError> {
+    let filter = match coordinator::config::env_log_filter()? {
+        Some(filter) => filter,
+        None => settings.log.filter.clone(),
+    };
+    let mut filter = EnvFilter::try_new(&filter)
+        .map_err(|e| ConfigError::Invalid(format!("log filter {filter:?}: {e}")))?;
+    // At trace, tungstenite dumps every websocket frame, IDENTIFY and its token included (as
+    // hex): its targets stay at debug whatever the filter says.
+    for cap in ["tungstenite=debug", "tokio_tungstenite=debug"] {
+        let directive = cap
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("log filter {cap:?}: {e}")))?;
+        filter = filter.add_directive(directive);
+    }
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let writer = move || -> Box<dyn Write> {
+        if to_stdout {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::io::stderr())
+        }
+    };
+    match settings.log.format {
+        LogFormat::Human => builder.with_writer(writer).init(),
+        // Event fields at the top level, and the fields of the span the event is in.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer)
+            .init(),
+    }
+    Ok(())
+}
+
+/// clap's several-line usage error as one line.
+fn usage_error(error: &clap::Error) -> String {
+    let text = error.to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    format!("{message} (see coordinator --help)")
+}
+
+fn fail(error: &dyn std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("coordinator: {error}");
-    ExitCode::FAILURE
+    ExitCode::from(code)
 }

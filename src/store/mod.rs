@@ -2,6 +2,7 @@
 //! domain structs. Ids cross as i64 (sqlx cannot encode u64 for SQLite) and are converted here.
 
 mod duties;
+pub mod export;
 mod feeds;
 mod history;
 mod projects;
