@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serenity::all::{
     Command, Context as SerenityContext, CreateInteractionResponse,
     CreateInteractionResponseMessage, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
-    ResumedEvent, ShardStageUpdateEvent,
+    ResumedEvent, Role, RoleId, ShardStageUpdateEvent,
 };
 use serenity::http::{Http, HttpBuilder};
 use serenity::Client;
@@ -63,6 +63,33 @@ impl EventHandler for Handler {
 
     async fn shard_stage_update(&self, _ctx: SerenityContext, event: ShardStageUpdateEvent) {
         info!(shard = event.shard_id.0, old = %event.old, new = %event.new, "gateway stage");
+    }
+
+    /// A deleted manager role grants nothing anyway (members no longer carry it); clearing the
+    /// setting keeps refusals from naming a role that no longer exists.
+    async fn guild_role_delete(
+        &self,
+        _ctx: SerenityContext,
+        guild_id: GuildId,
+        removed_role_id: RoleId,
+        _removed_role: Option<Role>,
+    ) {
+        match self
+            .app
+            .db
+            .forget_manager_role(guild_id.get(), removed_role_id.get())
+            .await
+        {
+            Ok(true) => warn!(
+                guild = guild_id.get(),
+                role = removed_role_id.get(),
+                "the manager role was deleted from the guild; the setting is cleared"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                error!(error = %e, guild = guild_id.get(), "could not clear a deleted manager role")
+            }
+        }
     }
 
     async fn interaction_create(&self, ctx: SerenityContext, interaction: Interaction) {

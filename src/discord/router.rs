@@ -139,7 +139,8 @@ fn error_reply(error: CommandError, settings: Option<&GuildSettings>) -> CreateI
                 .unwrap_or_else(|| "manager".into());
             private(refusal.explain(&label))
         }
-        CommandError::User(user) => private(user.to_string()),
+        // Errors echo what was typed (an unreadable date, say): no live @everyone / @here.
+        CommandError::User(user) => private(render::typed(&user.to_string())),
         CommandError::Store(store) => private(match store {
             StoreError::ReadOnly(_) => STORE_READ_ONLY,
             StoreError::Busy(_) => STORE_BUSY,

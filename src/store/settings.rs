@@ -74,6 +74,20 @@ impl Db {
         Ok(())
     }
 
+    /// Clears the guild's manager role if it is `role_id` (the role was deleted from the
+    /// guild). Returns whether it was the manager role.
+    pub async fn forget_manager_role(&self, guild_id: u64, role_id: u64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE guild_settings SET manager_role_id = NULL \
+             WHERE guild_id = $1 AND manager_role_id = $2",
+        )
+        .bind(id_in(guild_id))
+        .bind(id_in(role_id))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn user_timezone(&self, user_id: u64) -> StoreResult<Option<Tz>> {
         let zone: Option<String> =
             sqlx::query_scalar("SELECT timezone FROM user_settings WHERE user_id = $1")
