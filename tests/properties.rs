@@ -472,3 +472,50 @@ fn buttons_with_odd_custom_ids_are_always_answered() {
         .boxed();
     run_fuzz(BUTTON_CASES, strategy, "buttons");
 }
+
+/// Reminder offsets as typed into `/config reminders`: any text reads or is refused; what reads
+/// is 1 minute to 30 days each, distinct, longest first.
+#[test]
+fn reminder_offsets_read_or_are_refused() {
+    use chrono::Duration;
+    use coordinator::domain::validate::reminder_offsets;
+    let part = prop_oneof![
+        6 => (
+            prop_oneof![4 => 0i64..40, 1 => any::<i64>().prop_map(|n| n % 100_000)],
+            prop::sample::select(vec!["m", "h", "d", "w", " minutes", "days", ""])
+        )
+            .prop_map(|(n, unit)| format!("{n}{unit}")),
+        1 => text(),
+        1 => Just("1h30m".to_string()),
+        1 => Just("an hour".to_string()),
+    ];
+    let strategy = prop::collection::vec(part, 0..5).prop_map(|parts| parts.join(", "));
+    let cases = 3000;
+    let accepted = std::cell::Cell::new(0u32);
+    let result = runner(cases).run(&strategy, |text| {
+        if let Ok(offsets) = reminder_offsets(&text) {
+            accepted.set(accepted.get() + 1);
+            prop_assert!(!offsets.is_empty());
+            for pair in offsets.windows(2) {
+                prop_assert!(
+                    pair[0] > pair[1],
+                    "not longest first and distinct: {text:?}"
+                );
+            }
+            for offset in &offsets {
+                prop_assert!(
+                    *offset >= Duration::minutes(1) && *offset <= Duration::days(30),
+                    "{text:?}"
+                );
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("reminder offsets: {e}");
+    }
+    eprintln!(
+        "reminder offsets: {cases} cases, {} accepted",
+        accepted.get()
+    );
+}

@@ -1241,3 +1241,206 @@ mod tests {
         }
     }
 }
+
+/// Property tests (issue 5): any input, any instant, any zone. Case counts are chosen so the
+/// whole module runs in about a second in a debug build; RELIABILITY.md records the totals.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Instants from 1990 to 2090, where every zone's rules are known.
+    fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+        (631_152_000_i64..3_786_912_000).prop_map(|secs| {
+            DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+        })
+    }
+
+    fn zone() -> impl Strategy<Value = Tz> {
+        prop::sample::select(chrono_tz::TZ_VARIANTS.to_vec())
+    }
+
+    /// Text shaped like a due date, then mutated: words the parser knows, numbers, and noise.
+    fn date_like() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            prop::sample::select(vec![
+                "in",
+                "next",
+                "today",
+                "tomorrow",
+                "eod",
+                "eow",
+                "monday",
+                "fri",
+                "dec",
+                "feb",
+                "29",
+                "31",
+                "9am",
+                "12pm",
+                "23:59",
+                "24:00",
+                "17:00",
+                "2026-02-29",
+                "2028-02-29",
+                "and",
+                "a",
+                "an",
+                "h",
+                "m",
+                "days",
+                "weeks",
+                "1h30m",
+                "at",
+                ",",
+                ":",
+                "-",
+            ])
+            .prop_map(String::from),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "[0-9]{1,25}",
+            "\\PC{1,6}",
+        ];
+        prop::collection::vec(word, 0..6).prop_map(|words| words.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Never a panic; a due time is always strictly after `now`; a refusal echoes at most
+        /// a short line.
+        #[test]
+        fn parse_due_never_panics_and_is_after_now(
+            input in prop_oneof![
+                date_like(),
+                "\\PC{0,40}",
+                "[\\x00-\\x1f\\x7f\\u{200b}\\u{feff}]{0,10}",
+                (1usize..5000).prop_map(|n| "9".repeat(n)),
+                (1usize..2000).prop_map(|n| "in 1h ".repeat(n)),
+            ],
+            now in instant(),
+            zone in zone(),
+        ) {
+            match parse_due(&input, now, zone) {
+                Ok(due) => prop_assert!(due > now, "{input:?} gave {due} at {now}"),
+                Err(DateError::Unreadable { input: echoed }) => {
+                    prop_assert!(echoed.chars().count() <= ECHO_LIMIT + 1);
+                    prop_assert!(!echoed.contains('\n'));
+                }
+                Err(DateError::InPast) => {}
+            }
+        }
+
+        /// `in N unit` is exactly N units after now, to the second, in every zone.
+        #[test]
+        fn relative_spans_round_trip(
+            amount in 1i64..100_000,
+            unit in prop::sample::select(vec![
+                ("m", 60_i64), ("minutes", 60), ("h", 3600), ("hours", 3600),
+                ("d", 86_400), ("days", 86_400), ("w", 604_800), ("weeks", 604_800),
+            ]),
+            spaced in any::<bool>(),
+            now in instant(),
+            zone in zone(),
+        ) {
+            let (name, secs) = unit;
+            let input = if spaced { format!("in {amount} {name}") } else { format!("in {amount}{name}") };
+            let want = now + Duration::seconds(amount * secs);
+            prop_assert_eq!(parse_due(&input, now, zone), Ok(want));
+            prop_assert_eq!(parse_span(&input[3..]), Some(Duration::seconds(amount * secs)));
+        }
+
+        /// Spans never panic (overflow included) and are never negative.
+        #[test]
+        fn parse_span_never_panics_or_goes_negative(input in prop_oneof![date_like(), "\\PC{0,30}"]) {
+            if let Some(span) = parse_span(&input) {
+                prop_assert!(span >= Duration::zero(), "{input:?} gave {span}");
+            }
+        }
+
+        /// A date without a time is 17:00 local that day (none of these days has a DST gap at
+        /// 17:00), whatever the zone.
+        #[test]
+        fn a_date_without_time_means_1700_local(
+            days_ahead in 1u64..3000,
+            now in instant(),
+            zone in zone(),
+        ) {
+            let today = now.with_timezone(&zone).date_naive();
+            let Some(day) = today.checked_add_days(Days::new(days_ahead)) else { return Ok(()) };
+            let due = parse_due(&day.format("%Y-%m-%d").to_string(), now, zone);
+            let want = resolve_local(zone, day.and_time(DEFAULT_TIME));
+            prop_assert_eq!(due, Ok(want));
+        }
+
+        /// A wall-clock time resolves to itself, or (in a DST gap) to the first instant after
+        /// the gap; an ambiguous one to the earlier instant; and resolution never goes back in
+        /// time as the wall clock moves forward.
+        #[test]
+        fn local_times_resolve_forward_and_monotonically(
+            now in instant(),
+            step_minutes in 1i64..180,
+            zone in zone(),
+        ) {
+            let local = now.with_timezone(&zone).naive_local();
+            let later = local + Duration::minutes(step_minutes);
+            let at = resolve_local(zone, local);
+            let at_later = resolve_local(zone, later);
+            prop_assert!(at <= at_later, "{local} -> {at}, {later} -> {at_later} in {zone}");
+            let seen = at.with_timezone(&zone).naive_local();
+            match zone.from_local_datetime(&later) {
+                LocalResult::Single(x) => prop_assert_eq!(at_later, x.with_timezone(&Utc)),
+                LocalResult::Ambiguous(a, b) => {
+                    prop_assert_eq!(at_later, a.min(b).with_timezone(&Utc));
+                }
+                LocalResult::None => {
+                    let shown = at_later.with_timezone(&zone).naive_local();
+                    prop_assert!(shown > later, "gap {later} moved back to {shown} in {zone}");
+                }
+            }
+            // `now`'s own wall time exists, so it resolves to an instant showing that wall time.
+            prop_assert_eq!(seen, local);
+        }
+    }
+
+    /// DST days: every minute of the spring-forward and fall-back days in Berlin, New York and
+    /// Lord Howe (a 30-minute shift), typed as `<date> HH:MM`, gives a due time showing that
+    /// wall time, or the end of the gap, or the earlier of two.
+    #[test]
+    fn every_minute_of_dst_days_reads() {
+        use chrono_tz::{America::New_York, Australia::Lord_Howe, Europe::Berlin};
+        let days = [
+            (Berlin, (2026, 3, 29)),
+            (Berlin, (2026, 10, 25)),
+            (New_York, (2026, 3, 8)),
+            (New_York, (2026, 11, 1)),
+            (Lord_Howe, (2026, 4, 5)),
+            (Lord_Howe, (2026, 10, 4)),
+        ];
+        let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(); // 2026-01-01
+        let mut cases = 0;
+        for (zone, (y, m, d)) in days {
+            let day = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+            let mut previous = now;
+            for minute in 0..24 * 60 {
+                let local = day
+                    .and_hms_opt(minute / 60, minute % 60, 0)
+                    .unwrap_or_default();
+                let input = local.format("%Y-%m-%d %H:%M").to_string();
+                let due = parse_due(&input, now, zone).unwrap_or_else(|e| panic!("{input}: {e}"));
+                let shown = due.with_timezone(&zone).naive_local();
+                assert!(shown >= local, "{input} in {zone} went back to {shown}");
+                assert!(
+                    due >= previous,
+                    "{input} in {zone} is before the minute before"
+                );
+                if zone.from_local_datetime(&local).earliest().is_some() {
+                    assert_eq!(shown, local, "{input} in {zone}");
+                }
+                previous = due;
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 6 * 1440);
+    }
+}

@@ -253,3 +253,128 @@ mod tests {
         );
     }
 }
+
+/// Property tests (issue 5): for any due time, offsets, snooze and cursor, the duties a task owes
+/// are in time order, reminders strictly before the deadline, and a worker that sends
+/// `due_now` and moves the cursor never sends a duty twice.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap_or_default()
+    }
+
+    /// Up to 5 distinct offsets from 1 minute to 30 days, longest first (as settings store them).
+    fn offsets() -> impl Strategy<Value = Vec<Duration>> {
+        prop::collection::btree_set(60i64..=30 * 86_400, 0..=5).prop_map(|set| {
+            set.into_iter()
+                .rev()
+                .map(Duration::seconds)
+                .collect::<Vec<_>>()
+        })
+    }
+
+    /// A dated task: set at `set`, due `lead` seconds later, cursor somewhere from `set` on,
+    /// and maybe snoozed.
+    fn duty_clock() -> impl Strategy<Value = DutyClock> {
+        (
+            1_700_000_000i64..1_900_000_000,
+            1i64..60 * 86_400,
+            0i64..70 * 86_400,
+            prop::option::of(0i64..62 * 86_400),
+        )
+            .prop_map(|(set, lead, cursor_after, snooze)| DutyClock {
+                due_at: at(set + lead),
+                due_set_at: at(set),
+                cursor: at(set + cursor_after.min(lead + 2 * 86_400)),
+                snoozed_until: snooze.map(|s| at(set + s)),
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn reminders_are_before_the_deadline_and_in_order(
+            clock in duty_clock(),
+            offsets in offsets(),
+        ) {
+            let duties = pending(&clock, &offsets);
+            for pair in duties.windows(2) {
+                prop_assert!(pair[0].at <= pair[1].at, "out of order: {duties:?}");
+            }
+            for duty in &duties {
+                prop_assert!(duty.at > clock.cursor, "at or before the cursor: {duty:?}");
+                match duty.kind {
+                    DutyKind::Reminder { offset } => {
+                        prop_assert!(duty.at < clock.due_at, "reminder not before due: {duty:?}");
+                        prop_assert!(duty.at > clock.due_set_at, "reminder caught up: {duty:?}");
+                        prop_assert!(offsets.contains(&offset));
+                        if let Some(snoozed) = clock.snoozed_until {
+                            prop_assert!(duty.at >= snoozed || duty.at <= clock.cursor,
+                                "reminder inside the snooze: {duty:?}");
+                        }
+                    }
+                    DutyKind::Overdue => prop_assert_eq!(duty.at, clock.due_at),
+                    DutyKind::Escalation => prop_assert_eq!(duty.at, clock.due_at + ESCALATION_AFTER),
+                }
+            }
+            // Without a snooze, every offset whose moment is still ahead gets its own reminder.
+            if clock.snoozed_until.is_none() {
+                let expected = offsets
+                    .iter()
+                    .filter(|o| {
+                        let when = clock.due_at - **o;
+                        when > clock.due_set_at && when > clock.cursor
+                    })
+                    .count();
+                let reminders = duties
+                    .iter()
+                    .filter(|d| matches!(d.kind, DutyKind::Reminder { .. }))
+                    .count();
+                prop_assert_eq!(reminders, expected);
+            }
+            prop_assert_eq!(next_at(&clock, &offsets), duties.first().map(|d| d.at));
+        }
+
+        /// A worker waking at arbitrary moments, sending `due_now` and moving the cursor to it:
+        /// what it sends is strictly increasing in time, never the same duty twice, never early,
+        /// and the escalation (the last duty) is always sent once the worker wakes after it.
+        #[test]
+        fn a_worker_following_due_now_sends_each_duty_at_most_once(
+            clock in duty_clock(),
+            offsets in offsets(),
+            wakes in prop::collection::vec(0i64..4 * 86_400, 1..30),
+        ) {
+            let mut clock = clock;
+            let owes_escalation = clock.cursor < clock.due_at + ESCALATION_AFTER;
+            let mut now = clock.cursor;
+            let mut sent: Vec<Duty> = Vec::new();
+            let mut wakes = wakes;
+            // A last wake after the escalation.
+            wakes.push((clock.due_at + ESCALATION_AFTER - now).num_seconds().max(0) + 1);
+            for gap in wakes {
+                now += Duration::seconds(gap);
+                if let Some(duty) = due_now(&clock, &offsets, now) {
+                    prop_assert!(duty.at <= now, "sent early: {duty:?} at {now}");
+                    if let Some(last) = sent.last() {
+                        prop_assert!(duty.at > last.at, "not after the previous one: {sent:?} then {duty:?}");
+                    }
+                    prop_assert!(
+                        !sent.iter().any(|d| d.kind == duty.kind),
+                        "sent twice: {duty:?}"
+                    );
+                    clock.cursor = duty.at;
+                    sent.push(duty);
+                }
+            }
+            let kinds = |k: DutyKind| sent.iter().filter(|d| d.kind == k).count();
+            prop_assert!(kinds(DutyKind::Overdue) <= 1);
+            prop_assert_eq!(kinds(DutyKind::Escalation), usize::from(owes_escalation), "{:?}", sent);
+            prop_assert!(pending(&clock, &offsets).is_empty());
+        }
+    }
+}

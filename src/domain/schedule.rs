@@ -947,3 +947,155 @@ mod tests {
         );
     }
 }
+
+/// Property tests (issue 5): any typed schedule reads or is refused without panicking; a
+/// schedule's next run is after the given instant, on an allowed weekday at its wall time (or
+/// the end of a DST gap), never skips a day's run, and moves forward as time does.
+#[cfg(test)]
+mod properties {
+    use chrono::{Duration, TimeZone, Timelike};
+    use chrono_tz::{America, Australia, Europe, Pacific};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap_or_default()
+    }
+
+    /// DST-heavy zones (30-minute shifts, a skipped day in Apia) more often than the rest.
+    fn zone() -> impl Strategy<Value = Tz> {
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                Europe::Berlin,
+                America::New_York,
+                Australia::Lord_Howe,
+                Pacific::Apia,
+                Pacific::Chatham,
+                Australia::Sydney,
+                chrono_tz::UTC,
+            ]),
+            1 => prop::sample::select(chrono_tz::TZ_VARIANTS.to_vec()),
+        ]
+    }
+
+    /// Any instant 1990–2090, or one within three days of a 2026 DST change in Berlin, New
+    /// York, Lord Howe or Sydney (and Apia's skipped 2011-12-30).
+    fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+        let changes = vec![
+            1_774_746_000_i64, // 2026-03-29 01:00 UTC, Berlin springs forward
+            1_792_890_000,     // 2026-10-25 01:00 UTC, Berlin falls back
+            1_772_953_200,     // 2026-03-08 07:00 UTC, New York springs forward
+            1_793_512_800,     // 2026-11-01 06:00 UTC, New York falls back
+            1_775_314_800,     // 2026-04-04 15:00 UTC, Lord Howe and Sydney fall back
+            1_791_043_200,     // 2026-10-03 16:00 UTC, Lord Howe and Sydney spring forward
+            1_325_239_200,     // 2011-12-30 10:00 UTC, Apia skips a day
+        ];
+        prop_oneof![
+            1 => (631_152_000_i64..3_786_912_000).prop_map(at),
+            1 => (prop::sample::select(changes), -3 * 86_400_i64..3 * 86_400)
+                .prop_map(|(change, offset)| at(change + offset)),
+        ]
+    }
+
+    /// A weekday schedule at a random time (every minute of the DST hours included).
+    fn schedule() -> impl Strategy<Value = (StandupSchedule, u8, u32, u32)> {
+        (
+            1u8..=ALL_DAYS,
+            0u32..24,
+            prop_oneof![0u32..60, Just(0u32), Just(30u32)],
+        )
+            .prop_map(|(days, hour, minute)| {
+                let expr = format!("{minute} {hour} * * {}", dow_field(days));
+                let schedule = StandupSchedule::from_expr(&expr)
+                    .unwrap_or_else(|e| panic!("{expr} should read: {e}"));
+                (schedule, days, hour, minute)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn next_run_is_after_on_an_allowed_day_and_never_skips_one(
+            (schedule, days, hour, minute) in schedule(),
+            after in instant(),
+            zone in zone(),
+            probe in 0.0f64..1.0,
+        ) {
+            let next = schedule.next_after(after, zone);
+            let Some(next) = next else {
+                return Err(TestCaseError::fail(format!("{} never runs", schedule.expr())));
+            };
+            prop_assert!(next > after, "{} after {after} in {zone}: {next}", schedule.expr());
+            // The run is some allowed date's hh:mm, resolved like a typed time (a DST gap moves
+            // it forward, so its date may be the day before the one it shows).
+            let shown = next.with_timezone(&zone).date_naive();
+            let from_day = [shown, shown.pred_opt().unwrap_or(shown)].into_iter().find(|day| {
+                days & (1 << day.weekday().num_days_from_sunday()) != 0
+                    && day
+                        .and_hms_opt(hour, minute, 0)
+                        .is_some_and(|local| resolve_local(zone, local) == next)
+            });
+            prop_assert!(from_day.is_some(), "{} gave {next} ({}) in {zone}",
+                schedule.expr(), next.with_timezone(&zone));
+            if let Some(day) = from_day {
+                if day == shown && zone.from_local_datetime(&day.and_hms_opt(hour, minute, 0).unwrap_or_default()).earliest().is_some() {
+                    let local = next.with_timezone(&zone);
+                    prop_assert_eq!((local.hour(), local.minute()), (hour, minute));
+                }
+            }
+            // Any instant in [after, next) has the same next run: no run in between was skipped.
+            let span = (next - after).num_seconds();
+            let between = after + Duration::seconds((span as f64 * probe) as i64);
+            prop_assert_eq!(schedule.next_after(between, zone), Some(next));
+        }
+
+        #[test]
+        fn next_run_is_monotonic(
+            (schedule, _days, _hour, _minute) in schedule(),
+            after in instant(),
+            later_by in 0i64..10 * 86_400,
+            zone in zone(),
+        ) {
+            let first = schedule.next_after(after, zone);
+            let second = schedule.next_after(after + Duration::seconds(later_by), zone);
+            prop_assert!(first <= second, "{first:?} then {second:?} in {zone}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever is typed into `/standup schedule`, it reads or is refused; what reads is
+        /// stored as a crontab that reads back the same and runs at least once.
+        #[test]
+        fn typed_schedules_read_or_are_refused_without_panicking(
+            time in prop_oneof![
+                "\\PC{0,30}",
+                "[0-9*,/ -]{0,20}",
+                (any::<u8>(), any::<u8>(), "[0-9*,/-]{1,6}", "[0-9*,/-]{1,6}", "[0-9a-zA-Z*,/?#L-]{1,8}")
+                    .prop_map(|(m, h, dom, mon, dow)| format!("{m} {h} {dom} {mon} {dow}")),
+                prop::sample::select(vec!["09:30", "9am", "noon", "midnight", "24:00", "12:60",
+                    "@daily", "0 9 30 2 *", "0 9 31 4 *", "0 9 29 2 *", "0 9 * * 7"]).prop_map(String::from),
+            ],
+            days in prop::option::of(prop_oneof![
+                "\\PC{0,20}",
+                "[a-z, -]{0,20}",
+                prop::sample::select(vec!["mon-fri", "fri-mon", "daily", "weekends", "sun", "-",
+                    "mon-", ",", "every day"]).prop_map(String::from),
+            ]),
+        ) {
+            if let Ok(schedule) = StandupSchedule::parse(&time, days.as_deref()) {
+                let again = StandupSchedule::from_expr(schedule.expr());
+                prop_assert!(again.is_ok(), "{} does not read back", schedule.expr());
+                if let Ok(again) = again {
+                    prop_assert_eq!(again.expr(), schedule.expr());
+                }
+                prop_assert!(schedule.next_after(at(1_767_225_600), chrono_tz::UTC).is_some());
+                prop_assert!(!schedule.describe().is_empty());
+            }
+            let _ = StandupSchedule::from_expr(&time);
+        }
+    }
+}
