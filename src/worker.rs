@@ -262,7 +262,7 @@ impl Worker {
                     late_ms,
                     status,
                     %error,
-                    "duty: channel refused the message; not retrying"
+                    "duty"
                 );
                 Ok(Delivered::Failed)
             }
@@ -281,7 +281,7 @@ impl Worker {
                     late_ms,
                     %error,
                     retry_at = %at,
-                    "duty: send failed; will retry"
+                    "duty"
                 );
                 Ok(Delivered::Retrying)
             }

@@ -5,9 +5,11 @@
 mod support;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
+use serde_json::{json, Value};
 use support::bot::*;
 use support::fake_discord::FakeDiscord;
 use support::interactions::Opt;
@@ -107,6 +109,47 @@ async fn metrics(base: &str) -> HashMap<String, f64> {
     samples(&body)
 }
 
+/// Everything the bot logs while this test binary runs, as JSON lines (tests share it: each
+/// test looks only for its own lines).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || LogWriter(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one log subscriber");
+        logs
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The `fields` of every captured log event whose message is `message`.
+fn events(logs: &Mutex<Vec<u8>>, message: &str) -> Vec<Value> {
+    let text = String::from_utf8(logs.lock().expect("log buffer").clone()).expect("utf-8 logs");
+    assert!(!text.contains(TOKEN), "the token was logged");
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON log line"))
+        .map(|event| event["fields"].clone())
+        .filter(|fields| fields["message"] == message)
+        .collect()
+}
+
 fn hours(h: i64) -> chrono::DateTime<chrono::Utc> {
     start_time() + Duration::hours(h)
 }
@@ -117,6 +160,7 @@ fn due(value: &str) -> Opt {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_follow_commands_duties_and_reconnects() {
+    let logs = captured_logs();
     let (bot, base) = http_bot().await;
     let (_, _, text) = get(&format!("{base}/metrics")).await;
     for family in [
@@ -229,6 +273,69 @@ async fn metrics_follow_commands_duties_and_reconnects() {
         ),
         1.0,
         "{m:?}"
+    );
+
+    // Each command and each message of duties logged once, with guild, task and outcome.
+    let commands = events(&logs, "command");
+    let show: Vec<_> = commands
+        .iter()
+        .filter(|c| c["command"] == "task show")
+        .collect();
+    assert_eq!(show.len(), 1, "{commands:?}");
+    assert_eq!(
+        (
+            &show[0]["guild"],
+            &show[0]["user"],
+            &show[0]["task"],
+            &show[0]["outcome"],
+            &show[0]["error_class"]
+        ),
+        (
+            &json!(GUILD),
+            &json!(BOB),
+            &json!(999),
+            &json!("refused"),
+            &json!("not_found")
+        )
+    );
+    let creates = commands
+        .iter()
+        .filter(|c| c["command"] == "task create" && c["outcome"] == "ok" && c["guild"] == GUILD)
+        .count();
+    assert_eq!(creates, 3, "{commands:?}");
+    let duties = events(&logs, "duty");
+    let line = |outcome: &str, tasks: &str| {
+        duties
+            .iter()
+            .filter(|d| d["outcome"] == outcome && d["tasks"] == tasks && d["guild"] == GUILD)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let late = line("sent", &format!("#{on_time}"));
+    assert_eq!(late.len(), 1, "{duties:?}");
+    assert_eq!(
+        (&late[0]["kind"], &late[0]["late_ms"]),
+        (&json!("reminder"), &json!(300_000))
+    );
+    assert_eq!(late[0]["channel"], CHANNEL);
+    let failed: Vec<_> = duties
+        .iter()
+        .filter(|d| d["outcome"] == "failed" && d["channel"] == DEAD_CHANNEL)
+        .collect();
+    assert_eq!(failed.len(), 2, "{duties:?}");
+    assert!(failed.iter().all(|d| d["status"] == 403), "{failed:?}");
+    let shared_line = line("sent", &format!("#{on_time},#{later}"));
+    let shared_line = if shared_line.is_empty() {
+        line("sent", &format!("#{later},#{on_time}"))
+    } else {
+        shared_line
+    };
+    assert_eq!(shared_line.len(), 1, "{duties:?}");
+    assert_eq!(shared_line[0]["late_ms"], 0);
+    let kinds = shared_line[0]["kind"].as_str().unwrap_or_default();
+    assert!(
+        kinds == "overdue,reminder" || kinds == "reminder,overdue",
+        "{kinds}"
     );
 
     // One reconnect (a resumed session).
