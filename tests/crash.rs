@@ -651,19 +651,42 @@ async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
     });
     let started = Instant::now();
     let mut kill_points = Vec::new();
-    for _ in 0..MIX_KILLS {
+    let mut after_message_kills = 0;
+    for cycle in 0..MIX_KILLS {
         let identified = fake.identify_count();
         let mut bot = Bot::start(&fake, &db_url);
         fake.wait_identified(identified + 1).await;
-        let run_for = {
+        let (run_for, right_after) = {
             let mut d = driver.lock().expect("driver");
-            Duration::from_millis(d.rng.range(100, 900))
+            (
+                Duration::from_millis(if cycle % 2 == 0 {
+                    d.rng.range(100, 900)
+                } else {
+                    2_000
+                }),
+                Duration::from_micros(d.rng.range(0, 500)),
+            )
         };
+        // Every other kill lands just after a duty message was accepted, where the outbox row
+        // is most likely not yet marked sent: the restart must resend it with the same nonce.
+        let messages_before = fake.messages().len();
+        let after_a_message = async {
+            if cycle % 2 == 0 {
+                std::future::pending::<()>().await;
+            }
+            while fake.messages().len() == messages_before {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(right_after).await;
+        };
+        let started_load = Instant::now();
         tokio::select! {
             () = drive(&fake, &driver) => unreachable!("the driver runs until stopped"),
             () = tokio::time::sleep(run_for) => {}
+            () = after_a_message => { after_message_kills += 1; }
         }
         bot.kill();
+        let run_for = started_load.elapsed();
         kill_points.push(run_for.as_millis());
         let d = driver.lock().expect("driver");
         check_consistency(&db_url, &fake, &d).await;
@@ -713,8 +736,9 @@ async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
     assert_eq!(pending, 0, "every claimed duty message was sent");
     eprintln!(
         "mixed-load crash test (seed {seed}): {MIX_KILLS} SIGKILLs after {kill_points:?} ms of \
-         load; {} interactions injected, {} answered ({} applied), {} unanswered of which {} \
-         applied whole and the rest not at all; {} tasks, {} history rows; {posted} overdue \
+         load ({after_message_kills} right after a duty message); {} interactions injected, \
+         {} answered ({} applied), {} unanswered of which {} applied whole and the rest not \
+         at all; {} tasks, {} history rows; {posted} overdue \
          alerts posted in {} messages, {} resends de-duplicated by nonce; integrity ok after \
          every kill; lost 0, duplicated 0; {:.1} s",
         driver.lock().expect("driver").sent.len(),
