@@ -37,9 +37,54 @@ async fn setup() -> TestBot {
     bot
 }
 
+/// The snapshot plus the standup and duty tables, which standup and check-in commands write.
+async fn everything(bot: &TestBot) -> String {
+    let mut out = bot.snapshot().await;
+    for table in [
+        "standups",
+        "checkins",
+        "standup_runs",
+        "outbox",
+        "duty_claims",
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT CAST(json_array(*) AS TEXT) FROM (SELECT * FROM {table}) ORDER BY 1"
+        ))
+        .fetch_all(bot.pool())
+        .await
+        .unwrap_or_else(|_| vec![format!("{table}: unreadable")]);
+        out.push_str(&format!("{table}: {rows:?}\n"));
+    }
+    out
+}
+
+/// How the case reads when typed, long values shortened (for RELIABILITY.md's table).
+fn typed(path: &[&str], options: &[Opt]) -> String {
+    let mut out = format!("/{}", path.join(" "));
+    for option in options {
+        let (name, value) = match option {
+            Opt::Str(n, v) => {
+                let first = v.chars().next().unwrap_or(' ');
+                let value = if v.chars().count() > 30 && v.chars().all(|c| c == first) {
+                    format!("\"{first}\"×{}", v.chars().count())
+                } else {
+                    format!("{v:?}")
+                };
+                (n, value)
+            }
+            Opt::Int(n, v) => (n, v.to_string()),
+            Opt::Bool(n, v) => (n, v.to_string()),
+            Opt::User(n, v) | Opt::Channel(n, v) | Opt::Role(n, v) => (n, v.to_string()),
+        };
+        out.push_str(&format!(" {name}:{value}"));
+    }
+    out
+}
+
 async fn rejects(caller: Caller, path: &[&str], options: Vec<Opt>, needle: &str) {
     let bot = setup().await;
-    let before = bot.snapshot().await;
+    let before = everything(&bot).await;
+    let case = typed(path, &options);
     let reply = bot.run(&caller, path, options).await;
     assert_private_error(&reply, needle);
     assert_pings_nobody(&reply);
@@ -47,7 +92,9 @@ async fn rejects(caller: Caller, path: &[&str], options: Vec<Opt>, needle: &str)
         !content(&reply).contains("Secret"),
         "another guild's title leaked: {reply}"
     );
-    assert_eq!(before, bot.snapshot().await, "data changed");
+    assert_eq!(before, everything(&bot).await, "data changed");
+    // A record line for RELIABILITY.md: `cargo test --test bad_input -- --nocapture`.
+    eprintln!("bad input | {case} | {} | unchanged", content(&reply));
 }
 
 macro_rules! bad_input {
@@ -103,6 +150,15 @@ bad_input! {
     missing_required_option: alice(), &["task", "assign"], vec![Opt::Int("task", 1)], "needs the option \"assignee\"";
     unknown_option_name: alice(), &["task", "show"], vec![Opt::Int("task", 1), s("colour", "red")], "no option named";
     command_from_a_dm: Caller::dm(CHANNEL, ALICE), &["task", "mine"], vec![], "only inside a server";
+    edited_title_over_200: alice(), &["task", "edit"], vec![Opt::Int("task", 1), s("title", &"x".repeat(201))], "limit is 200";
+    checkin_yesterday_over_1000: alice(), &["checkin"], vec![s("yesterday", &"y".repeat(1001)), s("today", "tests")], "limit is 1000";
+    checkin_blockers_over_1000: alice(), &["checkin"], vec![s("yesterday", "code"), s("today", "tests"), s("blockers", &"b".repeat(1001))], "limit is 1000";
+    empty_checkin_today: alice(), &["checkin"], vec![s("yesterday", "code"), s("today", "  ")], "can't be empty";
+    unreadable_standup_time: manager(), &["standup", "schedule"], vec![s("time", "25:99"), Opt::Channel("channel", CHANNEL)], "couldn't read";
+    crontab_minute_and_hour_out_of_range: manager(), &["standup", "schedule"], vec![s("time", "61 25 * * *"), Opt::Channel("channel", CHANNEL)], "minute must be 0–59";
+    unreadable_crontab_weekday: manager(), &["standup", "schedule"], vec![s("time", "0 9 * * funday"), Opt::Channel("channel", CHANNEL)], "couldn't read the crontab";
+    crontab_that_never_fires: manager(), &["standup", "schedule"], vec![s("time", "0 9 30 2 *"), Opt::Channel("channel", CHANNEL)], "never matches";
+    unknown_standup_day: manager(), &["standup", "schedule"], vec![s("time", "09:30"), Opt::Channel("channel", CHANNEL), s("days", "funday")], "don't know the day";
 }
 
 #[tokio::test]
@@ -114,6 +170,10 @@ async fn a_stale_button_gets_an_ephemeral_error() {
     let reply = bot.fake.response(id).await;
     assert_private_error(&reply, "no longer active");
     assert_eq!(before, bot.snapshot().await);
+    eprintln!(
+        "bad input | button list:not-a-page | {} | unchanged",
+        content(&reply)
+    );
 }
 
 #[tokio::test]
