@@ -82,15 +82,24 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops cleanly: no new events, in-flight commands finish, the database closes.
-    pub async fn shutdown(self) {
+    /// Stops cleanly: no new events, in-flight commands answer, the duties worker stops between
+    /// duties, the HTTP listener drains, and the database closes (checkpointing its WAL).
+    pub async fn shutdown(mut self) {
+        // The worker finishes the duty it is sending and takes no other; the listener drains.
+        let _ = self.stop_worker.send(true);
         self.shard_manager.shutdown_all().await;
-        let _all_done = self.in_flight.write().await;
-        if let Err(e) = self.gateway.await {
+        // Once the gateway task has ended, no shard dispatches another interaction.
+        if let Err(e) = (&mut self.gateway).await {
             warn!(error = %e, "gateway task ended abnormally");
         }
-        // The worker stops between steps: a claimed duty is either sent or left for next start.
+        self.finish().await;
+    }
+
+    /// Everything after the gateway has stopped.
+    async fn finish(self) {
+        // A row being sent is finished and marked first; the rest stay pending for next start.
         let _ = self.stop_worker.send(true);
+        commands_answered(&self.in_flight).await;
         if let Err(e) = self.worker_task.await {
             warn!(error = %e, "duties worker ended abnormally");
         }
@@ -99,6 +108,8 @@ impl Running {
                 warn!(error = %e, "HTTP listener ended abnormally");
             }
         }
+        // Again, for a handler whose task first ran while the worker was stopping.
+        commands_answered(&self.in_flight).await;
         self.app.db.close().await;
         info!("stopped");
     }
@@ -115,8 +126,7 @@ impl Running {
     ) -> Result<(), StartError> {
         tokio::select! {
             ended = &mut self.gateway => {
-                let _ = self.stop_worker.send(true);
-                self.app.db.close().await;
+                self.finish().await;
                 match ended {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(StartError::Discord(e)),
@@ -133,6 +143,14 @@ impl Running {
             }
         }
     }
+}
+
+/// Waits until every interaction handler that has started has answered. Serenity spawns a task
+/// per event; one spawned just before the gateway stopped is given a turn to start. The lock is
+/// not kept: a handler starting later still answers instead of hanging.
+async fn commands_answered(in_flight: &RwLock<()>) {
+    tokio::task::yield_now().await;
+    drop(in_flight.write().await);
 }
 
 /// How to start: tests drive the duties worker step by step instead of letting it run.

@@ -52,6 +52,9 @@ pub struct Worker {
     sender: Arc<Sender>,
     /// Duties that fall due together for one channel share a message, this many at most.
     duties_per_message: usize,
+    /// Set by `run`: once it turns true, no further row is sent (a row being sent is finished
+    /// and recorded first), so shutdown never leaves a message posted but not marked sent.
+    stopping: Option<watch::Receiver<bool>>,
 }
 
 /// The summary of a guild at `now`, and the ids of the check-ins it shows.
@@ -94,6 +97,21 @@ impl Worker {
             app,
             sender,
             duties_per_message: DUTIES_PER_MESSAGE,
+            stopping: None,
+        }
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.as_ref().is_some_and(|stop| *stop.borrow())
+    }
+
+    /// Resolves once `run` is told to stop; never for a worker driven by `step` alone.
+    async fn stopped(&self) {
+        match self.stopping.clone() {
+            Some(mut stop) => {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }
+            None => std::future::pending().await,
         }
     }
 
@@ -177,7 +195,7 @@ impl Worker {
                 .await?;
             let full = rows.len() as i64 == SEND_BATCH;
             self.send_rows(rows, outcome).await?;
-            if !full {
+            if !full || self.is_stopping() {
                 return Ok(());
             }
         }
@@ -197,7 +215,11 @@ impl Worker {
             jobs.spawn(async move {
                 let mut results = Vec::new();
                 for row in rows {
-                    let delivery = worker.sender.deliver(&row).await;
+                    // Rows left here stay leased; the next start releases and sends them.
+                    let Some(delivery) = worker.sender.deliver_unless(&row, worker.stopped()).await
+                    else {
+                        break;
+                    };
                     results.push(worker.record(&row, delivery).await);
                 }
                 results
@@ -307,7 +329,8 @@ impl Worker {
     }
 
     /// Runs until `stop` turns true, stepping whenever something falls due or a task changes.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        self.stopping = Some(stop.clone());
         match self.app.db.release_leases(self.app.clock.now()).await {
             Ok(0) => {}
             Ok(unsent) => info!(unsent, "resending messages left unsent by the last run"),

@@ -94,6 +94,8 @@ impl EventHandler for Handler {
 
     async fn interaction_create(&self, ctx: SerenityContext, interaction: Interaction) {
         let received = std::time::Instant::now();
+        // Before the in-flight guard: a shutdown test reads this to know what reached the bot.
+        tracing::debug!(interaction = %interaction.id(), "interaction received");
         let _in_flight = self.in_flight.read().await;
         // Slash commands and buttons are timed; autocomplete is not a command.
         let timed = match &interaction {

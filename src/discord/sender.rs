@@ -239,11 +239,36 @@ impl Sender {
 
     /// Sends one outbox row: the same row always makes the same request (same nonce).
     pub async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        self.wait_turn(row.channel_id).await;
+        self.deliver_on_turn(row).await
+    }
+
+    /// Like [`Self::deliver`], but gives up (`None`) if `stop` resolves while the row still
+    /// waits for its first turn. Once a request has gone out, the row is seen through, so a
+    /// stopping worker never leaves a message posted but not recorded.
+    pub async fn deliver_unless(
+        &self,
+        row: &OutboxRow,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Option<Delivery> {
+        tokio::select! {
+            biased;
+            () = stop => return None,
+            () = self.wait_turn(row.channel_id) => {}
+        }
+        Some(self.deliver_on_turn(row).await)
+    }
+
+    /// The attempts of one row, the first of which already has its turn.
+    async fn deliver_on_turn(&self, row: &OutboxRow) -> Delivery {
         let mut server_errors = 0;
         let mut rate_limits = 0;
         let mut backoff = FIRST_BACKOFF;
+        let mut first = true;
         loop {
-            self.wait_turn(row.channel_id).await;
+            if !std::mem::take(&mut first) {
+                self.wait_turn(row.channel_id).await;
+            }
             let response = match self.request(row).send().await {
                 Ok(response) => response,
                 Err(e) => {
