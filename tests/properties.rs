@@ -210,7 +210,7 @@ fn command_data(schema: Arc<Schema>, focus: bool) -> BoxedStrategy<(Value, Calle
                             (4, Some(v)) if v.is_i64() && seed % 4 == 0 => v,
                             (4, _) => json!(1 + (seed % 3) as i64),
                             (5, _) => json!(seed % 2 == 0),
-                            (6 | 7 | 8, _) => json!(ALICE.to_string()),
+                            (6..=8, _) => json!(ALICE.to_string()),
                             (_, Some(Value::String(s))) => json!(s),
                             (_, _) => json!("tomorrow 9am"),
                         };
