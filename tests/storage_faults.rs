@@ -290,3 +290,50 @@ async fn full_database_rolls_back_clearly_and_recovers() {
     assert_recovers(&bot, "Written after the fault").await;
     eprintln!("full database: refused after {refused} filler tasks");
 }
+
+/// The background worker, as in production: a reminder falls due while another program holds
+/// the write lock; the worker's steps fail and are retried, and once the lock is released the
+/// reminder is posted exactly once.
+#[tokio::test]
+async fn background_worker_retries_through_a_lock() {
+    let bot = TestBot::start_with_worker(true).await;
+    dated_task(&bot).await;
+    let mut locker = SqliteConnection::connect(&bot.settings.database.url)
+        .await
+        .expect("second connection");
+    locker
+        .execute("BEGIN EXCLUSIVE")
+        .await
+        .expect("exclusive lock");
+    bot.clock.set(reminder_time());
+    bot.app().duties_changed();
+    // Held past one busy timeout, so at least one step fails on it.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert!(
+        bot.posted_with("Ship the release").is_empty(),
+        "nothing can be claimed while the lock is held"
+    );
+    locker.execute("ROLLBACK").await.expect("release the lock");
+    locker.close().await.expect("close");
+    bot.app().duties_changed();
+    bot.fake
+        .wait_until("the reminder after the lock", |f| {
+            f.messages()
+                .iter()
+                .any(|m| {
+                    m.body["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("Ship the release")
+                })
+                .then_some(())
+        })
+        .await;
+    // Another step (racing the background one: leases keep them apart) sends nothing new.
+    let worker = &bot.running.as_ref().expect("running").worker;
+    worker
+        .step(reminder_time() + Duration::seconds(1))
+        .await
+        .expect("step after the fault");
+    assert_eq!(bot.posted_with("Ship the release").len(), 1, "posted once");
+}
