@@ -442,6 +442,18 @@ fn alert_counts(fake: &FakeDiscord) -> BTreeMap<i64, usize> {
         .collect()
 }
 
+/// A task as its history rows tell it.
+#[derive(Default)]
+struct Replayed {
+    status: &'static str,
+    reason: Option<String>,
+    /// `Some` once an assign or unassign row exists: the assignee it left.
+    assignee: Option<Option<String>>,
+    title: String,
+    edited: bool,
+    deleted: bool,
+}
+
 /// What the checks found, for the record.
 #[derive(Default, Debug)]
 struct Figures {
@@ -577,6 +589,73 @@ async fn check_consistency(db_url: &str, fake: &FakeDiscord, driver: &Driver) ->
         assert!(
             count >= *applied,
             "task #{task}: {applied} answered {action} commands but {count} rows"
+        );
+    }
+    // Each task's row is what its history says happened to it: no change without its history
+    // row, no history row without its change.
+    let states = sqlx::query(
+        "SELECT id, number, status, blocked_reason, assignee_id, title, deleted_at IS NOT NULL \
+         FROM tasks WHERE guild_id = $1",
+    )
+    .bind(GUILD as i64)
+    .fetch_all(pool)
+    .await
+    .expect("task states");
+    let history = sqlx::query("SELECT task_id, action, detail FROM task_history ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("history in order");
+    let mut replayed: BTreeMap<i64, Replayed> = BTreeMap::new();
+    for row in &history {
+        let entry = replayed.entry(row.get::<i64, _>(0)).or_default();
+        let detail: String = row.get(2);
+        match row.get::<String, _>(1).as_str() {
+            "created" => entry.title = detail,
+            "started" => entry.status = "in_progress",
+            "done" => entry.status = "done",
+            "reopened" => entry.status = "todo",
+            "blocked" => {
+                entry.status = "blocked";
+                entry.reason = Some(detail);
+            }
+            "assigned" => entry.assignee = Some(detail.strip_prefix("user:").map(String::from)),
+            "unassigned" => entry.assignee = Some(None),
+            "edited" => entry.edited = true,
+            "deleted" => entry.deleted = true,
+            _ => {}
+        }
+    }
+    for row in &states {
+        let number: i64 = row.get(1);
+        let expected = replayed.remove(&row.get::<i64, _>(0)).unwrap_or_default();
+        let status = if expected.status.is_empty() {
+            "todo"
+        } else {
+            expected.status
+        };
+        assert_eq!(row.get::<String, _>(2), status, "task #{number}: status");
+        if status == "blocked" {
+            assert_eq!(
+                row.get::<Option<String>, _>(3),
+                expected.reason,
+                "task #{number}"
+            );
+        }
+        if let Some(assignee) = expected.assignee {
+            let stored = row.get::<Option<i64>, _>(4).map(|a| (a as u64).to_string());
+            assert_eq!(stored, assignee, "task #{number}: assignee");
+        }
+        let title: String = row.get(5);
+        if !expected.edited {
+            assert_eq!(
+                title, expected.title,
+                "task #{number}: title without an edit row"
+            );
+        }
+        assert_eq!(
+            row.get::<bool, _>(6),
+            expected.deleted,
+            "task #{number}: deleted"
         );
     }
     let twice: Vec<_> = alert_counts(fake)
