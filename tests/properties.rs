@@ -385,6 +385,40 @@ async fn seeded_app(dir: &tempfile::TempDir) -> App {
     app
 }
 
+/// After thousands of arbitrary commands, everything stored still obeys spec §8's limits: the
+/// validation ran before every write that went through.
+async fn assert_stored_data_is_valid(app: &App, what: &str) {
+    let checks = [
+        ("tasks with a title outside 1–200 characters",
+         "SELECT COUNT(*) FROM tasks WHERE length(trim(title)) < 1 OR length(title) > 200"),
+        ("descriptions over 2000 characters",
+         "SELECT COUNT(*) FROM tasks WHERE length(coalesce(description, '')) > 2000"),
+        ("block reasons over 1000 characters",
+         "SELECT COUNT(*) FROM tasks WHERE length(coalesce(blocked_reason, '')) > 1000"),
+        ("unknown statuses or priorities",
+         "SELECT COUNT(*) FROM tasks WHERE status NOT IN ('todo', 'in_progress', 'blocked', 'done') \
+          OR priority NOT IN ('low', 'normal', 'high', 'urgent')"),
+        ("due times not after creation",
+         "SELECT COUNT(*) FROM tasks WHERE due_at IS NOT NULL AND due_at <= created_at"),
+        ("tasks without history", "SELECT COUNT(*) FROM tasks t WHERE NOT EXISTS \
+          (SELECT 1 FROM task_history h WHERE h.task_id = t.id)"),
+        ("projects named outside 1–50 characters",
+         "SELECT COUNT(*) FROM projects WHERE length(trim(name)) < 1 OR length(name) > 50"),
+        ("duplicate project names in a guild",
+         "SELECT COUNT(*) - COUNT(DISTINCT guild_id || ':' || lower(name)) FROM projects"),
+        ("check-in fields over 1000 characters",
+         "SELECT COUNT(*) FROM checkins WHERE length(yesterday) > 1000 OR length(today) > 1000 \
+          OR length(coalesce(blockers, '')) > 1000"),
+    ];
+    for (problem, sql) in checks {
+        let count: i64 = sqlx::query_scalar(sql)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {sql}: {e}"));
+        assert_eq!(count, 0, "{what}: {problem}");
+    }
+}
+
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
         cases,
@@ -408,6 +442,7 @@ fn run_fuzz(cases: u32, strategy: BoxedStrategy<Value>, what: &str) -> Tally {
     if let Err(e) = result {
         panic!("{what}: {e}");
     }
+    rt.block_on(assert_stored_data_is_valid(&app, what));
     let tally = tally.into_inner();
     eprintln!(
         "router fuzz, {what}: {} cases, {} answered ({} publicly), {} rejected by serenity, in {:?}",
