@@ -318,6 +318,11 @@ async fn another_guild_sees_and_changes_nothing() {
             vec![s("title", "t"), s("project", HIDDEN_PROJECT)],
         ),
         (&["project", "archive"], vec![s("project", HIDDEN_PROJECT)]),
+        (&["project", "feed"], vec![s("project", HIDDEN_PROJECT)]),
+        (
+            &["project", "feed"],
+            vec![s("project", HIDDEN_PROJECT), Opt::Bool("rotate", true)],
+        ),
     ];
     let mut replies = Vec::new();
     for (path, options) in commands {
@@ -343,17 +348,20 @@ async fn another_guild_sees_and_changes_nothing() {
             "another guild was shown the task: {reply}"
         );
     }
+    let mut completions = 0;
     for (path, focused) in [
         (&["task", "show"][..], "task"),
         (&["task", "done"][..], "task"),
         (&["task", "create"][..], "project"),
         (&["task", "list"][..], "project"),
+        (&["project", "feed"][..], "project"),
     ] {
         for typed in ["", "hidden", "proj", &number.to_string()] {
             let choices = bot
                 .complete(&them, path, vec![s(focused, typed)], focused)
                 .await;
             assert!(choices.is_empty(), "{path:?} {typed:?}: {choices:?}");
+            completions += 1;
         }
     }
     assert_eq!(bot.snapshot().await, before, "another guild changed data");
@@ -362,8 +370,8 @@ async fn another_guild_sees_and_changes_nothing() {
         messages_before
     );
     eprintln!(
-        "guild isolation: {} commands and buttons, 16 autocompletes from another guild: \
-         nothing shown, nothing changed",
+        "guild isolation: {} commands and buttons, {completions} autocompletes from another \
+         guild: nothing shown, nothing changed",
         replies.len()
     );
 }
