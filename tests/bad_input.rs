@@ -81,7 +81,7 @@ fn typed(path: &[&str], options: &[Opt]) -> String {
     out
 }
 
-async fn rejects(caller: Caller, path: &[&str], options: Vec<Opt>, needle: &str) {
+async fn rejects(name: &str, caller: Caller, path: &[&str], options: Vec<Opt>, needle: &str) {
     let bot = setup().await;
     let before = everything(&bot).await;
     let case = typed(path, &options);
@@ -94,14 +94,17 @@ async fn rejects(caller: Caller, path: &[&str], options: Vec<Opt>, needle: &str)
     );
     assert_eq!(before, everything(&bot).await, "data changed");
     // A record line for RELIABILITY.md: `cargo test --test bad_input -- --nocapture`.
-    eprintln!("bad input | {case} | {} | unchanged", content(&reply));
+    eprintln!(
+        "bad input | {name} | {case} | {} | unchanged",
+        content(&reply)
+    );
 }
 
 macro_rules! bad_input {
     ($($name:ident: $caller:expr, $path:expr, $options:expr, $needle:expr;)*) => {$(
         #[tokio::test]
         async fn $name() {
-            rejects($caller, $path, $options, $needle).await;
+            rejects(stringify!($name), $caller, $path, $options, $needle).await;
         }
     )*};
 }
@@ -171,7 +174,7 @@ async fn a_stale_button_gets_an_ephemeral_error() {
     assert_private_error(&reply, "no longer active");
     assert_eq!(before, bot.snapshot().await);
     eprintln!(
-        "bad input | button list:not-a-page | {} | unchanged",
+        "bad input | a_stale_button_gets_an_ephemeral_error | button list:not-a-page | {} | unchanged",
         content(&reply)
     );
 }
