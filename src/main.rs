@@ -122,10 +122,60 @@ async fn run(settings: Settings) -> ExitCode {
     if let Err(e) = token.check_format() {
         tracing::warn!("{e}; connecting anyway");
     }
-    match coordinator::run(settings).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(coordinator::StartError::Config(e)) => fail(&e, EXIT_CONFIG),
-        Err(e) => fail(&e, EXIT_RUNTIME),
+    let clock = std::sync::Arc::new(coordinator::clock::SystemClock);
+    let running = match coordinator::start(&settings, clock).await {
+        Ok(running) => running,
+        Err(coordinator::StartError::Config(e)) => return fail(&e, EXIT_CONFIG),
+        Err(e) => return fail(&e, EXIT_RUNTIME),
+    };
+    // A clean stop waits for the gateway to close; one that cannot reach Discord may never
+    // close, so the process leaves anyway SHUTDOWN_GRACE after the signal.
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    };
+    let overdue = async move {
+        match on_signal.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = running.run_until(stop) => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, EXIT_RUNTIME),
+        },
+        () = overdue => {
+            tracing::error!(grace_secs = SHUTDOWN_GRACE.as_secs(), "shutdown did not finish in time; exiting anyway");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// How long a SIGINT/SIGTERM shutdown may take before the process exits regardless.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
     }
 }
 
