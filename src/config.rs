@@ -191,8 +191,25 @@ impl figment::Provider for EnvVars {
     fn data(
         &self,
     ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
-        self.env.data()
+        let mut data = self.env.data()?;
+        for dict in data.values_mut() {
+            drop_empty(dict);
+        }
+        Ok(data)
     }
+}
+
+/// An empty variable (`COORDINATOR_HTTP__LISTEN=`) counts as unset, as `DISCORD_TOKEN=` does:
+/// the usual way to switch a setting off in an env file or `docker run -e`.
+fn drop_empty(dict: &mut figment::value::Dict) {
+    dict.retain(|_, value| match value {
+        figment::value::Value::String(_, text) => !text.trim().is_empty(),
+        figment::value::Value::Dict(_, inner) => {
+            drop_empty(inner);
+            !inner.is_empty()
+        }
+        _ => true,
+    });
 }
 
 impl Settings {

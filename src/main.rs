@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -273,7 +273,16 @@ fn init_logging(settings: &Settings, to_stdout: bool) -> Result<(), ConfigError>
         }
     };
     match settings.log.format {
-        LogFormat::Human => builder.with_writer(writer).init(),
+        LogFormat::Human => {
+            // Colours only for a person at a terminal: journald and log files get plain text.
+            let terminal = if to_stdout {
+                std::io::stdout().is_terminal()
+            } else {
+                std::io::stderr().is_terminal()
+            };
+            let ansi = terminal && std::env::var_os("NO_COLOR").is_none();
+            builder.with_ansi(ansi).with_writer(writer).init()
+        }
         // Event fields at the top level, and the fields of the span the event is in.
         LogFormat::Json => builder
             .json()

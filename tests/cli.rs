@@ -142,6 +142,8 @@ fn check_config_prints_every_setting_with_its_source_and_the_token_redacted() {
             ("DISCORD_TOKEN", TOKEN),
             ("LOG_FORMAT", "json"),
             ("COORDINATOR_HTTP__PUBLIC_URL", "https://c.example.com"),
+            // Empty counts as unset, as in an env file's `DISCORD_GUILD_ID=`.
+            ("DISCORD_GUILD_ID", ""),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -546,4 +548,80 @@ fn export_of_a_missing_database_fails_without_creating_one() {
     );
     assert!(err.contains("does not exist"), "{err}");
     assert!(!setup.path().join("data").exists());
+}
+
+#[tokio::test]
+async fn run_is_the_default_and_log_format_json_writes_one_json_object_per_line() {
+    let fake = FakeDiscord::start().await;
+    let setup = Setup::new();
+    let url = setup.database_url();
+    let base = fake.base_url();
+    let mut command = setup.command(
+        &[],
+        &[
+            ("DISCORD_TOKEN", TOKEN),
+            ("DISCORD_API_BASE", &base),
+            ("DATABASE_URL", &url),
+            ("DISCORD_GUILD_ID", "123456789"),
+            ("LOG_FORMAT", "json"),
+        ],
+    );
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let pid = child.id();
+    let _guard = KillOnDrop(pid);
+    // Drained while it runs, so a full pipe cannot stall the bot.
+    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+    fake.wait_ready().await;
+    fake.wait_until("commands registered", |f| {
+        f.registered_commands().into_iter().next()
+    })
+    .await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
+        .await
+        .expect("stops within 20 s")
+        .expect("join")
+        .expect("output");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let logs = stdout(&output);
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(lines.len() >= 3, "{logs}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+        assert!(
+            line["message"].is_string(),
+            "event fields at the top level: {line}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l["message"] == "shutting down"),
+        "{logs}"
+    );
+    assert!(!logs.contains("secret_part"), "the token leaked");
+}
+
+/// Kills the bot if the test fails half-way, so no process outlives it.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }
