@@ -9,10 +9,10 @@ use serenity::all::{
     CreateInteractionResponseMessage, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
     ResumedEvent, Role, RoleId, ShardStageUpdateEvent,
 };
-use serenity::http::{Http, HttpBuilder};
+use serenity::http::{Http, HttpBuilder, HttpError};
 use serenity::Client;
 use tokio::sync::RwLock;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::commands::registrations;
 use super::render::no_pings;
@@ -121,7 +121,7 @@ impl EventHandler for Handler {
             response = &mut handling => response,
             () = tokio::time::sleep(DEFER_AFTER), if matches!(interaction, Interaction::Command(_)) => {
                 // Too slow for Discord's 3-second window: acknowledge now, edit the answer in later.
-                answer_late(&ctx, &interaction, id, token, handling).await;
+                answer_late(&ctx, &interaction, id, token, handling, received).await;
                 record_latency();
                 return;
             }
@@ -129,11 +129,7 @@ impl EventHandler for Handler {
         let Some(response) = response else {
             return;
         };
-        if let Err(e) = ctx
-            .http
-            .create_interaction_response(id, token, &response, Vec::new())
-            .await
-        {
+        if let Err(e) = respond(&ctx.http, id, token, &response, received).await {
             warn!(error = %e, interaction = %id, "could not answer an interaction");
         }
         record_latency();
@@ -149,16 +145,13 @@ async fn answer_late(
     id: serenity::all::InteractionId,
     token: &str,
     handling: impl std::future::Future<Output = Option<CreateInteractionResponse>>,
+    received: std::time::Instant,
 ) {
     let ephemeral = !router::replies_publicly(interaction);
     let defer = CreateInteractionResponse::Defer(
         CreateInteractionResponseMessage::new().ephemeral(ephemeral),
     );
-    if let Err(e) = ctx
-        .http
-        .create_interaction_response(id, token, &defer, Vec::new())
-        .await
-    {
+    if let Err(e) = respond(&ctx.http, id, token, &defer, received).await {
         warn!(error = %e, interaction = %id, "could not defer a slow interaction");
     }
     let Some(response) = handling.await else {
@@ -169,12 +162,85 @@ async fn answer_late(
         .ok()
         .and_then(|value| value.get("data").cloned())
         .unwrap_or_default();
-    if let Err(e) = ctx
-        .http
-        .edit_original_interaction_response(token, &data, Vec::new())
-        .await
-    {
-        warn!(error = %e, interaction = %id, "could not deliver a deferred answer");
+    let mut attempt = 1;
+    loop {
+        match ctx
+            .http
+            .edit_original_interaction_response(token, &data, Vec::new())
+            .await
+        {
+            Ok(_) => return,
+            // An edit is idempotent, and the token lives 15 minutes: retrying is always safe.
+            Err(e) if transient(&e) && attempt < EDIT_ATTEMPTS => {
+                debug!(error = %e, interaction = %id, attempt, "retrying a deferred answer");
+                tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                warn!(error = %e, interaction = %id, "could not deliver a deferred answer");
+                return;
+            }
+        }
+    }
+}
+
+/// Discord refuses an interaction callback after 3 s: retries stop short of that.
+const ANSWER_WINDOW: std::time::Duration = std::time::Duration::from_millis(2_700);
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+const EDIT_ATTEMPTS: u32 = 5;
+
+/// Sends an interaction callback, retrying 429s, 5xx answers and lost connections while the
+/// window is open. A 5xx or a lost connection may hide a callback Discord did take: then the
+/// retry gets 40060 "already acknowledged", which means the interaction is answered.
+async fn respond(
+    http: &Http,
+    id: serenity::all::InteractionId,
+    token: &str,
+    response: &CreateInteractionResponse,
+    received: std::time::Instant,
+) -> serenity::Result<()> {
+    let mut attempt = 1;
+    loop {
+        let error = match http
+            .create_interaction_response(id, token, response, Vec::new())
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if attempt > 1 && error_code(&error) == Some(ALREADY_ACKNOWLEDGED) {
+            debug!(interaction = %id, attempt, "an earlier answer had reached Discord");
+            return Ok(());
+        }
+        let pause = RETRY_PAUSE * attempt;
+        if !transient(&error) || received.elapsed() + pause >= ANSWER_WINDOW {
+            return Err(error);
+        }
+        debug!(error = %error, interaction = %id, attempt, "retrying an interaction answer");
+        tokio::time::sleep(pause).await;
+        attempt += 1;
+    }
+}
+
+const ALREADY_ACKNOWLEDGED: isize = 40060;
+
+fn error_code(error: &serenity::Error) -> Option<isize> {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.error.code)
+        }
+        _ => None,
+    }
+}
+
+/// Worth retrying: rate limited, a server error, or no answer at all.
+fn transient(error: &serenity::Error) -> bool {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            response.status_code.as_u16() == 429 || response.status_code.is_server_error()
+        }
+        serenity::Error::Http(HttpError::Request(_)) => true,
+        _ => false,
     }
 }
 

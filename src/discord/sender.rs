@@ -286,15 +286,39 @@ impl Sender {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             self.learn(row.channel_id, &headers).await;
-            let body: Value = response.json_body().await;
+            let body = response.json_body().await;
+            let message_id = body
+                .as_ref()
+                .and_then(|b| b.get("id"))
+                .and_then(Value::as_str)
+                .and_then(|id| id.parse::<u64>().ok());
+            let message_id = match (message_id, &row.kind) {
+                (Some(id), _) => Some(id),
+                (None, OutboxKind::Edit { message_id }) => Some(*message_id),
+                (None, OutboxKind::Post) => None,
+            };
+            let body = body.unwrap_or(Value::Null);
             match status {
+                200..=299 if message_id.is_none() => {
+                    // The answer was cut off: the message may exist, and its id is needed to
+                    // disable its buttons later. A resend with the same nonce returns it.
+                    server_errors += 1;
+                    if server_errors >= MAX_SERVER_ERRORS {
+                        return Delivery::Failed {
+                            error: format!("Discord answered {status} without a message"),
+                        };
+                    }
+                    debug!(
+                        outbox = row.id,
+                        status, "answer without a message id; resending"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
                 200..=299 => {
-                    let message_id = body
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .and_then(|id| id.parse().ok())
-                        .unwrap_or(0);
-                    return Delivery::Sent { message_id };
+                    return Delivery::Sent {
+                        message_id: message_id.unwrap_or_default(),
+                    };
                 }
                 429 => {
                     rate_limits += 1;
@@ -340,17 +364,15 @@ impl Sender {
     }
 }
 
-/// Reads a response body as JSON, or Null.
+/// Reads a response body as JSON; `None` if it was cut off or is not JSON.
 trait JsonBody {
-    async fn json_body(self) -> Value;
+    async fn json_body(self) -> Option<Value>;
 }
 
 impl JsonBody for reqwest::Response {
-    async fn json_body(self) -> Value {
-        match self.bytes().await {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        }
+    async fn json_body(self) -> Option<Value> {
+        let bytes = self.bytes().await.ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 }
 
