@@ -625,3 +625,89 @@ impl Drop for KillOnDrop {
             .status();
     }
 }
+
+/// `KEY=value` pairs each deployment recipe sets, by file: the env example (its commented
+/// examples too), the Dockerfile's `ENV` and the unit's `Environment=`.
+fn deploy_variables() -> Vec<(&'static str, Vec<(String, String)>)> {
+    let read = |name: &str| {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy")
+                .join(name),
+        )
+        .unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
+    };
+    let pairs = |assignments: Vec<&str>| -> Vec<(String, String)> {
+        assignments
+            .into_iter()
+            .filter_map(|a| a.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect()
+    };
+    let example = read("coordinator.env.example");
+    let dockerfile = read("Dockerfile").replace("\\\n", " ");
+    let unit = read("coordinator.service");
+    vec![
+        (
+            "coordinator.env.example",
+            pairs(
+                example
+                    .lines()
+                    .map(|l| l.trim_start_matches(['#', ' ']))
+                    .collect(),
+            ),
+        ),
+        (
+            "Dockerfile",
+            pairs(
+                dockerfile
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("ENV "))
+                    .flat_map(str::split_whitespace)
+                    .collect(),
+            ),
+        ),
+        (
+            "coordinator.service",
+            pairs(
+                unit.lines()
+                    .filter_map(|l| l.strip_prefix("Environment="))
+                    .collect(),
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn the_deploy_recipes_settings_pass_check_config() {
+    let setup = Setup::new();
+    for (file, pairs) in deploy_variables() {
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        let expected: &[&str] = match file {
+            "coordinator.env.example" => {
+                &["DISCORD_TOKEN", "LOG_FORMAT", "COORDINATOR_HTTP__LISTEN"]
+            }
+            _ => &["DATABASE_URL"],
+        };
+        for key in expected {
+            assert!(keys.contains(key), "{file}: {key} in {keys:?}");
+        }
+        let mut command = setup.command(&["check-config"], &[]);
+        for (key, value) in &pairs {
+            command.env(key, value);
+        }
+        command.env("DISCORD_TOKEN", TOKEN);
+        let output = command.output().expect("binary runs");
+        assert!(
+            output.status.success(),
+            "{file}: {pairs:?}: {}",
+            stderr(&output)
+        );
+        let text = stdout(&output);
+        assert!(
+            text.contains("(from environment variable DATABASE_URL)"),
+            "{file}: {text}"
+        );
+    }
+}
