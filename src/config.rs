@@ -726,4 +726,26 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn default_toml_documents_every_key() {
+        let shipped = include_str!("../config/default.toml");
+        for (section, keys) in [
+            ("[discord]", &["api_base", "guild_id"][..]),
+            ("[database]", &["url"]),
+            ("[log]", &["filter", "format"]),
+            ("[http]", &["listen", "public_url"]),
+        ] {
+            let start = shipped.find(section).expect(section);
+            let body = &shipped[start..];
+            let body = &body[..body[1..].find("\n[").map_or(body.len(), |end| end + 1)];
+            for key in keys {
+                assert!(
+                    body.contains(&format!("\n{key} = "))
+                        || body.contains(&format!("\n# {key} = ")),
+                    "{section} {key}"
+                );
+            }
+        }
+    }
 }
