@@ -364,6 +364,56 @@ impl Token {
     }
 }
 
+/// Every key a source sets, as a dotted path.
+const KNOWN_KEYS: [&str; 7] = [
+    "discord.api_base",
+    "discord.guild_id",
+    "database.url",
+    "log.filter",
+    "log.format",
+    "http.listen",
+    "http.public_url",
+];
+
+/// Keys the sources set that no setting reads (a typo such as `COORDINATOR_HTTP__LISTN` or
+/// `lsiten = ...` would otherwise be ignored without a word), each with where it came from.
+pub fn unknown_keys(figment: &Figment) -> Vec<String> {
+    fn walk(prefix: &str, dict: &figment::value::Dict, out: &mut Vec<String>) {
+        for (key, value) in dict {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match value {
+                figment::value::Value::Dict(_, inner) if !KNOWN_KEYS.contains(&path.as_str()) => {
+                    walk(&path, inner, out)
+                }
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut keys = Vec::new();
+    if let Ok(data) = figment::Provider::data(figment) {
+        for dict in data.values() {
+            walk("", dict, &mut keys);
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|key| !KNOWN_KEYS.contains(&key.as_str()))
+        .map(|key| {
+            let note = if key == "discord.token" {
+                "ignored: the token is read only from DISCORD_TOKEN"
+            } else {
+                "ignored: no such setting"
+            };
+            format!("{key} (from {}): {note}", origin(figment, &key))
+        })
+        .collect()
+}
+
 /// `RUST_LOG` when set: it wins over `log.filter`, so a bad one is an error naming it rather
 /// than a silent fallback.
 pub fn env_log_filter() -> Result<Option<String>, ConfigError> {
@@ -747,5 +797,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn unknown_keys_are_listed_with_their_source() {
+        let dir = dir_with_local(
+            "[http]\nlsiten = \"127.0.0.1:1\"\n[discord]\ntoken = \"x\"\n[extra]\na = 1\n",
+        );
+        let unknown = unknown_keys(&files_only(dir.path()));
+        assert_eq!(unknown.len(), 3, "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("discord.token (from ") && unknown[0].contains("DISCORD_TOKEN"),
+            "{unknown:?}"
+        );
+        assert!(unknown[1].starts_with("extra.a (from "), "{unknown:?}");
+        assert!(
+            unknown[2].starts_with("http.lsiten (from ") && unknown[2].contains("local.toml"),
+            "{unknown:?}"
+        );
+        let clean = dir_with_local("[http]\nlisten = \"127.0.0.1:1\"\n");
+        assert_eq!(
+            unknown_keys(&files_only(clean.path())),
+            Vec::<String>::new()
+        );
     }
 }

@@ -72,7 +72,7 @@ async fn main() -> ExitCode {
         Err(e) => return fail(&e, EXIT_CONFIG),
     };
     match cli.command.unwrap_or(Cmd::Run) {
-        Cmd::Run => run(settings).await,
+        Cmd::Run => run(settings, &dir).await,
         Cmd::CheckConfig => check_config(&dir, cli.config.is_some()),
         Cmd::Migrate => {
             if let Err(e) = init_logging(&settings, false) {
@@ -110,7 +110,7 @@ fn load(dir: &Path, explicit: bool) -> Result<Settings, ConfigError> {
     }
 }
 
-async fn run(settings: Settings) -> ExitCode {
+async fn run(settings: Settings, dir: &Path) -> ExitCode {
     // Checked before logging starts, so a missing token is one clear line.
     let token = match settings.token() {
         Ok(token) => token.clone(),
@@ -121,6 +121,9 @@ async fn run(settings: Settings) -> ExitCode {
     }
     if let Err(e) = token.check_format() {
         tracing::warn!("{e}; connecting anyway");
+    }
+    for unknown in coordinator::config::unknown_keys(&Settings::figment(dir)) {
+        tracing::warn!("setting {unknown}");
     }
     let clock = std::sync::Arc::new(coordinator::clock::SystemClock);
     let running = match coordinator::start(&settings, clock).await {

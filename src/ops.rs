@@ -421,6 +421,9 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
     for (key, value, origin) in rows {
         text.push_str(&format!("  {key:<17} = {value} (from {origin})\n"));
     }
+    for unknown in config::unknown_keys(&figment) {
+        text.push_str(&format!("warning: {unknown}\n"));
+    }
     text.push_str(
         "Nothing was contacted: the token's format is valid, not that Discord accepts it.",
     );

@@ -144,6 +144,8 @@ fn check_config_prints_every_setting_with_its_source_and_the_token_redacted() {
             ("COORDINATOR_HTTP__PUBLIC_URL", "https://c.example.com"),
             // Empty counts as unset, as in an env file's `DISCORD_GUILD_ID=`.
             ("DISCORD_GUILD_ID", ""),
+            // A typo is reported, not silently ignored.
+            ("COORDINATOR_HTTP__LISTN", "127.0.0.1:1"),
         ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -161,6 +163,11 @@ fn check_config_prints_every_setting_with_its_source_and_the_token_redacted() {
     assert!(line("database.url").contains("(from config/default.toml)"));
     assert!(line("discord.guild_id").contains("unset"));
     assert!(line("discord.token").contains("redacted"));
+    assert!(
+        line("warning: http.listn")
+            .contains("(from environment variable COORDINATOR_HTTP__LISTN): ignored"),
+        "{text}"
+    );
     for part in TOKEN.split('.') {
         assert!(
             !text.contains(part),
