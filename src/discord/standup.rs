@@ -77,11 +77,11 @@ pub async fn checkin(
 ) -> CommandResult<CreateInteractionResponse> {
     let checkin = Checkin {
         user_id: ctx.actor.user_id,
-        yesterday: validate::note("yesterday", inv.required_str("yesterday")?)?,
-        today: validate::note("today", inv.required_str("today")?)?,
+        yesterday: validate::note("answer for yesterday", inv.required_str("yesterday")?)?,
+        today: validate::note("answer for today", inv.required_str("today")?)?,
         blockers: inv
             .str("blockers")
-            .map(|b| validate::note("blockers", b))
+            .map(|b| validate::note("answer for blockers", b))
             .transpose()?,
         at: ctx.now,
     };
