@@ -87,10 +87,24 @@ impl Running {
     pub async fn shutdown(mut self) {
         // The worker finishes the duty it is sending and takes no other; the listener drains.
         let _ = self.stop_worker.send(true);
-        self.shard_manager.shutdown_all().await;
+        // A shard stuck reconnecting (Discord unreachable) never acknowledges the shutdown, so
+        // it gets a bounded wait; interaction handlers run in their own tasks and are waited for.
+        let stopped = tokio::time::timeout(GATEWAY_STOP_GRACE, async {
+            self.shard_manager.shutdown_all().await;
+            (&mut self.gateway).await
+        })
+        .await;
         // Once the gateway task has ended, no shard dispatches another interaction.
-        if let Err(e) = (&mut self.gateway).await {
-            warn!(error = %e, "gateway task ended abnormally");
+        match stopped {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "gateway task ended abnormally"),
+            Err(_) => {
+                warn!(
+                    grace_secs = GATEWAY_STOP_GRACE.as_secs(),
+                    "the gateway did not stop in time (is Discord reachable?); stopping it"
+                );
+                self.gateway.abort();
+            }
         }
         self.finish().await;
     }
@@ -144,6 +158,9 @@ impl Running {
         }
     }
 }
+
+/// How long a shutdown waits for the gateway to close before stopping it outright.
+const GATEWAY_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Waits until every interaction handler that has started has answered. Serenity spawns a task
 /// per event; one spawned just before the gateway stopped is given a turn to start. The lock is

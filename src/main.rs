@@ -131,8 +131,8 @@ async fn run(settings: Settings, dir: &Path) -> ExitCode {
         Err(coordinator::StartError::Config(e)) => return fail(&e, EXIT_CONFIG),
         Err(e) => return fail(&e, EXIT_RUNTIME),
     };
-    // A clean stop waits for the gateway to close; one that cannot reach Discord may never
-    // close, so the process leaves anyway SHUTDOWN_GRACE after the signal.
+    // Shutdown stops a gateway stuck reconnecting after a few seconds; should anything else
+    // hang, the process still leaves SHUTDOWN_GRACE after the signal.
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
         shutdown_signal().await;

@@ -98,3 +98,70 @@ async fn it_connects_registers_commands_and_stops_cleanly_on_sigterm_without_log
         "part of the token leaked into the logs"
     );
 }
+
+/// A bot that cannot reach Discord loops on reconnecting its shard, which never acknowledges a
+/// shutdown; SIGTERM must still stop it cleanly, well before the 30 s safety cap in `main`.
+#[test]
+fn sigterm_stops_a_bot_that_cannot_reach_discord() {
+    use std::io::BufRead;
+
+    // A port that was just free: nothing answers there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISCORD_TOKEN", "unreachable-discord-token")
+        .env("DISCORD_API_BASE", format!("http://{closed}"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/bot.db", dir.path().display()),
+        )
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let _guard = KillOnDrop(child.id());
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("stdout piped");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut logs = String::new();
+    // The signal handler is installed before "started" is logged.
+    while !logs.contains("started") {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the bot logs that it started");
+        logs.push_str(&line);
+        logs.push('\n');
+    }
+
+    let signalled = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(25)) {
+        logs.push_str(&line);
+        logs.push('\n');
+    }
+    let exit = child.wait().expect("the bot exits");
+    let took = signalled.elapsed();
+    assert!(exit.success(), "clean exit: {exit:?}\n{logs}");
+    assert!(logs.contains("stopped"), "the database was closed: {logs}");
+    assert!(
+        !logs.contains("exiting anyway"),
+        "the safety cap was needed: {logs}"
+    );
+    eprintln!("stopped {took:?} after SIGTERM without Discord");
+}
