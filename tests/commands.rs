@@ -677,3 +677,54 @@ async fn a_command_slower_than_two_seconds_is_deferred_then_answered() {
         Some("Slow one")
     );
 }
+
+#[tokio::test]
+async fn a_slow_public_command_that_ends_in_a_refusal_answers_only_the_caller() {
+    let bot = TestBot::start().await;
+    let task = bot
+        .create_task(&member(ALICE), "Alice's work", vec![])
+        .await;
+    let before = bot.snapshot().await;
+    // The write lock is held, so Bob's attempt waits past the deferral before being refused.
+    let lock = bot
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .expect("write lock");
+    let (id, interaction) = support::interactions::slash(
+        &member(BOB),
+        &["task", "done"],
+        vec![Opt::Int("task", task)],
+    );
+    bot.fake.inject(interaction).await;
+    let first = bot.fake.response(id).await;
+    assert_eq!(first["type"], 5, "deferred: {first}");
+    assert_eq!(
+        first["data"]["flags"].as_u64().unwrap_or(0) & 64,
+        0,
+        "deferred publicly, as a /task done that succeeds is answered"
+    );
+    lock.rollback().await.expect("release the lock");
+    let private = bot.fake.wait_followup(id).await;
+    assert_eq!(
+        private["flags"].as_u64().unwrap_or(0) & 64,
+        64,
+        "the refusal is private: {private}"
+    );
+    assert!(
+        private["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("can't"),
+        "{private}"
+    );
+    assert!(
+        bot.fake.original(id).is_none(),
+        "the public placeholder is gone"
+    );
+    assert!(
+        bot.fake.original_edits_for(id).is_empty(),
+        "nothing was edited into the public placeholder"
+    );
+    assert_eq!(bot.snapshot().await, before, "nothing changed");
+}

@@ -162,6 +162,14 @@ async fn answer_late(
         .ok()
         .and_then(|value| value.get("data").cloned())
         .unwrap_or_default();
+    let private = data
+        .get("flags")
+        .and_then(serde_json::Value::as_u64)
+        .is_some_and(|flags| flags & EPHEMERAL != 0);
+    if private && !ephemeral {
+        answer_privately_after_public_defer(ctx, id, token, &data).await;
+        return;
+    }
     let mut attempt = 1;
     loop {
         match ctx
@@ -181,6 +189,30 @@ async fn answer_late(
                 return;
             }
         }
+    }
+}
+
+/// Discord's flag for a message only its recipient sees.
+const EPHEMERAL: u64 = 1 << 6;
+
+/// A command expected to answer the channel was deferred publicly, but its answer is for the
+/// caller alone (a refusal, an error): that must not land in the channel, so the public
+/// "thinking…" placeholder is removed and the answer comes as a private follow-up.
+async fn answer_privately_after_public_defer(
+    ctx: &SerenityContext,
+    id: serenity::all::InteractionId,
+    token: &str,
+    data: &serde_json::Value,
+) {
+    if let Err(e) = ctx.http.delete_original_interaction_response(token).await {
+        warn!(error = %e, interaction = %id, "could not remove a deferred placeholder");
+    }
+    if let Err(e) = ctx
+        .http
+        .create_followup_message(token, data, Vec::new())
+        .await
+    {
+        warn!(error = %e, interaction = %id, "could not deliver a private deferred answer");
     }
 }
 
