@@ -14,7 +14,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 use serenity::all::{CommandDataOptionValue, CommandInteraction};
 use serenity::gateway::{ConnectionStage, ShardManager};
 
@@ -311,79 +310,39 @@ pub struct DutyItem {
     pub task: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct MessageShape {
-    #[serde(default)]
-    content: String,
-    #[serde(default)]
-    components: Vec<RowShape>,
-    #[serde(default)]
-    embeds: Vec<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct RowShape {
-    #[serde(default)]
-    components: Vec<ButtonShape>,
-}
-
-#[derive(Deserialize)]
-struct ButtonShape {
-    #[serde(default)]
-    custom_id: Option<String>,
-}
-
-/// The duties an outbox message carries, read back from its rendered body (the outbox keeps
-/// only the message): a duty message has one "Mark done" button per task and one line per
-/// task, starting ⏰ (reminder), 🚨 (overdue) or 🚨🚨 (escalation); a standup summary is
-/// embeds; an edit disables buttons of a message already counted.
-pub fn duties_in(row: &OutboxRow) -> Vec<DutyItem> {
-    let Ok(message) = serde_json::from_str::<MessageShape>(&row.body) else {
-        return vec![DutyItem {
-            kind: "message",
-            task: None,
-        }];
-    };
+/// The duties an outbox message carries: the claims stored with it (kind, task number), or,
+/// for a message without claims, what it is (a standup summary, or an edit disabling buttons
+/// of a message already counted).
+pub fn duties_in(row: &OutboxRow, claims: &[(String, i64)]) -> Vec<DutyItem> {
     if matches!(row.kind, OutboxKind::Edit { .. }) {
         return vec![DutyItem {
             kind: "edit",
             task: None,
         }];
     }
-    let tasks: Vec<i64> = message
-        .components
-        .iter()
-        .flat_map(|row| row.components.iter())
-        .filter_map(|button| button.custom_id.as_deref()?.strip_prefix(DONE_PREFIX))
-        .filter_map(|number| number.parse().ok())
-        .collect();
-    if tasks.is_empty() {
-        let kind = if message.embeds.is_empty() {
-            "message"
-        } else {
-            "standup"
-        };
-        return vec![DutyItem { kind, task: None }];
+    if claims.is_empty() {
+        return vec![DutyItem {
+            kind: "standup",
+            task: None,
+        }];
     }
-    let mut kinds = message.content.lines().filter_map(|line| {
-        if line.starts_with("🚨🚨") {
-            Some("escalation")
-        } else if line.starts_with('🚨') {
-            Some("overdue")
-        } else if line.starts_with('⏰') {
-            Some("reminder")
-        } else {
-            None
-        }
-    });
-    tasks
-        .into_iter()
-        .map(|task| DutyItem {
-            // A line cut off by the length limit leaves its task's kind unknown.
-            kind: kinds.next().unwrap_or("duty"),
-            task: Some(task),
+    claims
+        .iter()
+        .map(|(kind, task)| DutyItem {
+            kind: duty_kind_label(kind),
+            task: Some(*task),
         })
         .collect()
+}
+
+/// Label values must come from a fixed set, whatever the database holds.
+fn duty_kind_label(kind: &str) -> &'static str {
+    match kind {
+        "reminder" => "reminder",
+        "overdue" => "overdue",
+        "escalation" => "escalation",
+        _ => "other",
+    }
 }
 
 /// `#3,#4` for logs.
@@ -425,17 +384,17 @@ mod tests {
         }
     }
 
-    fn button(id: &str) -> serde_json::Value {
-        serde_json::json!({ "type": 1, "components": [{ "type": 2, "custom_id": id }] })
+    fn claims(list: &[(&str, i64)]) -> Vec<(String, i64)> {
+        list.iter().map(|(k, n)| (k.to_string(), *n)).collect()
     }
 
     #[test]
-    fn duty_messages_are_read_back_task_by_task() {
-        let body = serde_json::json!({
-            "content": "⏰ **#3 a** is due soon\n↳ should have arrived 5 minutes ago\n🚨 **#4 b** is overdue\n🚨🚨 **#9 c** is still not done",
-            "components": [button("duty:done:3"), button("duty:done:4"), button("duty:done:9")],
-        });
-        let items = duties_in(&row(OutboxKind::Post, body));
+    fn duty_messages_count_each_claim_they_carry() {
+        let post = row(OutboxKind::Post, serde_json::json!({ "content": "…" }));
+        let items = duties_in(
+            &post,
+            &claims(&[("reminder", 3), ("overdue", 4), ("escalation", 9)]),
+        );
         let kinds: Vec<_> = items.iter().map(|i| (i.kind, i.task)).collect();
         assert_eq!(
             kinds,
@@ -447,29 +406,24 @@ mod tests {
         );
         assert_eq!(task_list(&items), "#3,#4,#9");
         assert_eq!(kind_list(&items), "reminder,overdue,escalation");
+        assert_eq!(duties_in(&post, &claims(&[("weird", 1)]))[0].kind, "other");
     }
 
     #[test]
-    fn summaries_edits_and_unreadable_bodies_are_one_item_each() {
+    fn summaries_and_edits_are_one_item_each() {
         let summary = row(
             OutboxKind::Post,
             serde_json::json!({ "embeds": [{ "title": "Daily standup" }] }),
         );
-        assert_eq!(duties_in(&summary)[0].kind, "standup");
-        let edit = row(
-            OutboxKind::Edit { message_id: 5 },
-            serde_json::json!({ "components": [button("duty:done:3")] }),
-        );
+        assert_eq!(duties_in(&summary, &[])[0].kind, "standup");
+        let edit = row(OutboxKind::Edit { message_id: 5 }, serde_json::json!({}));
         assert_eq!(
-            duties_in(&edit),
+            duties_in(&edit, &claims(&[("reminder", 3)])),
             [DutyItem {
                 kind: "edit",
                 task: None
             }]
         );
-        let mut broken = summary.clone();
-        broken.body = "not json".into();
-        assert_eq!(duties_in(&broken)[0].kind, "message");
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl Worker {
                 db.mark_sent(row.id, message_id, now).await?;
                 db.clear_channel_failure(row.guild_id, row.channel_id)
                     .await?;
-                let (items, late_ms) = self.count(row, DutyOutcome::Sent, now);
+                let (items, late_ms) = self.count(row, DutyOutcome::Sent, now).await?;
                 info!(
                     outbox = row.id,
                     guild = row.guild_id,
@@ -273,7 +273,7 @@ impl Worker {
             }
             Delivery::Refused { status, error } => {
                 db.mark_failed(row, status, &error, now).await?;
-                let (items, late_ms) = self.count(row, DutyOutcome::Failed, now);
+                let (items, late_ms) = self.count(row, DutyOutcome::Failed, now).await?;
                 warn!(
                     outbox = row.id,
                     guild = row.guild_id,
@@ -292,7 +292,7 @@ impl Worker {
                 let attempts = i32::try_from(row.attempts.clamp(0, 20)).unwrap_or(20) + 1;
                 let at = now + RETRY_STEP * attempts;
                 db.retry_later(row.id, at, &error).await?;
-                let (items, late_ms) = self.count(row, DutyOutcome::Retrying, now);
+                let (items, late_ms) = self.count(row, DutyOutcome::Retrying, now).await?;
                 warn!(
                     outbox = row.id,
                     guild = row.guild_id,
@@ -312,20 +312,24 @@ impl Worker {
 
     /// Counts each duty the row carries (after its outcome is stored, so a resend after a crash
     /// is not counted twice) and returns them with the row's lateness in milliseconds.
-    fn count(
+    async fn count(
         &self,
         row: &OutboxRow,
         outcome: DutyOutcome,
         now: DateTime<Utc>,
-    ) -> (Vec<metrics::DutyItem>, i64) {
+    ) -> StoreResult<(Vec<metrics::DutyItem>, i64)> {
         let late_ms = (now - row.due_at).num_milliseconds();
-        let items = metrics::duties_in(row);
+        let claims = match row.kind {
+            OutboxKind::Post => self.app.db.duties_of_outbox(row.id).await?,
+            OutboxKind::Edit { .. } => Vec::new(),
+        };
+        let items = metrics::duties_in(row, &claims);
         for item in &items {
             self.app
                 .metrics
                 .duty(item.kind, outcome, late_ms as f64 / 1000.0);
         }
-        (items, late_ms)
+        Ok((items, late_ms))
     }
 
     /// Runs until `stop` turns true, stepping whenever something falls due or a task changes.

@@ -527,6 +527,20 @@ impl Db {
     }
 
     /// A sent duty message and the open state of its tasks.
+    /// The duties a message carries, as (kind, task number), in claim order.
+    pub async fn duties_of_outbox(&self, outbox_id: i64) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT c.kind, t.number FROM duty_claims c JOIN tasks t ON t.id = c.task_id \
+             WHERE c.outbox_id = $1 ORDER BY c.id",
+        )
+        .bind(outbox_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("kind")?, r.try_get("number")?)))
+            .collect()
+    }
+
     pub async fn posted_duties(&self, outbox_id: i64) -> StoreResult<Option<PostedDuties>> {
         let Some(row) = sqlx::query(
             "SELECT id, guild_id, channel_id, message_id, body FROM outbox \
