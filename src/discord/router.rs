@@ -169,6 +169,9 @@ fn error_class<T>(result: &CommandResult<T>) -> Option<&'static str> {
         CommandError::User(UserError::Invalid(_)) => "invalid",
         CommandError::User(UserError::NotFound(_)) => "not_found",
         CommandError::User(UserError::Date(_)) => "date",
+        CommandError::Store(StoreError::ReadOnly(_)) => "read_only",
+        CommandError::Store(StoreError::Busy(_)) => "busy",
+        CommandError::Store(StoreError::Full(_)) => "full",
         CommandError::Store(_) => "store",
     })
 }
