@@ -780,6 +780,8 @@ enum Outcome {
     Status(u16),
     /// The connection closed without an answer.
     NoAnswer,
+    /// Status and headers arrived, then the connection closed mid-body.
+    Truncated(u16),
 }
 
 async fn post_outcome(client: &reqwest::Client, fake: &FakeDiscord, nonce: &str) -> Outcome {
@@ -799,8 +801,18 @@ async fn post_outcome(client: &reqwest::Client, fake: &FakeDiscord, nonce: &str)
                 let text = response.text().await.expect("429 body");
                 let body: Value = serde_json::from_str(&text).expect("429 JSON");
                 assert_eq!(body["retry_after"], json!(0.05), "{body}");
+                return Outcome::Status(status);
             }
-            Outcome::Status(status)
+            match response.text().await {
+                Ok(text) => {
+                    assert!(
+                        serde_json::from_str::<Value>(&text).is_ok(),
+                        "a whole JSON body: {text}"
+                    );
+                    Outcome::Status(status)
+                }
+                Err(_) => Outcome::Truncated(status),
+            }
         }
         Err(e) => {
             assert!(
@@ -821,6 +833,7 @@ fn every_fault(seed: u64) -> Faults {
         drop: 0.1,
         drop_after: 0.1,
         error_after: 0.1,
+        truncate_after: 0.1,
         slow: 0.1,
         slow_delay: Duration::from_millis(20),
         ..Faults::default()
@@ -858,6 +871,11 @@ async fn seeded_rest_faults_are_counted_and_replay_identically() {
             counts.dropped + counts.dropped_after,
             seen(&Outcome::NoAnswer)
         );
+        assert_eq!(
+            counts.truncated,
+            seen(&Outcome::Truncated(200)),
+            "{counts:?}"
+        );
         let routes: Vec<&String> = counts.by_route.keys().collect();
         assert_eq!(routes, vec!["channel message"], "{counts:?}");
         for kind in [
@@ -866,6 +884,7 @@ async fn seeded_rest_faults_are_counted_and_replay_identically() {
             counts.dropped,
             counts.dropped_after,
             counts.errors_after,
+            counts.truncated,
             counts.slow,
         ] {
             assert!(kind > 0, "80 requests hit every fault kind: {counts:?}");
@@ -873,7 +892,10 @@ async fn seeded_rest_faults_are_counted_and_replay_identically() {
         // Faults "after" applied the request: those messages exist although nobody saw an answer.
         assert_eq!(
             fake.messages().len(),
-            seen(&Outcome::Status(200)) + counts.dropped_after + counts.errors_after
+            seen(&Outcome::Status(200))
+                + counts.dropped_after
+                + counts.errors_after
+                + counts.truncated
         );
         // Without faults the stack answers normally again.
         fake.clear_faults();

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -307,8 +307,10 @@ impl RateLimits {
 /// has any effect, `drop` the TCP connection closed without an answer (request not applied),
 /// `drop_after` / `error_after` the request applied (message stored, interaction acknowledged)
 /// and then the connection closed without an answer / a 502 or 503 answered — the real case in
-/// which a retry must not duplicate. Independently, with probability `slow` the answer waits
-/// `slow_delay` first. Every injection is counted ([`FakeDiscord::fault_counts`]).
+/// which a retry must not duplicate; `truncate_after` the request applied and its answer cut
+/// off half-way through the body (status and headers arrive, the JSON does not; only 2xx
+/// answers with a body are cut, others are sent whole). Independently, with probability `slow` the answer waits `slow_delay`
+/// first. Every injection is counted ([`FakeDiscord::fault_counts`]).
 #[derive(Debug, Clone)]
 pub struct Faults {
     pub seed: u64,
@@ -318,6 +320,7 @@ pub struct Faults {
     pub drop: f64,
     pub drop_after: f64,
     pub error_after: f64,
+    pub truncate_after: f64,
     pub slow: f64,
     pub slow_delay: Duration,
     /// Path prefixes (with `/api/v10`) that may fail. Startup routes (gateway URL, users/@me,
@@ -336,6 +339,7 @@ impl Default for Faults {
             drop: 0.0,
             drop_after: 0.0,
             error_after: 0.0,
+            truncate_after: 0.0,
             slow: 0.0,
             slow_delay: Duration::from_millis(800),
             paths: vec![
@@ -359,6 +363,8 @@ pub struct FaultCounts {
     pub dropped_after: usize,
     /// Request applied, then 502/503 answered.
     pub errors_after: usize,
+    /// Request applied, then its answer's body cut off half-way.
+    pub truncated: usize,
     pub slow: usize,
     /// REST injections by route class (`"channel message"`, `"interaction callback"`, ...).
     pub by_route: BTreeMap<String, usize>,
@@ -377,6 +383,7 @@ impl FaultCounts {
             + self.dropped
             + self.dropped_after
             + self.errors_after
+            + self.truncated
             + self.slow
     }
 }
@@ -387,6 +394,7 @@ enum Fault {
     Drop,
     DropAfter,
     StatusAfter(u16),
+    TruncateAfter,
 }
 
 struct FaultPlan {
@@ -459,6 +467,11 @@ impl FaultPlan {
             edge
         } {
             Some(Fault::StatusAfter(pick(&mut self.rng, &[502, 503])))
+        } else if r < {
+            edge += f.truncate_after;
+            edge
+        } {
+            Some(Fault::TruncateAfter)
         } else {
             None
         };
@@ -467,7 +480,15 @@ impl FaultPlan {
     }
 }
 
-type Kills = Arc<Mutex<HashMap<SocketAddr, Arc<AtomicBool>>>>;
+type Kills = Arc<Mutex<HashMap<SocketAddr, Arc<AtomicU8>>>>;
+
+/// States of a [`CuttableStream`].
+const OPEN: u8 = 0;
+const CUT: u8 = 1;
+/// The next answer is written up to half its body, then the connection is cut.
+const TRUNCATE: u8 = 2;
+/// As `TRUNCATE`, the head already written.
+const TRUNCATE_BODY: u8 = 3;
 
 /// A TCP listener whose connections the fake can cut at will (a fault "drop").
 struct CuttableListener {
@@ -484,7 +505,7 @@ impl axum::serve::Listener for CuttableListener {
         // Like Discord's edge, answer without Nagle's delay: small websocket frames would
         // otherwise wait out the peer's delayed ACK (~40 ms on loopback).
         let _ = tcp.set_nodelay(true);
-        let cut = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(AtomicU8::new(OPEN));
         lock(&self.kills).insert(addr, cut.clone());
         let stream = CuttableStream {
             tcp,
@@ -500,18 +521,18 @@ impl axum::serve::Listener for CuttableListener {
     }
 }
 
-/// Once `cut`, every read and write fails, so hyper drops the connection without writing the
+/// Once `CUT`, every read and write fails, so hyper drops the connection without writing the
 /// answer it was about to send: the client sees the connection close with no response.
 struct CuttableStream {
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
-    cut: Arc<AtomicBool>,
+    cut: Arc<AtomicU8>,
     kills: Kills,
 }
 
 impl CuttableStream {
     fn check(&self) -> io::Result<()> {
-        if self.cut.load(Ordering::SeqCst) {
+        if self.cut.load(Ordering::SeqCst) == CUT {
             Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "cut by FakeDiscord",
@@ -554,7 +575,28 @@ impl AsyncWrite for CuttableStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check()?;
-        Pin::new(&mut this.tcp).poll_write(cx, buf)
+        // hyper writes an answer's head and body in one buffer (this stream is not vectored):
+        // keep the head and half the body, then cut.
+        let keep = match this.cut.load(Ordering::SeqCst) {
+            TRUNCATE => match buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                Some(at) if at + 4 < buf.len() => Some(at + 4 + (buf.len() - at - 4) / 2),
+                Some(_) => {
+                    this.cut.store(TRUNCATE_BODY, Ordering::SeqCst);
+                    None
+                }
+                None => None,
+            },
+            TRUNCATE_BODY => Some(buf.len() / 2),
+            _ => None,
+        };
+        match keep {
+            None => Pin::new(&mut this.tcp).poll_write(cx, buf),
+            Some(keep) => {
+                let written = ready!(Pin::new(&mut this.tcp).poll_write(cx, &buf[..keep.max(1)]));
+                this.cut.store(CUT, Ordering::SeqCst);
+                Poll::Ready(written)
+            }
+        }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -1423,12 +1465,13 @@ impl FakeDiscord {
             Some(Fault::Drop) => counts.dropped += 1,
             Some(Fault::DropAfter) => counts.dropped_after += 1,
             Some(Fault::StatusAfter(_)) => counts.errors_after += 1,
-            None => {}
+            // Counted when applied: an answer without a body is sent whole.
+            Some(Fault::TruncateAfter) | None => {}
         }
         if slow.is_some() {
             counts.slow += 1;
         }
-        if fault.is_some() || slow.is_some() {
+        if fault.is_some_and(|f| f != Fault::TruncateAfter) || slow.is_some() {
             *counts
                 .by_route
                 .entry(route_class(method, path))
@@ -1440,7 +1483,14 @@ impl FakeDiscord {
     /// Closes the connection of `peer` without answering the request in flight on it.
     fn cut(&self, peer: SocketAddr) {
         if let Some(cut) = lock(&self.inner.kills).get(&peer) {
-            cut.store(true, Ordering::SeqCst);
+            cut.store(CUT, Ordering::SeqCst);
+        }
+    }
+
+    /// Cuts the next answer on the connection of `peer` half-way through its body.
+    fn truncate(&self, peer: SocketAddr) {
+        if let Some(cut) = lock(&self.inner.kills).get(&peer) {
+            cut.store(TRUNCATE, Ordering::SeqCst);
         }
     }
 
@@ -1695,6 +1745,21 @@ async fn rest(
             fake.notify();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             return (status, axum::Json(error_body(status.as_u16()))).into_response();
+        }
+        Some(Fault::TruncateAfter)
+            if (200..300).contains(&reply.status)
+                && reply.status != 204
+                && reply.body.is_some() =>
+        {
+            {
+                let mut st = fake.state();
+                st.fault_counts.truncated += 1;
+                *st.fault_counts
+                    .by_route
+                    .entry(route_class(method.as_str(), uri.path()))
+                    .or_default() += 1;
+            }
+            fake.truncate(peer);
         }
         _ => {}
     }
