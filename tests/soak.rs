@@ -36,6 +36,8 @@ const TICK_EVERY: Duration = Duration::from_secs(1);
 const DRAIN_TICK_EVERY: Duration = Duration::from_millis(200);
 /// Generous bounds: an answer is awaited this long before it counts as missing.
 const ANSWER_LIMIT: Duration = Duration::from_secs(15);
+/// The drain's floor; a long run gets half its duration (the +3-day jump at the end makes every
+/// open task's escalation due at once, about one message per five tasks per channel).
 const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 
 /// splitmix64, so a run is replayable from its seed.
@@ -380,7 +382,7 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
             break;
         }
         assert!(
-            drain_start.elapsed() < DRAIN_LIMIT,
+            drain_start.elapsed() < DRAIN_LIMIT.max(Duration::from_secs(secs / 2)),
             "outbox not drained: {pending} pending\n{}",
             fake.debug_summary()
         );
