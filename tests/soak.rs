@@ -10,7 +10,8 @@
 //!
 //! `SOAK_SECS` sets the duration (default 30, run in CI); `SOAK_SEED` the fault seed. The
 //! 10-minute run:
-//! `SOAK_SECS=600 cargo test --test soak -- --nocapture`
+//! `SOAK_SECS=600 cargo test --test soak -- --nocapture` (prints the figures RELIABILITY.md
+//! records). `SOAK_LOG=1` echoes the bot's log, `SOAK_FILTER` sets its filter.
 
 mod support;
 
