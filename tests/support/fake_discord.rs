@@ -1102,11 +1102,14 @@ impl FakeDiscord {
                 outgoing = rx.recv() => match outgoing {
                     Some(Outgoing::Text(text)) => open = socket.send(WsMessage::Text(text.into())).await.is_ok(),
                     Some(Outgoing::Interaction(id, text)) => {
+                        // Recorded before the write: the bot may answer before this task runs
+                        // again, and an answered interaction must already count as delivered.
+                        self.state().delivered.push(id);
                         open = socket.send(WsMessage::Text(text.into())).await.is_ok();
-                        if open {
-                            self.state().delivered.push(id);
-                            self.notify();
+                        if !open {
+                            self.state().delivered.retain(|d| *d != id);
                         }
+                        self.notify();
                     },
                     Some(Outgoing::Close(code)) => {
                         let frame = CloseFrame { code, reason: "closed by FakeDiscord".into() };
