@@ -270,7 +270,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     running.run_until(shutdown_signal()).await
 }
 
-async fn shutdown_signal() {
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -135,7 +135,7 @@ async fn run(settings: Settings, dir: &Path) -> ExitCode {
     // hang, the process still leaves SHUTDOWN_GRACE after the signal.
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
-        shutdown_signal().await;
+        coordinator::shutdown_signal().await;
         let _ = signalled.send(());
     };
     let overdue = async move {
@@ -158,29 +158,6 @@ async fn run(settings: Settings, dir: &Path) -> ExitCode {
 
 /// How long a SIGINT/SIGTERM shutdown may take before the process exits regardless.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-}
 
 fn check_config(dir: &Path, explicit: bool) -> ExitCode {
     if explicit && !dir.is_dir() {

@@ -10,6 +10,7 @@ use chrono::Utc;
 use coordinator::domain::task::Priority;
 use coordinator::store::{Db, NewTask};
 use support::fake_discord::{FakeDiscord, PostedMessage};
+use support::rng::SplitMix as Rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_coordinator");
 const GUILD: u64 = 424_242_424_242_424_242;
@@ -154,24 +155,6 @@ async fn with_the_real_clock_an_overdue_alert_arrives_on_time() {
 }
 
 // ----- Mixed load: commands, buttons and duties, killed at random moments -----
-
-/// splitmix64: a seeded generator, so a failing run can be replayed with `CRASH_SEED`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `low..high`.
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low).max(1)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {

@@ -20,15 +20,7 @@ async fn bot_with_listener() -> TestBot {
         settings.http.listen = Some(([127, 0, 0, 1], 0).into());
     })
     .await;
-    let admin = member(CAROL).with_permissions(ADMINISTRATOR);
-    let reply = bot
-        .run(
-            &admin,
-            &["config", "manager-role"],
-            vec![Opt::Role("role", MANAGER_ROLE)],
-        )
-        .await;
-    assert!(content(&reply).contains("Managers are now"), "{reply}");
+    bot.set_manager_role().await;
     bot
 }
 

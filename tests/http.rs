@@ -298,11 +298,17 @@ async fn metrics_follow_commands_duties_and_reconnects() {
             &json!("not_found")
         )
     );
-    let creates = commands
+    let mut created: Vec<i64> = commands
         .iter()
         .filter(|c| c["command"] == "task create" && c["outcome"] == "ok" && c["guild"] == GUILD)
-        .count();
-    assert_eq!(creates, 3, "{commands:?}");
+        .filter_map(|c| c["task"].as_i64())
+        .collect();
+    created.sort_unstable();
+    assert_eq!(
+        created,
+        [1, 2, 3],
+        "each create names its new task: {commands:?}"
+    );
     let duties = events(&logs, "duty");
     let line = |outcome: &str, tasks: &str| {
         duties

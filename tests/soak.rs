@@ -26,7 +26,8 @@ use serde_json::Value;
 use sqlx::Row;
 use support::bot::*;
 use support::fake_discord::{FakeDiscord, Faults};
-use support::interactions::{autocomplete, button_on_message, slash, Caller, Opt, ADMINISTRATOR};
+use support::interactions::{autocomplete, button_on_message, slash, Caller, Opt};
+use support::rng::SplitMix as Rng;
 
 const CHANNELS: [u64; 3] = [CHANNEL, CHANNEL + 1, CHANNEL + 2];
 /// Manual time the clock driver adds per tick, and how often it ticks: about as many duty
@@ -40,25 +41,6 @@ const ANSWER_LIMIT: Duration = Duration::from_secs(15);
 /// The drain's floor; a long run gets half its duration (the +3-day jump at the end makes every
 /// open task's escalation due at once, about one message per five tasks per channel).
 const DRAIN_LIMIT: Duration = Duration::from_secs(120);
-
-/// splitmix64, so a run is replayable from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -312,15 +294,7 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
     fake.enforce_rate_limits(50, 5, Duration::from_secs(5));
     // Discord's window: a callback later than 3 s is refused (and must then be logged).
     fake.set_ack_deadline(Some(Duration::from_secs(3)));
-    let admin = member(CAROL).with_permissions(ADMINISTRATOR);
-    let reply = bot
-        .run(
-            &admin,
-            &["config", "manager-role"],
-            vec![Opt::Role("role", MANAGER_ROLE)],
-        )
-        .await;
-    assert!(content(&reply).contains("Managers are now"), "{reply}");
+    bot.set_manager_role().await;
     let setup_interactions = fake.delivered_interactions().len();
 
     fake.inject_faults(Faults {

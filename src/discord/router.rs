@@ -27,6 +27,8 @@ pub struct Context<'a> {
     pub actor: Actor,
     pub settings: GuildSettings,
     pub now: DateTime<Utc>,
+    /// The number a `/task create` gave its task, so the command's log line can name it.
+    pub created_task: std::sync::OnceLock<i64>,
 }
 
 impl Context<'_> {
@@ -126,6 +128,7 @@ async fn context<'a>(
         actor: Actor::new(user_id, &roles, admin, settings.manager_role_id),
         settings,
         now: app.clock.now(),
+        created_task: std::sync::OnceLock::new(),
     })
 }
 
@@ -222,8 +225,9 @@ async fn handle_command(app: &App, command: &CommandInteraction) -> CreateIntera
         Ok(ctx) => {
             let result = match Invocation::parse(command) {
                 Ok(invocation) => {
-                    task = task_of(&invocation);
-                    dispatch(&ctx, &invocation).await
+                    let result = dispatch(&ctx, &invocation).await;
+                    task = task_of(&invocation).or_else(|| ctx.created_task.get().copied());
+                    result
                 }
                 Err(e) => Err(e.into()),
             };

@@ -88,6 +88,7 @@ pub async fn create(
         due_at,
     };
     let task = ctx.app.db.create_task(&new, ctx.now).await?;
+    let _ = ctx.created_task.set(task.number.0);
     ctx.app.duties_changed();
     let mut text = format!("📝 Created **{}**", render::task_label(&task));
     let mut details = Vec::new();

@@ -102,8 +102,14 @@ impl TestBot {
     /// A bot whose manager role is configured (by an administrator).
     pub async fn with_manager_role() -> TestBot {
         let bot = TestBot::start().await;
+        bot.set_manager_role().await;
+        bot
+    }
+
+    /// An administrator makes `MANAGER_ROLE` the manager role.
+    pub async fn set_manager_role(&self) {
         let admin = member(CAROL).with_permissions(super::interactions::ADMINISTRATOR);
-        let reply = bot
+        let reply = self
             .run(
                 &admin,
                 &["config", "manager-role"],
@@ -111,7 +117,6 @@ impl TestBot {
             )
             .await;
         assert!(content(&reply).contains("Managers are now"), "{reply}");
-        bot
     }
 
     pub fn app(&self) -> &coordinator::App {

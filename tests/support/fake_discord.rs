@@ -6,6 +6,7 @@
 //! rules, one acknowledgement per interaction, nonce de-duplication), answering with the same
 //! error bodies Discord would, so a test fails where production would.
 
+use super::rng::SplitMix;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
@@ -400,23 +401,6 @@ enum Fault {
 struct FaultPlan {
     faults: Faults,
     rng: SplitMix,
-}
-
-/// splitmix64: tiny, seedable, good enough to pick faults.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// Route class of a path, for counting injections.
