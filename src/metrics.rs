@@ -122,6 +122,7 @@ pub struct Metrics {
     gateway_sessions: Counter,
     gateway_reconnects: Counter,
     gateway_connected: Gauge,
+    worker_step_failures: Counter,
     shards: OnceLock<Arc<ShardManager>>,
 }
 
@@ -178,6 +179,12 @@ impl Metrics {
             "1 when every gateway shard is connected, 0 otherwise (read at scrape time)",
             gateway_connected.clone(),
         );
+        let worker_step_failures = Counter::default();
+        registry.register(
+            "worker_step_failures",
+            "Duties worker steps that failed (database busy, read-only or full) and were retried",
+            worker_step_failures.clone(),
+        );
         Self {
             registry,
             commands,
@@ -188,6 +195,7 @@ impl Metrics {
             gateway_sessions: Counter::default(),
             gateway_reconnects,
             gateway_connected,
+            worker_step_failures,
             shards: OnceLock::new(),
         }
     }
@@ -232,6 +240,16 @@ impl Metrics {
                 self.duties_late.get_or_create(&labels).inc();
             }
         }
+    }
+
+    /// A duties worker step failed; the worker retries shortly.
+    pub fn worker_step_failed(&self) {
+        self.worker_step_failures.inc();
+    }
+
+    /// How many duties worker steps have failed so far.
+    pub fn worker_step_failures(&self) -> u64 {
+        self.worker_step_failures.get()
     }
 
     /// A gateway session started (READY or RESUMED); every one after the first is a reconnect.

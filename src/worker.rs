@@ -363,6 +363,7 @@ impl Worker {
                         .min(LONGEST_SLEEP)
                 }
                 Err(e) => {
+                    self.app.metrics.worker_step_failed();
                     error!(error = %e, "duties step failed; retrying shortly");
                     StdDuration::from_secs(5)
                 }

@@ -171,6 +171,7 @@ async fn metrics_follow_commands_duties_and_reconnects() {
         "# TYPE coordinator_duty_lateness_seconds histogram",
         "# TYPE coordinator_gateway_reconnects counter",
         "# TYPE coordinator_gateway_connected gauge",
+        "# TYPE coordinator_worker_step_failures counter",
     ] {
         assert!(text.contains(family), "{family} missing from:\n{text}");
     }

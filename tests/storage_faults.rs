@@ -307,8 +307,16 @@ async fn background_worker_retries_through_a_lock() {
         .expect("exclusive lock");
     bot.clock.set(reminder_time());
     bot.app().duties_changed();
-    // Held past one busy timeout, so at least one step fails on it.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    // Held until a step has failed on it (after the 5 s busy timeout).
+    let failures = bot.app().metrics.worker_step_failures();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bot.app().metrics.worker_step_failures() == failures {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no duties step failed on the held lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         bot.posted_with("Ship the release").is_empty(),
         "nothing can be claimed while the lock is held"
