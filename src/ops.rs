@@ -273,9 +273,10 @@ pub const CSV_COLUMNS: [&str; 16] = [
 /// doubled), one row per task, so a spreadsheet counts and filters tasks; the history is the
 /// last column, one `time user action: detail` entry per line.
 pub fn write_csv(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Result<()> {
-    let mut text = String::new();
-    let header: Vec<(&str, bool)> = CSV_COLUMNS.iter().map(|c| (*c, false)).collect();
-    push_record(&mut text, &header);
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    writer.write_record(CSV_COLUMNS)?;
     for exported in tasks {
         let t = &exported.task;
         let history: Vec<String> = exported
@@ -317,42 +318,19 @@ pub fn write_csv(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Result
             (at(exported.deleted_at), false),
             (history.join("\n"), false),
         ];
-        let cells: Vec<(&str, bool)> = cells
-            .iter()
-            .map(|(c, typed)| (c.as_str(), *typed))
-            .collect();
-        push_record(&mut text, &cells);
+        writer.write_record(cells.iter().map(|(cell, typed)| guarded(cell, *typed)))?;
     }
-    out.write_all(text.as_bytes())
+    writer.flush()
 }
 
-/// Appends one CSV record; `(text, typed by a user)` per cell.
-fn push_record(out: &mut String, cells: &[(&str, bool)]) {
-    for (i, (text, user_typed)) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        // A cell starting with = + - @ runs as a formula when a spreadsheet opens the file
-        // (CSV injection): user text gets a leading apostrophe, which spreadsheets hide.
-        let guarded = *user_typed && text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-        let needs_quotes = guarded || text.contains([',', '"', '\n', '\r']);
-        if needs_quotes {
-            out.push('"');
-        }
-        if guarded {
-            out.push('\'');
-        }
-        for c in text.chars() {
-            if c == '"' {
-                out.push('"');
-            }
-            out.push(c);
-        }
-        if needs_quotes {
-            out.push('"');
-        }
+/// A cell starting with = + - @ runs as a formula when a spreadsheet opens the file (CSV
+/// injection): user text gets a leading apostrophe, which spreadsheets hide.
+fn guarded(cell: &str, user_typed: bool) -> String {
+    if user_typed && cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
     }
-    out.push_str("\r\n");
 }
 
 /// What `check-config` prints: every setting with its value and where it came from (the token
