@@ -1,8 +1,11 @@
 //! Coordinator: a Discord bot that keeps a team's tasks and deadlines on track.
 //!
-//! `domain` holds the rules (no Discord, no SQL), `store` all SQL, `discord` the edge.
-//! [`start`] builds the running bot; [`run`] adds signal handling for the binary.
+//! `domain` holds the rules (no Discord, no SQL), `store` all SQL, `render` every outgoing
+//! message, `app` the use cases the edge and the worker share, `discord` the edge, `worker` the
+//! duties. The README's "Map of the code" walks the tree. [`start`] builds the running bot;
+//! [`run`] adds signal handling for the binary.
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod discord;
@@ -10,48 +13,22 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod ops;
+pub mod render;
 pub mod store;
 pub mod worker;
+
+pub use app::App;
 
 use std::sync::Arc;
 
 use serenity::gateway::ShardManager;
-use tokio::sync::{watch, Notify, RwLock};
+use tokio::sync::{watch, RwLock};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::store::{Db, StoreError};
-
-/// What every part of the running bot shares.
-pub struct App {
-    pub db: Db,
-    pub clock: Arc<dyn Clock>,
-    /// Woken whenever due times change, so the duties worker re-reads what is next.
-    pub duties_wake: Notify,
-    /// Where users reach the HTTP listener (for calendar-feed links); `None` when it is off.
-    pub public_url: Option<String>,
-    /// Counters for `/metrics`, and the gateway's state for `/healthz`.
-    pub metrics: metrics::Metrics,
-}
-
-impl App {
-    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            db,
-            clock,
-            duties_wake: Notify::new(),
-            public_url: None,
-            metrics: metrics::Metrics::new(),
-        }
-    }
-
-    /// Tells the duties worker that due times or routing changed.
-    pub fn duties_changed(&self) {
-        self.duties_wake.notify_one();
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -14,11 +14,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serenity::all::{CommandDataOptionValue, CommandInteraction};
 use serenity::gateway::{ConnectionStage, ShardManager};
 
-use crate::discord::commands::COMMANDS;
-use crate::discord::duties::DONE_PREFIX;
+use crate::domain::task::TaskNumber;
 use crate::store::{OutboxKind, OutboxRow};
 
 /// A duty sent more than this after its due instant counts as late (in `duties_late_total`);
@@ -290,37 +288,6 @@ impl Metrics {
 /// What `prometheus_client`'s text encoder produces (it ends with `# EOF`).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The metric labels of a slash command, from the schema: `("task", "create")`, or
-/// `("unknown", "")` for a command not in it.
-pub fn command_labels(command: &CommandInteraction) -> (&'static str, &'static str) {
-    let data = &command.data;
-    let sub = match data.options.first() {
-        Some(option) if matches!(option.value, CommandDataOptionValue::SubCommand(_)) => {
-            Some(option.name.as_str())
-        }
-        _ => None,
-    };
-    COMMANDS
-        .iter()
-        .find(|spec| spec.name == data.name && spec.sub == sub)
-        .map(|spec| (spec.name, spec.sub.unwrap_or("")))
-        .unwrap_or(("unknown", ""))
-}
-
-/// The metric labels of a button, by what it does.
-pub fn button_labels(custom_id: &str) -> (&'static str, &'static str) {
-    let sub = if custom_id.starts_with("list:") {
-        "list-page"
-    } else if custom_id.starts_with(DONE_PREFIX) {
-        "done"
-    } else if custom_id.starts_with(crate::discord::duties::SNOOZE_PREFIX) {
-        "snooze"
-    } else {
-        "unknown"
-    };
-    ("button", sub)
-}
-
 /// One duty in an outbox message: its kind and task number (none for summaries and edits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DutyItem {
@@ -331,7 +298,7 @@ pub struct DutyItem {
 /// The duties an outbox message carries: the claims stored with it (kind, task number), or,
 /// for a message without claims, what it is (a standup summary, or an edit disabling buttons
 /// of a message already counted).
-pub fn duties_in(row: &OutboxRow, claims: &[(String, i64)]) -> Vec<DutyItem> {
+pub fn duties_in(row: &OutboxRow, claims: &[(String, TaskNumber)]) -> Vec<DutyItem> {
     if matches!(row.kind, OutboxKind::Edit { .. }) {
         return vec![DutyItem {
             kind: "edit",
@@ -348,7 +315,7 @@ pub fn duties_in(row: &OutboxRow, claims: &[(String, i64)]) -> Vec<DutyItem> {
         .iter()
         .map(|(kind, task)| DutyItem {
             kind: duty_kind_label(kind),
-            task: Some(*task),
+            task: Some(task.0),
         })
         .collect()
 }
@@ -393,8 +360,8 @@ mod tests {
     fn row(kind: OutboxKind, body: serde_json::Value) -> OutboxRow {
         OutboxRow {
             id: 1,
-            guild_id: 1,
-            channel_id: 2,
+            guild_id: crate::domain::ids::GuildId::new(1),
+            channel_id: crate::domain::ids::ChannelId::new(2),
             kind,
             body: body.to_string(),
             due_at: chrono::DateTime::UNIX_EPOCH,
@@ -402,8 +369,10 @@ mod tests {
         }
     }
 
-    fn claims(list: &[(&str, i64)]) -> Vec<(String, i64)> {
-        list.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    fn claims(list: &[(&str, i64)]) -> Vec<(String, TaskNumber)> {
+        list.iter()
+            .map(|(k, n)| (k.to_string(), TaskNumber(*n)))
+            .collect()
     }
 
     #[test]

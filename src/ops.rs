@@ -120,7 +120,7 @@ pub async fn register_commands(settings: &Settings) -> Result<Registered, OpsErr
     // Without a gateway session nobody tells the client its application id: ask for it.
     let application = http.get_current_application_info().await?;
     http.set_application_id(application.id);
-    let commands = discord::commands::registrations();
+    let commands = discord::registry::registrations();
     let count = match settings.discord.guild_id {
         Some(0) => {
             return Err(ConfigError::Invalid("discord.guild_id = 0: not a server id".into()).into())
@@ -160,7 +160,7 @@ pub async fn export(
         return Err(OpsError::NoDatabase(url.clone()));
     }
     let db = Db::connect(url).await?;
-    let tasks = db.export_tasks(guild_id).await;
+    let tasks = db.export_tasks(crate::domain::ids::GuildId::new(guild_id)).await;
     db.close().await;
     let tasks = tasks?;
     let written = match format {
@@ -291,7 +291,7 @@ pub fn write_csv(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Result
                 entry
             })
             .collect();
-        let id = |id: Option<u64>| id.map(|id| id.to_string()).unwrap_or_default();
+        let id = |id: Option<crate::domain::ids::UserId>| id.map(|id| id.to_string()).unwrap_or_default();
         let at = |at: Option<DateTime<Utc>>| at.map(time).unwrap_or_default();
         // (cell, typed by a user)
         let cells: [(String, bool); 16] = [
@@ -410,6 +410,7 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use chrono::TimeZone;
 
     use super::*;
@@ -423,7 +424,7 @@ mod tests {
         ExportedTask {
             task: Task {
                 id: 1,
-                guild_id: 1 << 60,
+                guild_id: GuildId::new(1 << 60),
                 number: TaskNumber(7),
                 title: title.into(),
                 description: None,
@@ -431,9 +432,9 @@ mod tests {
                 blocked_reason: None,
                 priority: Priority::Normal,
                 project: None,
-                assignee_id: Some(u64::MAX),
-                creator_id: 5,
-                channel_id: 6,
+                assignee_id: Some(UserId::new(u64::MAX)),
+                creator_id: UserId::new(5),
+                channel_id: ChannelId::new(6),
                 due_at: None,
                 created_at: at,
                 updated_at: at,
@@ -441,7 +442,7 @@ mod tests {
             },
             deleted_at: None,
             history: vec![HistoryEntry {
-                actor_id: 5,
+                actor_id: UserId::new(5),
                 at,
                 action: "created".into(),
                 detail: title.into(),

@@ -1,26 +1,23 @@
-//! The duties worker (spec §4). [`Worker::step`] delivers everything due at `now` and says
-//! when the next duty falls due; [`Worker::run`] sleeps until then, or until a task change
-//! wakes it. It never polls on a fixed interval.
+//! The duties worker (docs/behaviour.md §4). [`Worker::step`] delivers everything due at `now`
+//! and says when the next duty falls due; [`Worker::run`] sleeps until then, or until the store
+//! signals a write that changed what is due. It never polls on a fixed interval.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use serenity::all::CreateMessage;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use crate::discord::duties::{disable_buttons, duty_messages, DUTIES_PER_MESSAGE};
-use crate::discord::render::no_pings;
+use crate::app::{disable_closed_buttons, prepare_summary, App};
 use crate::discord::sender::{Delivery, Sender};
-use crate::discord::summary::summary_embeds;
 use crate::domain::schedule::StandupSchedule;
-use crate::domain::summary::{build, Summary, SummaryInput};
 use crate::metrics::{self, DutyOutcome};
-use crate::store::{Db, OutboxKind, OutboxRow, PostedDuties, StandupRow, StoreResult};
-use crate::App;
+use crate::render::duties::{duty_messages, DUTIES_PER_MESSAGE};
+use crate::render::summary::summary_bodies;
+use crate::store::{OutboxKind, OutboxRow, StandupRow, StoreResult};
 
 /// How many tasks one claim transaction takes; a step loops until nothing is left. Large, so
 /// that duties due together land in one batch and share messages per channel.
@@ -55,40 +52,6 @@ pub struct Worker {
     /// Set by `run`: once it turns true, no further row is sent (a row being sent is finished
     /// and recorded first), so shutdown never leaves a message posted but not marked sent.
     stopping: Option<watch::Receiver<bool>>,
-}
-
-/// The summary of a guild at `now`, and the ids of the check-ins it shows.
-pub async fn prepare_summary(
-    db: &Db,
-    guild_id: u64,
-    since: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> StoreResult<(Summary, Vec<i64>)> {
-    let done_since = since.unwrap_or(now - Duration::hours(24));
-    let tasks = db.summary_tasks(guild_id, done_since).await?;
-    let pending = db.pending_checkins(guild_id).await?;
-    let ids = pending.iter().map(|(id, _)| *id).collect();
-    let checkins: Vec<_> = pending.into_iter().map(|(_, c)| c).collect();
-    let summary = build(&SummaryInput {
-        now,
-        since,
-        tasks: &tasks,
-        checkins: &checkins,
-    });
-    Ok((summary, ids))
-}
-
-/// The summary as channel messages (JSON), pinging nobody.
-pub fn summary_bodies(summary: &Summary, heading: &str) -> Vec<String> {
-    summary_embeds(summary, heading)
-        .into_iter()
-        .filter_map(|embeds| {
-            let message = CreateMessage::new()
-                .embeds(embeds)
-                .allowed_mentions(no_pings());
-            serde_json::to_string(&message).ok()
-        })
-        .collect()
 }
 
 impl Worker {
@@ -163,7 +126,7 @@ impl Worker {
         let next = match StandupSchedule::from_expr(&standup.schedule) {
             Ok(schedule) => schedule.next_after(now, zone),
             Err(e) => {
-                warn!(guild = standup.guild_id, error = %e, "stored standup schedule no longer reads; turning it off");
+                warn!(guild = standup.guild_id.get(), error = %e, "stored standup schedule no longer reads; turning it off");
                 None
             }
         };
@@ -177,7 +140,7 @@ impl Worker {
             .await?;
         if claimed {
             info!(
-                guild = standup.guild_id,
+                guild = standup.guild_id.get(),
                 messages = bodies.len(),
                 "standup summary claimed"
             );
@@ -205,7 +168,8 @@ impl Worker {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut by_channel: BTreeMap<u64, Vec<OutboxRow>> = BTreeMap::new();
+        let mut by_channel: BTreeMap<crate::domain::ids::ChannelId, Vec<OutboxRow>> =
+            BTreeMap::new();
         for row in rows {
             by_channel.entry(row.channel_id).or_default().push(row);
         }
@@ -255,8 +219,8 @@ impl Worker {
                 let (items, late_ms) = self.count(row, DutyOutcome::Sent, now).await?;
                 info!(
                     outbox = row.id,
-                    guild = row.guild_id,
-                    channel = row.channel_id,
+                    guild = row.guild_id.get(),
+                    channel = row.channel_id.get(),
                     tasks = %metrics::task_list(&items),
                     kind = %metrics::kind_list(&items),
                     outcome = "sent",
@@ -266,7 +230,7 @@ impl Worker {
                 if row.kind == OutboxKind::Post {
                     // A task finished while its reminder was on the way gets its buttons disabled.
                     if let Some(posted) = db.posted_duties(row.id).await? {
-                        enqueue_disable(&self.app, &posted, now).await?;
+                        disable_closed_buttons(&self.app, &posted, now).await?;
                     }
                 }
                 Ok(Delivered::Sent)
@@ -276,8 +240,8 @@ impl Worker {
                 let (items, late_ms) = self.count(row, DutyOutcome::Failed, now).await?;
                 warn!(
                     outbox = row.id,
-                    guild = row.guild_id,
-                    channel = row.channel_id,
+                    guild = row.guild_id.get(),
+                    channel = row.channel_id.get(),
                     tasks = %metrics::task_list(&items),
                     kind = %metrics::kind_list(&items),
                     outcome = "failed",
@@ -295,8 +259,8 @@ impl Worker {
                 let (items, late_ms) = self.count(row, DutyOutcome::Retrying, now).await?;
                 warn!(
                     outbox = row.id,
-                    guild = row.guild_id,
-                    channel = row.channel_id,
+                    guild = row.guild_id.get(),
+                    channel = row.channel_id.get(),
                     tasks = %metrics::task_list(&items),
                     kind = %metrics::kind_list(&items),
                     outcome = "retrying",
@@ -370,7 +334,7 @@ impl Worker {
             };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = self.app.duties_wake.notified() => {}
+                () = self.app.db.due_times_changed_notified() => {}
                 _ = stop.changed() => {}
             }
         }
@@ -382,33 +346,4 @@ enum Delivered {
     Sent,
     Failed,
     Retrying,
-}
-
-/// Task changes that close a task disable the buttons on its posted reminders.
-pub async fn disable_buttons_of_task(app: &App, task_id: i64) -> StoreResult<()> {
-    let now = app.clock.now();
-    for posted in app.db.posted_duties_of_task(task_id).await? {
-        enqueue_disable(app, &posted, now).await?;
-    }
-    Ok(())
-}
-
-/// Queues the edit that disables the buttons of the message's closed tasks, if any.
-async fn enqueue_disable(app: &App, posted: &PostedDuties, now: DateTime<Utc>) -> StoreResult<()> {
-    let closed: Vec<i64> = posted
-        .tasks
-        .iter()
-        .filter(|(_, open)| !open)
-        .map(|(number, _)| *number)
-        .collect();
-    if let Some(edit) = disable_buttons(&posted.body, &closed) {
-        let target = OutboxKind::Edit {
-            message_id: posted.message_id,
-        };
-        app.db
-            .enqueue(posted.guild_id, posted.channel_id, &target, &edit, now)
-            .await?;
-        app.duties_changed();
-    }
-    Ok(())
 }

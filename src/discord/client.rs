@@ -14,11 +14,12 @@ use serenity::Client;
 use tokio::sync::RwLock;
 use tracing::{debug, error, info, warn};
 
-use super::commands::registrations;
-use super::render::no_pings;
+use super::registry::{self, registrations, Visibility};
 use super::router;
+use crate::app::App;
 use crate::config::Token;
-use crate::{metrics, App};
+use crate::render::ids::CustomId;
+use crate::render::no_pings;
 
 pub fn http_client(token: &Token, api_base: &str) -> Http {
     HttpBuilder::new(token.expose())
@@ -77,7 +78,10 @@ impl EventHandler for Handler {
         match self
             .app
             .db
-            .forget_manager_role(guild_id.get(), removed_role_id.get())
+            .forget_manager_role(
+                crate::domain::ids::GuildId::new(guild_id.get()),
+                crate::domain::ids::RoleId::new(removed_role_id.get()),
+            )
             .await
         {
             Ok(true) => warn!(
@@ -99,8 +103,10 @@ impl EventHandler for Handler {
         let _in_flight = self.in_flight.read().await;
         // Slash commands and buttons are timed; autocomplete is not a command.
         let timed = match &interaction {
-            Interaction::Command(c) => Some(metrics::command_labels(c)),
-            Interaction::Component(c) => Some(metrics::button_labels(&c.data.custom_id)),
+            Interaction::Command(c) => Some(registry::command_labels(c)),
+            Interaction::Component(c) => Some(registry::button_labels(
+                c.data.custom_id.parse::<CustomId>().ok().as_ref(),
+            )),
             _ => None,
         };
         let record_latency = || {
@@ -126,10 +132,10 @@ impl EventHandler for Handler {
                 return;
             }
         };
-        let Some(response) = response else {
+        let Some(answer) = response else {
             return;
         };
-        if let Err(e) = respond(&ctx.http, id, token, &response, received).await {
+        if let Err(e) = respond(&ctx.http, id, token, &answer.response, received).await {
             warn!(error = %e, interaction = %id, "could not answer an interaction");
         }
         record_latency();
@@ -144,29 +150,25 @@ async fn answer_late(
     interaction: &Interaction,
     id: serenity::all::InteractionId,
     token: &str,
-    handling: impl std::future::Future<Output = Option<CreateInteractionResponse>>,
+    handling: impl std::future::Future<Output = Option<router::Answer>>,
     received: std::time::Instant,
 ) {
-    let ephemeral = !router::replies_publicly(interaction);
+    let ephemeral = router::expected_visibility(interaction) == Visibility::Private;
     let defer = CreateInteractionResponse::Defer(
         CreateInteractionResponseMessage::new().ephemeral(ephemeral),
     );
     if let Err(e) = respond(&ctx.http, id, token, &defer, received).await {
         warn!(error = %e, interaction = %id, "could not defer a slow interaction");
     }
-    let Some(response) = handling.await else {
+    let Some(answer) = handling.await else {
         return;
     };
     // The deferred answer is the message the response would have carried.
-    let data = serde_json::to_value(&response)
+    let data = serde_json::to_value(&answer.response)
         .ok()
         .and_then(|value| value.get("data").cloned())
         .unwrap_or_default();
-    let private = data
-        .get("flags")
-        .and_then(serde_json::Value::as_u64)
-        .is_some_and(|flags| flags & EPHEMERAL != 0);
-    if private && !ephemeral {
+    if answer.visibility == Visibility::Private && !ephemeral {
         answer_privately_after_public_defer(ctx, id, token, &data).await;
         return;
     }
@@ -191,9 +193,6 @@ async fn answer_late(
         }
     }
 }
-
-/// Discord's flag for a message only its recipient sees.
-const EPHEMERAL: u64 = 1 << 6;
 
 /// A command expected to answer the channel was deferred publicly, but its answer is for the
 /// caller alone (a refusal, an error): that must not land in the channel, so the public

@@ -1,15 +1,18 @@
-//! `/config …` and the personal `/timezone`.
+//! `/config …` and the personal `/timezone`. Each setting has its own store write, so two
+//! managers changing two settings at the same moment both keep their change.
 
 use serenity::all::CreateInteractionResponse;
 
-use super::commands::Invocation;
-use super::render::{self, private, private_embed};
-use super::router::{manager_role_label, Context};
+use super::context::Context;
+use super::invocation::Invocation;
+use super::router::manager_role_label;
 use super::CommandResult;
 use crate::domain::permissions::Action;
+use crate::domain::schedule::StandupSchedule;
 use crate::domain::validate;
+use crate::render::{self, private, private_embed};
 
-pub async fn show(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+pub async fn show(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let s = &ctx.settings;
     let offsets: Vec<String> = s
         .reminder_offsets
@@ -22,7 +25,9 @@ pub async fn show(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
     } else {
         let lines: Vec<String> = failed
             .iter()
-            .map(|(channel, _, error)| format!("<#{channel}>: {}", render::fit(error, 80)))
+            .map(|(channel, _, error)| {
+                format!("{}: {}", render::channel(*channel), render::fit(error, 80))
+            })
             .collect();
         render::lines_within(&lines, render::FIELD_VALUE_MAX)
     };
@@ -32,7 +37,7 @@ pub async fn show(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
         .field(
             "Alerts channel",
             s.alerts_channel_id
-                .map(|c| format!("<#{c}>"))
+                .map(render::channel)
                 .unwrap_or_else(|| {
                     "not set: reminders go to the channel a task was created in".into()
                 }),
@@ -44,8 +49,8 @@ pub async fn show(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
             match ctx.app.db.standup(ctx.guild_id).await? {
                 Some(standup) => match standup.next_run_at {
                     Some(next) => format!(
-                        "<#{}> at `{}`; next {}",
-                        standup.channel_id,
+                        "{} at `{}`; next {}",
+                        render::channel(standup.channel_id),
                         standup.schedule,
                         render::due(next)
                     ),
@@ -64,12 +69,11 @@ pub async fn manager_role(
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
-    let role = inv.required_id("role")?;
-    let mut settings = ctx.settings.clone();
-    settings.manager_role_id = Some(role);
-    ctx.app.db.save_guild_settings(&settings).await?;
+    let role = inv.required_role("role")?;
+    ctx.app.db.set_manager_role(ctx.guild_id, role).await?;
     Ok(private(format!(
-        "Managers are now the members of <@&{role}> (plus anyone with Administrator or Manage Server)."
+        "Managers are now the members of {} (plus anyone with Administrator or Manage Server).",
+        render::role(role)
     )))
 }
 
@@ -79,24 +83,16 @@ pub async fn timezone(
 ) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
     let zone = validate::time_zone(inv.required_str("zone")?)?;
-    let mut settings = ctx.settings.clone();
-    settings.timezone = zone;
-    ctx.app.db.save_guild_settings(&settings).await?;
-    // A scheduled standup follows the new zone.
-    if let Some(standup) = ctx.app.db.standup(ctx.guild_id).await? {
-        if standup.next_run_at.is_some() {
-            if let Ok(schedule) =
-                crate::domain::schedule::StandupSchedule::from_expr(&standup.schedule)
-            {
-                let next = schedule.next_after(ctx.now, zone);
-                ctx.app
-                    .db
-                    .set_standup(ctx.guild_id, standup.channel_id, &standup.schedule, next)
-                    .await?;
-                ctx.app.duties_changed();
-            }
-        }
-    }
+    let now = ctx.now;
+    // A scheduled standup follows the new zone, in the same write.
+    ctx.app
+        .db
+        .set_timezone(ctx.guild_id, zone, |schedule| {
+            StandupSchedule::from_expr(schedule)
+                .ok()
+                .and_then(|schedule| schedule.next_after(now, zone))
+        })
+        .await?;
     Ok(private(format!(
         "This server's time zone is now {}. Dates people type are read in it unless they set their own with /timezone.",
         zone.name()
@@ -108,13 +104,11 @@ pub async fn alerts_channel(
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
-    let channel = inv.required_id("channel")?;
-    let mut settings = ctx.settings.clone();
-    settings.alerts_channel_id = Some(channel);
-    ctx.app.db.save_guild_settings(&settings).await?;
-    ctx.app.duties_changed();
+    let channel = inv.required_channel("channel")?;
+    ctx.app.db.set_alerts_channel(ctx.guild_id, channel).await?;
     Ok(private(format!(
-        "Reminders and alerts for tasks without a project channel now go to <#{channel}>."
+        "Reminders and alerts for tasks without a project channel now go to {}.",
+        render::channel(channel)
     )))
 }
 
@@ -124,11 +118,10 @@ pub async fn reminders(
 ) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
     let offsets = validate::reminder_offsets(inv.required_str("offsets")?)?;
-    let mut settings = ctx.settings.clone();
-    settings.reminder_offsets = offsets.clone();
-    ctx.app.db.save_guild_settings(&settings).await?;
-    ctx.app.db.refresh_guild_duties(ctx.guild_id).await?;
-    ctx.app.duties_changed();
+    ctx.app
+        .db
+        .set_reminder_offsets(ctx.guild_id, &offsets)
+        .await?;
     let shown: Vec<String> = offsets
         .iter()
         .map(|o| validate::format_offset(*o))

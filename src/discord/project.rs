@@ -2,10 +2,10 @@
 
 use serenity::all::CreateInteractionResponse;
 
-use super::commands::Invocation;
-use super::render::{self, private, private_embed, public};
-use super::router::Context;
+use super::context::Context;
+use super::invocation::Invocation;
 use super::CommandResult;
+use crate::render::{self, private, private_embed, public};
 use crate::domain::guild::Project;
 use crate::domain::permissions::Action;
 use crate::domain::{validate, UserError};
@@ -21,7 +21,7 @@ pub async fn create(
         .map(validate::description)
         .transpose()?
         .filter(|d| !d.is_empty());
-    let channel = inv.id("channel");
+    let channel = inv.channel("channel");
     let project = ctx
         .app
         .db
@@ -33,9 +33,12 @@ pub async fn create(
             ctx.actor.user_id,
             ctx.now,
         )
-        .await??;
+        .await?;
     let route = match project.channel_id {
-        Some(channel) => format!("its reminders and alerts go to <#{channel}>"),
+        Some(channel) => format!(
+            "its reminders and alerts go to {}",
+            render::channel(channel)
+        ),
         None => "its reminders follow the alerts channel".into(),
     };
     Ok(public(
@@ -47,7 +50,7 @@ pub async fn create(
     ))
 }
 
-pub async fn list(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+pub async fn list(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let projects = ctx.app.db.projects(ctx.guild_id).await?;
     if projects.is_empty() {
         return Ok(private(
@@ -59,7 +62,7 @@ pub async fn list(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse>
         .map(|p| {
             let mut line = format!("**{}**", render::typed(&p.name));
             if let Some(channel) = p.channel_id {
-                line.push_str(&format!(" · <#{channel}>"));
+                line.push_str(&format!(" · {}", render::channel(channel)));
             }
             if p.is_archived() {
                 line.push_str(" · archived");

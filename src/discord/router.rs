@@ -1,51 +1,26 @@
-//! One entry point for every interaction, whichever transport brought it (gateway today, an
-//! HTTP interactions endpoint later): [`handle`] turns an `Interaction` into its response.
+//! One entry point for every interaction, whichever transport brought it (the gateway today,
+//! an HTTP interactions endpoint later): [`handle`] turns an `Interaction` into its answer, by
+//! the registry.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serenity::all::{
     AutocompleteChoice, CommandInteraction, ComponentInteraction, CreateAutocompleteResponse,
     CreateInteractionResponse, Interaction, Member,
 };
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use super::commands::Invocation;
-use super::render::{self, private};
-use super::{config, project, standup, task, CommandError, CommandResult};
+use super::context::Context;
+use super::invocation::Invocation;
+use super::registry::{self, Visibility};
+use super::{CommandError, CommandResult};
+use crate::app::App;
 use crate::domain::guild::GuildSettings;
-use crate::domain::permissions::{may, Action, Actor};
+use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
+use crate::domain::permissions::Actor;
 use crate::domain::UserError;
-use crate::metrics::{self, CommandOutcome};
+use crate::metrics::CommandOutcome;
+use crate::render::ids::CustomId;
+use crate::render::{self, private};
 use crate::store::StoreError;
-use crate::App;
-
-/// Everything a command handler needs to know about the call.
-pub struct Context<'a> {
-    pub app: &'a App,
-    pub guild_id: u64,
-    pub channel_id: u64,
-    pub actor: Actor,
-    pub settings: GuildSettings,
-    pub now: DateTime<Utc>,
-    /// The number a `/task create` gave its task, so the command's log line can name it.
-    pub created_task: std::sync::OnceLock<i64>,
-}
-
-impl Context<'_> {
-    /// The zone the caller's typed dates are read in: theirs, else the guild's (UTC by default).
-    pub async fn typing_zone(&self) -> CommandResult<Tz> {
-        Ok(self
-            .app
-            .db
-            .user_timezone(self.actor.user_id)
-            .await?
-            .unwrap_or(self.settings.timezone))
-    }
-
-    pub fn require(&self, action: Action) -> CommandResult<()> {
-        may(&self.actor, action, None).map_err(|r| CommandError::User(r.into()))
-    }
-}
 
 const NOT_IN_GUILD: &str = "Coordinator works only inside a server, not in direct messages.";
 const INTERNAL: &str =
@@ -61,46 +36,40 @@ const STORE_FULL: &str = "My database is full (out of disk space), so nothing wa
 /// How the manager role is named in refusals.
 pub fn manager_role_label(settings: &GuildSettings) -> String {
     match settings.manager_role_id {
-        Some(role) => format!("<@&{role}>"),
+        Some(role) => render::role(role),
         None => "not set yet, so Administrator or Manage Server; see /config manager-role".into(),
     }
 }
 
-/// Whether a command's answer is posted for the channel (changes the team should see), rather
-/// than only to the caller; a deferred answer must say so up front.
-pub fn replies_publicly(interaction: &Interaction) -> bool {
-    let Interaction::Command(command) = interaction else {
-        return false;
-    };
-    let sub = command.data.options.first().map(|o| o.name.as_str());
-    matches!(
-        (command.data.name.as_str(), sub),
-        (
-            "task",
-            Some(
-                "create"
-                    | "assign"
-                    | "unassign"
-                    | "start"
-                    | "done"
-                    | "reopen"
-                    | "block"
-                    | "edit"
-                    | "comment"
-                    | "delete"
-            )
-        ) | ("project", Some("create" | "archive"))
-            | ("standup", Some("now"))
-    )
+/// Who an interaction's answer is for, before it is known: a slow command is deferred with
+/// this, from the registry. Everything but a public command is private.
+pub fn expected_visibility(interaction: &Interaction) -> Visibility {
+    match interaction {
+        Interaction::Command(command) => registry::command_of(command)
+            .map(|spec| spec.visibility)
+            .unwrap_or(Visibility::Private),
+        _ => Visibility::Private,
+    }
+}
+
+/// An interaction's answer, and who it is for: the registry's visibility for a command that
+/// went through; private for an error or refusal, whatever the command.
+pub struct Answer {
+    pub response: CreateInteractionResponse,
+    pub visibility: Visibility,
 }
 
 /// Answers one interaction. `None` means there is nothing to answer (an unknown kind).
-pub async fn handle(app: &App, interaction: &Interaction) -> Option<CreateInteractionResponse> {
+pub async fn handle(app: &App, interaction: &Interaction) -> Option<Answer> {
+    let private = |response| Answer {
+        response,
+        visibility: Visibility::Private,
+    };
     match interaction {
         Interaction::Command(command) => Some(handle_command(app, command).await),
-        Interaction::Autocomplete(command) => Some(handle_autocomplete(app, command).await),
-        Interaction::Component(component) => Some(handle_component(app, component).await),
-        Interaction::Ping(_) => Some(CreateInteractionResponse::Pong),
+        Interaction::Autocomplete(command) => Some(private(handle_autocomplete(app, command).await)),
+        Interaction::Component(component) => Some(private(handle_component(app, component).await)),
+        Interaction::Ping(_) => Some(private(CreateInteractionResponse::Pong)),
         _ => None,
     }
 }
@@ -108,16 +77,16 @@ pub async fn handle(app: &App, interaction: &Interaction) -> Option<CreateIntera
 /// Builds the caller's context from the interaction's own member data (never a cache).
 async fn context<'a>(
     app: &'a App,
-    guild_id: Option<u64>,
-    channel_id: u64,
+    guild_id: Option<GuildId>,
+    channel_id: ChannelId,
     member: Option<&Member>,
-    user_id: u64,
+    user_id: UserId,
 ) -> CommandResult<Context<'a>> {
     let (Some(guild_id), Some(member)) = (guild_id, member) else {
         return Err(UserError::Invalid(NOT_IN_GUILD.into()).into());
     };
     let settings = app.db.guild_settings(guild_id).await?;
-    let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
+    let roles: Vec<RoleId> = member.roles.iter().map(|r| RoleId::new(r.get())).collect();
     let admin = member
         .permissions
         .is_some_and(|p| p.administrator() || p.manage_guild());
@@ -182,14 +151,16 @@ fn error_class<T>(result: &CommandResult<T>) -> Option<&'static str> {
 /// One log line per command or button: guild, user, what was called, the task when there is
 /// one, and the outcome; a failure of ours is logged as an error, with it.
 fn log_command<T>(
-    guild: Option<u64>,
-    user: u64,
+    guild: Option<GuildId>,
+    user: UserId,
     command: &str,
     task: Option<i64>,
     result: &CommandResult<T>,
 ) {
     let outcome = outcome_of(result).as_str();
     let error_class = error_class(result);
+    let guild = guild.map(GuildId::get);
+    let user = user.get();
     match result {
         Err(CommandError::Store(e)) => {
             error!(guild, user, command, task, outcome, error_class, error = %e, "command");
@@ -208,15 +179,16 @@ fn task_of(inv: &Invocation) -> Option<i64> {
         .flatten()
 }
 
-async fn handle_command(app: &App, command: &CommandInteraction) -> CreateInteractionResponse {
-    let user_id = command.user.id.get();
-    let guild_id = command.guild_id.map(|g| g.get());
-    let labels = metrics::command_labels(command);
+async fn handle_command(app: &App, command: &CommandInteraction) -> Answer {
+    let user_id = UserId::new(command.user.id.get());
+    let guild_id = command.guild_id.map(|g| GuildId::new(g.get()));
+    let labels = registry::command_labels(command);
     let mut task = None;
+    let mut visibility = Visibility::Private;
     let (ctx, result) = match context(
         app,
         guild_id,
-        command.channel_id.get(),
+        ChannelId::new(command.channel_id.get()),
         command.member.as_deref(),
         user_id,
     )
@@ -225,7 +197,8 @@ async fn handle_command(app: &App, command: &CommandInteraction) -> CreateIntera
         Ok(ctx) => {
             let result = match Invocation::parse(command) {
                 Ok(invocation) => {
-                    let result = dispatch(&ctx, &invocation).await;
+                    let result = (invocation.spec.handler)(&ctx, &invocation).await;
+                    visibility = invocation.spec.visibility;
                     task = task_of(&invocation).or_else(|| ctx.created_task.get().copied());
                     result
                 }
@@ -242,42 +215,15 @@ async fn handle_command(app: &App, command: &CommandInteraction) -> CreateIntera
         (name, sub) => format!("{name} {sub}").into(),
     };
     log_command(guild_id, user_id, &path, task, &result);
-    result.unwrap_or_else(|e| error_reply(e, ctx.as_ref().map(|c| &c.settings)))
-}
-
-async fn dispatch(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
-    match inv.path() {
-        ("task", Some("create")) => task::create(ctx, inv).await,
-        ("task", Some("assign")) => task::assign(ctx, inv).await,
-        ("task", Some("unassign")) => task::unassign(ctx, inv).await,
-        ("task", Some("start")) => task::start(ctx, inv).await,
-        ("task", Some("done")) => task::done(ctx, inv).await,
-        ("task", Some("reopen")) => task::reopen(ctx, inv).await,
-        ("task", Some("block")) => task::block(ctx, inv).await,
-        ("task", Some("edit")) => task::edit(ctx, inv).await,
-        ("task", Some("comment")) => task::comment(ctx, inv).await,
-        ("task", Some("show")) => task::show(ctx, inv).await,
-        ("task", Some("list")) => task::list(ctx, inv).await,
-        ("task", Some("mine")) => task::mine(ctx).await,
-        ("task", Some("delete")) => task::delete(ctx, inv).await,
-        ("project", Some("create")) => project::create(ctx, inv).await,
-        ("project", Some("list")) => project::list(ctx).await,
-        ("project", Some("archive")) => project::archive(ctx, inv).await,
-        ("project", Some("feed")) => project::feed(ctx, inv).await,
-        ("config", Some("show")) => config::show(ctx).await,
-        ("config", Some("manager-role")) => config::manager_role(ctx, inv).await,
-        ("config", Some("timezone")) => config::timezone(ctx, inv).await,
-        ("config", Some("alerts-channel")) => config::alerts_channel(ctx, inv).await,
-        ("config", Some("reminders")) => config::reminders(ctx, inv).await,
-        ("timezone", None) => config::personal_timezone(ctx, inv).await,
-        ("standup", Some("schedule")) => standup::schedule(ctx, inv).await,
-        ("standup", Some("now")) => standup::now(ctx).await,
-        ("standup", Some("off")) => standup::off(ctx).await,
-        ("checkin", None) => standup::checkin(ctx, inv).await,
-        (name, sub) => {
-            warn!(name, ?sub, "command in the schema without a handler");
-            Err(UserError::Invalid("That command isn't available yet.".into()).into())
-        }
+    match result {
+        Ok(response) => Answer {
+            response,
+            visibility,
+        },
+        Err(e) => Answer {
+            response: error_reply(e, ctx.as_ref().map(|c| &c.settings)),
+            visibility: Visibility::Private,
+        },
     }
 }
 
@@ -298,7 +244,7 @@ async fn autocomplete_choices(
     app: &App,
     command: &CommandInteraction,
 ) -> CommandResult<Vec<AutocompleteChoice>> {
-    let Some(guild_id) = command.guild_id.map(|g| g.get()) else {
+    let Some(guild_id) = command.guild_id.map(|g| GuildId::new(g.get())) else {
         return Ok(Vec::new());
     };
     let inv = Invocation::parse(command)?;
@@ -346,13 +292,14 @@ async fn handle_component(
     component: &ComponentInteraction,
 ) -> CreateInteractionResponse {
     let custom_id = component.data.custom_id.as_str();
-    let labels = metrics::button_labels(custom_id);
-    let guild_id = component.guild_id.map(|g| g.get());
-    let user_id = component.user.id.get();
+    let id = custom_id.parse::<CustomId>().ok();
+    let labels = registry::button_labels(id.as_ref());
+    let guild_id = component.guild_id.map(|g| GuildId::new(g.get()));
+    let user_id = UserId::new(component.user.id.get());
     let ctx = match context(
         app,
         guild_id,
-        component.channel_id.get(),
+        ChannelId::new(component.channel_id.get()),
         component.member.as_ref(),
         user_id,
     )
@@ -369,23 +316,10 @@ async fn handle_component(
             };
         }
     };
-    let number = |prefix: &str| {
-        custom_id
-            .strip_prefix(prefix)
-            .and_then(|n| n.parse().ok())
-            .map(crate::domain::task::TaskNumber)
-    };
-    let task = number(super::duties::DONE_PREFIX)
-        .or_else(|| number(super::duties::SNOOZE_PREFIX))
-        .map(|n| n.0);
-    let result = if let Some(rest) = custom_id.strip_prefix("list:") {
-        task::list_page_button(&ctx, rest).await
-    } else if let Some(n) = number(super::duties::DONE_PREFIX) {
-        task::done_button(&ctx, n).await
-    } else if let Some(n) = number(super::duties::SNOOZE_PREFIX) {
-        task::snooze_button(&ctx, n).await
-    } else {
-        Err(UserError::Invalid("That button is no longer active.".into()).into())
+    let task = id.and_then(|id| id.task()).map(|n| n.0);
+    let result = match id {
+        Some(id) => registry::press(&ctx, id).await,
+        None => Err(UserError::Invalid("That button is no longer active.".into()).into()),
     };
     app.metrics.command(labels, outcome_of(&result));
     log_command(guild_id, user_id, custom_id, task, &result);

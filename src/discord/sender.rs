@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::config::Token;
+use crate::domain::ids::ChannelId;
 use crate::store::{OutboxKind, OutboxRow};
 
 const GLOBAL_PER_SECOND: usize = 50;
@@ -99,7 +100,7 @@ impl Window {
 #[derive(Debug)]
 struct Limits {
     global: Window,
-    channels: HashMap<u64, Window>,
+    channels: HashMap<ChannelId, Window>,
 }
 
 pub struct Sender {
@@ -162,7 +163,7 @@ impl Sender {
 
     /// Waits until both the global and the channel's window allow one more request, and
     /// counts it in both.
-    async fn wait_turn(&self, channel_id: u64) {
+    async fn wait_turn(&self, channel_id: ChannelId) {
         loop {
             let wait = {
                 let mut limits = self.limits.lock().await;
@@ -192,7 +193,7 @@ impl Sender {
     }
 
     /// Applies what a response said about the channel's bucket.
-    async fn learn(&self, channel_id: u64, headers: &reqwest::header::HeaderMap) {
+    async fn learn(&self, channel_id: ChannelId, headers: &reqwest::header::HeaderMap) {
         let remaining = header_f64(headers, "x-ratelimit-remaining");
         let reset_after = header_f64(headers, "x-ratelimit-reset-after");
         if let (Some(remaining), Some(reset_after)) = (remaining, reset_after) {
@@ -205,7 +206,7 @@ impl Sender {
         }
     }
 
-    async fn on_rate_limited(&self, channel_id: u64, global: bool, wait: Duration) {
+    async fn on_rate_limited(&self, channel_id: ChannelId, global: bool, wait: Duration) {
         let mut limits = self.limits.lock().await;
         if global {
             limits.global.block_for(wait);
@@ -326,7 +327,7 @@ impl Sender {
                     let global = body.get("global").and_then(Value::as_bool).unwrap_or(false);
                     warn!(
                         outbox = row.id,
-                        channel = row.channel_id,
+                        channel = row.channel_id.get(),
                         wait_ms = wait.as_millis() as u64,
                         global,
                         "rate limited"

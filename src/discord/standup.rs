@@ -2,16 +2,16 @@
 
 use serenity::all::{CreateInteractionResponse, CreateInteractionResponseMessage};
 
-use super::commands::Invocation;
-use super::render::{self, no_pings, private};
-use super::router::Context;
-use super::summary::summary_embeds;
+use super::context::Context;
+use super::invocation::Invocation;
 use super::CommandResult;
+use crate::app::prepare_summary;
 use crate::domain::permissions::Action;
 use crate::domain::schedule::StandupSchedule;
 use crate::domain::summary::Checkin;
 use crate::domain::{validate, UserError};
-use crate::worker::prepare_summary;
+use crate::render::summary::summary_embeds;
+use crate::render::{self, no_pings, private};
 
 pub async fn schedule(
     ctx: &Context<'_>,
@@ -19,7 +19,7 @@ pub async fn schedule(
 ) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
     let schedule = StandupSchedule::parse(inv.required_str("time")?, inv.str("days"))?;
-    let channel = inv.required_id("channel")?;
+    let channel = inv.required_channel("channel")?;
     let zone = ctx.settings.timezone;
     let next = schedule.next_after(ctx.now, zone).ok_or_else(|| {
         UserError::Invalid("That schedule never fires; pick a time and days that exist.".into())
@@ -28,16 +28,16 @@ pub async fn schedule(
         .db
         .set_standup(ctx.guild_id, channel, schedule.expr(), Some(next))
         .await?;
-    ctx.app.duties_changed();
     Ok(private(format!(
-        "The standup summary goes to <#{channel}> at {} ({}). The next one: {}.",
+        "The standup summary goes to {} at {} ({}). The next one: {}.",
+        render::channel(channel),
         schedule.describe(),
         zone.name(),
         render::due(next)
     )))
 }
 
-pub async fn now(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+pub async fn now(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let since = ctx
         .app
         .db
@@ -60,10 +60,9 @@ pub async fn now(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> 
     Ok(CreateInteractionResponse::Message(message))
 }
 
-pub async fn off(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+pub async fn off(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
     ctx.require(Action::Manage)?;
     let was_on = ctx.app.db.standup_off(ctx.guild_id).await?;
-    ctx.app.duties_changed();
     Ok(private(if was_on {
         "Scheduled standup summaries are off. /standup schedule turns them on again."
     } else {

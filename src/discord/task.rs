@@ -2,16 +2,18 @@
 
 use serenity::all::{CreateActionRow, CreateInteractionResponse, CreateInteractionResponseMessage};
 
-use super::commands::Invocation;
-use super::render::{self, private, private_embed, public};
-use super::router::Context;
+use super::context::Context;
+use super::invocation::Invocation;
 use super::CommandResult;
 use crate::domain::dates::parse_due;
+use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
 use crate::domain::task::{
     check, Priority, ProjectRef, Status, Task, TaskCommand, TaskEdit, TaskNumber,
 };
 use crate::domain::{validate, UserError};
+use crate::render::ids::{CustomId, ListPage};
+use crate::render::{self, private, private_embed, public};
 use crate::store::{NewTask, TaskFilter};
 
 const PAGE_SIZE: i64 = 10;
@@ -53,7 +55,7 @@ pub async fn create(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    let assignee_id = inv.id("assignee");
+    let assignee_id = inv.user("assignee");
     ctx.require(Action::CreateTask {
         assignee: assignee_id,
     })?;
@@ -89,7 +91,6 @@ pub async fn create(
     };
     let task = ctx.app.db.create_task(&new, ctx.now).await?;
     let _ = ctx.created_task.set(task.number.0);
-    ctx.app.duties_changed();
     let mut text = format!("📝 Created **{}**", render::task_label(&task));
     let mut details = Vec::new();
     if let Some(at) = task.due_at {
@@ -106,7 +107,7 @@ pub async fn create(
         details.push(format!("project {}", render::typed(&project.name)));
     }
     text.push_str(&format!(" — {}.", details.join(", ")));
-    let pings: Vec<u64> = task.assignee_id.into_iter().collect();
+    let pings: Vec<UserId> = task.assignee_id.into_iter().collect();
     Ok(public(text, &pings))
 }
 
@@ -115,8 +116,8 @@ async fn change(ctx: &Context<'_>, inv: &Invocation, command: TaskCommand) -> Co
     change_number(ctx, task_number(inv)?, command).await
 }
 
-/// Applies `command` to task `number` of the caller's guild; wakes the duties worker and
-/// disables the buttons of a closed task's reminders.
+/// Applies `command` to task `number` of the caller's guild, after the domain's checks (inside
+/// the store's transaction), and disables the buttons of a closed task's reminders.
 async fn change_number(
     ctx: &Context<'_>,
     number: TaskNumber,
@@ -134,12 +135,9 @@ async fn change_number(
             &command,
             |task| check(&actor, task, &command),
         )
-        .await??;
+        .await?;
     if matches!(command, TaskCommand::Done | TaskCommand::Delete) {
-        crate::worker::disable_buttons_of_task(ctx.app, task.id).await?;
-    }
-    if !matches!(command, TaskCommand::Comment(_)) {
-        ctx.app.duties_changed();
+        crate::app::disable_buttons_of_task(ctx.app, task.id).await?;
     }
     Ok(task)
 }
@@ -185,7 +183,7 @@ pub async fn assign(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    let assignee = inv.required_id("assignee")?;
+    let assignee = inv.required_user("assignee")?;
     let task = change(ctx, inv, TaskCommand::Assign(Some(assignee))).await?;
     Ok(public(
         format!(
@@ -343,7 +341,7 @@ pub async fn show(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
         .db
         .task(ctx.guild_id, number)
         .await?
-        .ok_or_else(|| crate::store::task_not_found(number))?;
+        .ok_or_else(|| super::task_not_found(number))?;
     let history = ctx.app.db.recent_history(task.id, HISTORY_SHOWN).await?;
     Ok(private_embed(
         render::task_embed(&task, &history, ctx.now),
@@ -351,31 +349,15 @@ pub async fn show(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
     ))
 }
 
-/// The filter of a list, as carried in its page buttons' custom ids.
-fn list_custom_id(filter: &TaskFilter, overdue: bool, page: i64) -> String {
-    let part = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    format!(
-        "list:{page}:{}:{}:{}:{}",
-        part(filter.assignee_id.map(|v| v.to_string())),
-        part(filter.project_id.map(|v| v.to_string())),
-        part(filter.status.map(|s| s.as_str().to_string())),
-        u8::from(overdue)
-    )
-}
-
-fn parse_list_custom_id(rest: &str) -> Option<(TaskFilter, bool, i64)> {
-    let parts: Vec<&str> = rest.split(':').collect();
-    let [page, assignee, project, status, overdue] = parts.as_slice() else {
-        return None;
-    };
-    let opt = |s: &str| (s != "-").then(|| s.to_string());
-    let filter = TaskFilter {
-        assignee_id: opt(assignee).map(|s| s.parse()).transpose().ok()?,
-        project_id: opt(project).map(|s| s.parse()).transpose().ok()?,
-        status: opt(status).map(|s| s.parse::<Status>()).transpose().ok()?,
-        overdue_at: None,
-    };
-    Some((filter, *overdue == "1", page.parse().ok()?))
+/// A list page's button id: the same filter, another page.
+fn list_custom_id(filter: &TaskFilter, overdue: bool, page: i64) -> CustomId {
+    CustomId::ListPage(ListPage {
+        page,
+        assignee: filter.assignee_id,
+        project_id: filter.project_id,
+        status: filter.status,
+        overdue,
+    })
 }
 
 async fn list_page(
@@ -446,7 +428,7 @@ pub async fn list(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
         })
         .transpose()?;
     let filter = TaskFilter {
-        assignee_id: inv.id("assignee"),
+        assignee_id: inv.user("assignee"),
         project_id,
         status,
         overdue_at: None,
@@ -458,11 +440,15 @@ pub async fn list(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
 /// A previous/next button on a list: the same list, another page, in place.
 pub async fn list_page_button(
     ctx: &Context<'_>,
-    rest: &str,
+    page: ListPage,
 ) -> CommandResult<CreateInteractionResponse> {
-    let (filter, overdue, page) = parse_list_custom_id(rest)
-        .ok_or_else(|| UserError::Invalid("That button is no longer active.".into()))?;
-    let (embed, rows) = list_page(ctx, filter, overdue, page).await?;
+    let filter = TaskFilter {
+        assignee_id: page.assignee,
+        project_id: page.project_id,
+        status: page.status,
+        overdue_at: None,
+    };
+    let (embed, rows) = list_page(ctx, filter, page.overdue, page.page).await?;
     Ok(CreateInteractionResponse::UpdateMessage(
         CreateInteractionResponseMessage::new()
             .embed(embed)
@@ -471,7 +457,7 @@ pub async fn list_page_button(
     ))
 }
 
-pub async fn mine(ctx: &Context<'_>) -> CommandResult<CreateInteractionResponse> {
+pub async fn mine(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let page = ctx
         .app
         .db
@@ -501,22 +487,27 @@ mod tests {
     #[test]
     fn list_buttons_carry_their_filter() {
         let filter = TaskFilter {
-            assignee_id: Some(42),
+            assignee_id: Some(UserId::new(42)),
             project_id: Some(7),
             status: Some(Status::Blocked),
             overdue_at: None,
         };
-        let id = list_custom_id(&filter, true, 3);
+        let id = list_custom_id(&filter, true, 3).to_string();
         assert!(id.len() <= 100, "custom ids are limited to 100 characters");
-        let rest = id.strip_prefix("list:").unwrap_or_default();
-        assert_eq!(parse_list_custom_id(rest), Some((filter, true, 3)));
-        assert_eq!(parse_list_custom_id("x:y"), None);
+        let Ok(CustomId::ListPage(page)) = id.parse::<CustomId>() else {
+            panic!("{id} does not read back as a list page");
+        };
+        assert_eq!(
+            (page.assignee, page.project_id, page.status, page.overdue, page.page),
+            (filter.assignee_id, filter.project_id, filter.status, true, 3)
+        );
     }
 
     #[test]
     fn permission_for_creating_for_others_is_checked_before_anything_else() {
         use crate::domain::permissions::{may, Actor};
-        let member = Actor::new(1, &[], false, None);
-        assert!(may(&member, Action::CreateTask { assignee: Some(2) }, None).is_err());
+        let member = Actor::new(UserId::new(1), &[], false, None);
+        let other = Some(UserId::new(2));
+        assert!(may(&member, Action::CreateTask { assignee: other }, None).is_err());
     }
 }

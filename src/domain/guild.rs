@@ -3,12 +3,14 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
+use super::ids::{ChannelId, GuildId, RoleId, UserId};
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuildSettings {
-    pub guild_id: u64,
-    pub manager_role_id: Option<u64>,
+    pub guild_id: GuildId,
+    pub manager_role_id: Option<RoleId>,
     pub timezone: Tz,
-    pub alerts_channel_id: Option<u64>,
+    pub alerts_channel_id: Option<ChannelId>,
     /// Longest first.
     pub reminder_offsets: Vec<Duration>,
 }
@@ -18,7 +20,7 @@ impl GuildSettings {
         vec![Duration::hours(24), Duration::hours(1)]
     }
 
-    pub fn new(guild_id: u64) -> Self {
+    pub fn new(guild_id: GuildId) -> Self {
         Self {
             guild_id,
             manager_role_id: None,
@@ -32,11 +34,11 @@ impl GuildSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
     pub id: i64,
-    pub guild_id: u64,
+    pub guild_id: GuildId,
     pub name: String,
-    pub channel_id: Option<u64>,
+    pub channel_id: Option<ChannelId>,
     pub description: Option<String>,
-    pub created_by: u64,
+    pub created_by: UserId,
     pub created_at: DateTime<Utc>,
     pub archived_at: Option<DateTime<Utc>>,
 }

@@ -3,6 +3,7 @@
 pub mod dates;
 pub mod duties;
 pub mod guild;
+pub mod ids;
 pub mod permissions;
 pub mod schedule;
 pub mod summary;

@@ -1,11 +1,12 @@
 //! Spec §1: who may do what. One function, [`may`], decides every permission question.
 
+use super::ids::{RoleId, UserId};
 use super::task::{Field, Task};
 
 /// The person behind a command, as computed from the interaction's own member data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
-    pub user_id: u64,
+    pub user_id: UserId,
     pub is_manager: bool,
 }
 
@@ -13,10 +14,10 @@ impl Actor {
     /// A manager holds the configured manager role, or Administrator / Manage Server
     /// (so a new server can bootstrap before a role is set).
     pub fn new(
-        user_id: u64,
-        roles: &[u64],
+        user_id: UserId,
+        roles: &[RoleId],
         admin_or_manage_server: bool,
-        manager_role: Option<u64>,
+        manager_role: Option<RoleId>,
     ) -> Self {
         let has_role = manager_role.is_some_and(|role| roles.contains(&role));
         Self {
@@ -30,7 +31,7 @@ impl Actor {
 pub enum Action {
     /// Create a task, assigned to `assignee` (or nobody).
     CreateTask {
-        assignee: Option<u64>,
+        assignee: Option<UserId>,
     },
     /// Assign, reassign or unassign.
     Assign,
@@ -139,15 +140,16 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
+    use crate::domain::ids::{ChannelId, GuildId};
     use crate::domain::task::{Priority, Status, TaskNumber};
 
-    const CREATOR: u64 = 1;
-    const ASSIGNEE: u64 = 2;
-    const OTHER: u64 = 3;
-    const BOSS: u64 = 4;
-    const ROLE: u64 = 77;
+    const CREATOR: UserId = UserId::new(1);
+    const ASSIGNEE: UserId = UserId::new(2);
+    const OTHER: UserId = UserId::new(3);
+    const BOSS: UserId = UserId::new(4);
+    const ROLE: RoleId = RoleId::new(77);
 
-    fn member(user_id: u64) -> Actor {
+    fn member(user_id: UserId) -> Actor {
         Actor::new(user_id, &[], false, Some(ROLE))
     }
 
@@ -155,11 +157,11 @@ mod tests {
         Actor::new(BOSS, &[ROLE], false, Some(ROLE))
     }
 
-    fn task(assignee: Option<u64>) -> Task {
+    fn task(assignee: Option<UserId>) -> Task {
         let epoch = DateTime::from_timestamp(0, 0).unwrap_or_default();
         Task {
             id: 1,
-            guild_id: 9,
+            guild_id: GuildId::new(9),
             number: TaskNumber(1),
             title: "t".into(),
             description: None,
@@ -169,7 +171,7 @@ mod tests {
             project: None,
             assignee_id: assignee,
             creator_id: CREATOR,
-            channel_id: 5,
+            channel_id: ChannelId::new(5),
             due_at: None,
             created_at: epoch,
             updated_at: epoch,
@@ -183,10 +185,10 @@ mod tests {
 
     #[test]
     fn manager_comes_from_role_or_server_permissions() {
-        assert!(Actor::new(1, &[ROLE], false, Some(ROLE)).is_manager);
-        assert!(Actor::new(1, &[], true, None).is_manager);
-        assert!(!Actor::new(1, &[ROLE], false, None).is_manager);
-        assert!(!Actor::new(1, &[5], false, Some(ROLE)).is_manager);
+        assert!(Actor::new(UserId::new(1), &[ROLE], false, Some(ROLE)).is_manager);
+        assert!(Actor::new(UserId::new(1), &[], true, None).is_manager);
+        assert!(!Actor::new(UserId::new(1), &[ROLE], false, None).is_manager);
+        assert!(!Actor::new(UserId::new(1), &[RoleId::new(5)], false, Some(ROLE)).is_manager);
     }
 
     #[test]

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::ids::UserId;
 use crate::domain::task::{Status, Task, TaskNumber};
 
 /// A member's asynchronous standup update (`/checkin`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkin {
-    pub user_id: u64,
+    pub user_id: UserId,
     pub yesterday: String,
     pub today: String,
     pub blockers: Option<String>,
@@ -31,7 +32,7 @@ pub struct SummaryInput<'a> {
 pub struct TaskItem {
     pub number: TaskNumber,
     pub title: String,
-    pub assignee_id: Option<u64>,
+    pub assignee_id: Option<UserId>,
     pub due_at: Option<DateTime<Utc>>,
     /// Set only while the task is blocked.
     pub blocked_reason: Option<String>,
@@ -230,6 +231,7 @@ pub fn build(input: &SummaryInput<'_>) -> Summary {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use super::*;
     use crate::domain::task::{Priority, ProjectRef};
 
@@ -244,7 +246,7 @@ mod tests {
     fn task(number: i64, status: Status) -> Task {
         Task {
             id: number,
-            guild_id: 1,
+            guild_id: GuildId::new(1),
             number: TaskNumber(number),
             title: format!("task {number}"),
             description: None,
@@ -252,9 +254,9 @@ mod tests {
             blocked_reason: None,
             priority: Priority::Normal,
             project: None,
-            assignee_id: Some(7),
-            creator_id: 1,
-            channel_id: 1,
+            assignee_id: Some(UserId::new(7)),
+            creator_id: UserId::new(1),
+            channel_id: ChannelId::new(1),
             due_at: None,
             created_at: at(-100),
             updated_at: at(-100),
@@ -283,7 +285,7 @@ mod tests {
 
     fn checkin(user_id: u64, when: DateTime<Utc>) -> Checkin {
         Checkin {
-            user_id,
+            user_id: UserId::new(user_id),
             yesterday: "y".into(),
             today: "t".into(),
             blockers: None,
@@ -447,8 +449,8 @@ mod tests {
             checkin(4, at(1)),  // after `now`: the next summary's
         ];
         let summary = summarize(Some(at(-4)), &[], &checkins);
-        let users: Vec<u64> = summary.checkins.iter().map(|c| c.user_id).collect();
-        assert_eq!(users, vec![2, 1]);
+        let users: Vec<UserId> = summary.checkins.iter().map(|c| c.user_id).collect();
+        assert_eq!(users, vec![UserId::new(2), UserId::new(1)]);
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
+use super::ids::{ChannelId, GuildId, UserId};
+
 /// A task's per-guild number, shown as `#12`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TaskNumber(pub i64);
@@ -111,13 +113,13 @@ impl FromStr for Priority {
 pub struct ProjectRef {
     pub id: i64,
     pub name: String,
-    pub channel_id: Option<u64>,
+    pub channel_id: Option<ChannelId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: i64,
-    pub guild_id: u64,
+    pub guild_id: GuildId,
     pub number: TaskNumber,
     pub title: String,
     pub description: Option<String>,
@@ -125,10 +127,10 @@ pub struct Task {
     pub blocked_reason: Option<String>,
     pub priority: Priority,
     pub project: Option<ProjectRef>,
-    pub assignee_id: Option<u64>,
-    pub creator_id: u64,
+    pub assignee_id: Option<UserId>,
+    pub creator_id: UserId,
     /// Where the task was created: the last resort for its reminders.
-    pub channel_id: u64,
+    pub channel_id: ChannelId,
     pub due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -145,7 +147,7 @@ impl Task {
 /// One line of a task's history: who did what, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
-    pub actor_id: u64,
+    pub actor_id: UserId,
     pub at: DateTime<Utc>,
     pub action: String,
     pub detail: String,
@@ -213,7 +215,7 @@ impl TaskEdit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskCommand {
     /// Assign to a user, or unassign with `None`.
-    Assign(Option<u64>),
+    Assign(Option<UserId>),
     Start,
     Block(String),
     Done,
@@ -299,6 +301,7 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use super::*;
 
     #[test]
@@ -334,7 +337,7 @@ mod tests {
         let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
         let mut task = Task {
             id: 1,
-            guild_id: 1,
+            guild_id: GuildId::new(1),
             number: TaskNumber(1),
             title: "t".into(),
             description: None,
@@ -343,8 +346,8 @@ mod tests {
             priority: Priority::Normal,
             project: None,
             assignee_id: None,
-            creator_id: 1,
-            channel_id: 1,
+            creator_id: UserId::new(1),
+            channel_id: ChannelId::new(1),
             due_at: Some(at(100)),
             created_at: at(0),
             updated_at: at(0),

@@ -15,7 +15,7 @@ use tracing::warn;
 use crate::domain::guild::Project;
 use crate::domain::task::Priority;
 use crate::store::FeedTask;
-use crate::App;
+use crate::app::App;
 
 pub const CONTENT_TYPE_ICS: &str = "text/calendar; charset=utf-8";
 const PRODID: &str = "-//Coordinator//Task deadlines//EN";

@@ -18,7 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::{metrics, App};
+use crate::app::App;
+use crate::metrics;
 
 /// Every route the listener serves.
 pub fn router(app: Arc<App>) -> Router {

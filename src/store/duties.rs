@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::settings::offsets_out;
-use super::tasks::{task_from_row, SELECT_TASK};
-use super::{id_in, id_out, time_in, time_out, Db, StoreResult};
+use super::tasks::{select_tasks, TaskRow};
+use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreResult};
 use crate::domain::duties::{due_now, next_at, Duty, DutyClock};
-use crate::domain::task::{Status, Task};
+use crate::domain::ids::{ChannelId, GuildId, RoleId};
+use crate::domain::task::{Status, Task, TaskNumber};
 
 /// A duty just claimed, with everything needed to render its message.
 #[derive(Debug, Clone)]
@@ -20,15 +20,15 @@ pub struct ClaimedDuty {
     pub task: Task,
     pub duty: Duty,
     /// Project channel, else the guild's alerts channel, else where the task was created.
-    pub channel_id: u64,
-    pub manager_role_id: Option<u64>,
+    pub channel_id: ChannelId,
+    pub manager_role_id: Option<RoleId>,
 }
 
 /// One message to send, as the worker rendered it.
 #[derive(Debug, Clone)]
 pub struct OutboxDraft {
-    pub guild_id: u64,
-    pub channel_id: u64,
+    pub guild_id: GuildId,
+    pub channel_id: ChannelId,
     /// The message payload (JSON), without its nonce.
     pub body: String,
     /// The earliest duty instant in it.
@@ -49,8 +49,8 @@ pub enum OutboxKind {
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub id: i64,
-    pub guild_id: u64,
-    pub channel_id: u64,
+    pub guild_id: GuildId,
+    pub channel_id: ChannelId,
     pub kind: OutboxKind,
     pub body: String,
     pub due_at: DateTime<Utc>,
@@ -69,38 +69,17 @@ impl OutboxRow {
 #[derive(Debug, Clone)]
 pub struct PostedDuties {
     pub outbox_id: i64,
-    pub guild_id: u64,
-    pub channel_id: u64,
+    pub guild_id: GuildId,
+    pub channel_id: ChannelId,
     pub message_id: u64,
     pub body: String,
     /// (task number, still open)
-    pub tasks: Vec<(i64, bool)>,
-}
-
-fn duty_clock(row: &SqliteRow, due_at: DateTime<Utc>) -> StoreResult<DutyClock> {
-    let due_set_at = row
-        .try_get::<Option<i64>, _>("due_set_at")?
-        .map(time_out)
-        .transpose()?
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    Ok(DutyClock {
-        due_at,
-        due_set_at,
-        cursor: row
-            .try_get::<Option<i64>, _>("duty_cursor")?
-            .map(time_out)
-            .transpose()?
-            .unwrap_or(due_set_at),
-        snoozed_until: row
-            .try_get::<Option<i64>, _>("snoozed_until")?
-            .map(time_out)
-            .transpose()?,
-    })
+    pub tasks: Vec<(TaskNumber, bool)>,
 }
 
 async fn guild_offsets(
     tx: &mut Transaction<'_, Sqlite>,
-    guild_id: u64,
+    guild_id: GuildId,
 ) -> StoreResult<Vec<Duration>> {
     let text: Option<String> =
         sqlx::query_scalar("SELECT reminder_offsets FROM guild_settings WHERE guild_id = $1")
@@ -118,20 +97,16 @@ pub(super) async fn refresh_task_duties(
     tx: &mut Transaction<'_, Sqlite>,
     task_id: i64,
 ) -> StoreResult<()> {
-    let row = sqlx::query(
-        "SELECT guild_id, status, deleted_at, due_at, due_set_at, duty_cursor, snoozed_until \
-         FROM tasks WHERE id = $1",
-    )
-    .bind(task_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let open = row.try_get::<String, _>("status")? != Status::Done.as_str()
-        && row.try_get::<Option<i64>, _>("deleted_at")?.is_none();
-    let due = row.try_get::<Option<i64>, _>("due_at")?;
-    let next = match (open, due) {
-        (true, Some(due)) => {
-            let clock = duty_clock(&row, time_out(due)?)?;
-            let offsets = guild_offsets(tx, id_out(row.try_get("guild_id")?)).await?;
+    let row: TaskRow = sqlx::query_as(&select_tasks("WHERE t.id = $1"))
+        .bind(task_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let clock = row.duty_clock()?;
+    let deleted = row.deleted_at.is_some();
+    let task = Task::try_from(row)?;
+    let next = match clock {
+        Some(clock) if task.status.is_open() && !deleted => {
+            let offsets = guild_offsets(tx, task.guild_id).await?;
             next_at(&clock, &offsets)
         }
         _ => None,
@@ -145,13 +120,23 @@ pub(super) async fn refresh_task_duties(
 }
 
 struct GuildRouting {
-    alerts_channel_id: Option<u64>,
-    manager_role_id: Option<u64>,
+    alerts_channel_id: Option<ChannelId>,
+    manager_role_id: Option<RoleId>,
     offsets: Vec<Duration>,
 }
 
-async fn routing(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> StoreResult<GuildRouting> {
-    let row = sqlx::query(
+#[derive(sqlx::FromRow)]
+struct RoutingRow {
+    alerts_channel_id: Option<i64>,
+    manager_role_id: Option<i64>,
+    reminder_offsets: String,
+}
+
+async fn routing(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: GuildId,
+) -> StoreResult<GuildRouting> {
+    let row: Option<RoutingRow> = sqlx::query_as(
         "SELECT alerts_channel_id, manager_role_id, reminder_offsets FROM guild_settings WHERE guild_id = $1",
     )
     .bind(id_in(guild_id))
@@ -159,13 +144,9 @@ async fn routing(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> StoreResult
     .await?;
     Ok(match row {
         Some(row) => GuildRouting {
-            alerts_channel_id: row
-                .try_get::<Option<i64>, _>("alerts_channel_id")?
-                .map(id_out),
-            manager_role_id: row
-                .try_get::<Option<i64>, _>("manager_role_id")?
-                .map(id_out),
-            offsets: offsets_out(&row.try_get::<String, _>("reminder_offsets")?)?,
+            alerts_channel_id: row.alerts_channel_id.map(id_out),
+            manager_role_id: row.manager_role_id.map(id_out),
+            offsets: offsets_out(&row.reminder_offsets)?,
         },
         None => GuildRouting {
             alerts_channel_id: None,
@@ -175,25 +156,38 @@ async fn routing(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> StoreResult
     })
 }
 
-fn outbox_from_row(row: &SqliteRow) -> StoreResult<OutboxRow> {
-    let kind: String = row.try_get("kind")?;
-    Ok(OutboxRow {
-        id: row.try_get("id")?,
-        guild_id: id_out(row.try_get("guild_id")?),
-        channel_id: id_out(row.try_get("channel_id")?),
-        kind: match (
-            kind.as_str(),
-            row.try_get::<Option<i64>, _>("target_message_id")?,
-        ) {
-            ("edit", Some(message)) => OutboxKind::Edit {
-                message_id: id_out(message),
+/// An outbox row as stored.
+#[derive(sqlx::FromRow)]
+struct OutboxRecord {
+    id: i64,
+    guild_id: i64,
+    channel_id: i64,
+    kind: String,
+    target_message_id: Option<i64>,
+    body: String,
+    due_at: i64,
+    attempts: i64,
+}
+
+impl TryFrom<OutboxRecord> for OutboxRow {
+    type Error = super::StoreError;
+
+    fn try_from(row: OutboxRecord) -> StoreResult<OutboxRow> {
+        Ok(OutboxRow {
+            id: row.id,
+            guild_id: id_out(row.guild_id),
+            channel_id: id_out(row.channel_id),
+            kind: match (row.kind.as_str(), row.target_message_id) {
+                ("edit", Some(message)) => OutboxKind::Edit {
+                    message_id: id_out(message),
+                },
+                _ => OutboxKind::Post,
             },
-            _ => OutboxKind::Post,
-        },
-        body: row.try_get("body")?,
-        due_at: time_out(row.try_get("due_at")?)?,
-        attempts: row.try_get("attempts")?,
-    })
+            body: row.body,
+            due_at: time_out(row.due_at)?,
+            attempts: row.attempts,
+        })
+    }
 }
 
 impl Db {
@@ -217,33 +211,30 @@ impl Db {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
-        let sql =
-            format!("{SELECT_TASK} WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2")
-                .replace(
-                    " FROM tasks t",
-                    ", t.due_set_at, t.duty_cursor, t.snoozed_until FROM tasks t",
-                );
-        let rows = sqlx::query(&sql)
-            .bind(time_in(now))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut guilds: HashMap<u64, GuildRouting> = HashMap::new();
+        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(
+            "WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2",
+        ))
+        .bind(time_in(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut guilds: HashMap<GuildId, GuildRouting> = HashMap::new();
         let mut claims = Vec::new();
         let mut claim_ids = Vec::new();
-        for row in &rows {
-            let task = task_from_row(row)?;
-            let Some(due_at) = task.due_at else {
+        for row in rows {
+            let clock = row.duty_clock()?;
+            let task = Task::try_from(row)?;
+            let Some(clock) = clock else {
                 refresh_task_duties(&mut tx, task.id).await?;
                 continue;
             };
+            let due_at = clock.due_at;
             let guild = match guilds.entry(task.guild_id) {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::hash_map::Entry::Vacant(entry) => {
                     entry.insert(routing(&mut tx, task.guild_id).await?)
                 }
             };
-            let clock = duty_clock(row, due_at)?;
             let duty = due_now(&clock, &guild.offsets, now);
             if let Some(duty) = duty {
                 let claimed: Option<i64> = sqlx::query_scalar(
@@ -325,8 +316,8 @@ impl Db {
     /// Adds a message to the outbox outside a duty claim (standup summaries, button edits).
     pub async fn enqueue(
         &self,
-        guild_id: u64,
-        channel_id: u64,
+        guild_id: GuildId,
+        channel_id: ChannelId,
         kind: &OutboxKind,
         body: &str,
         now: DateTime<Utc>,
@@ -335,7 +326,7 @@ impl Db {
             OutboxKind::Post => ("post", None),
             OutboxKind::Edit { message_id } => ("edit", Some(id_in(*message_id))),
         };
-        Ok(sqlx::query_scalar(
+        let id = sqlx::query_scalar(
             "INSERT INTO outbox (guild_id, channel_id, kind, target_message_id, body, due_at, created_at, next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
         )
@@ -346,7 +337,9 @@ impl Db {
         .bind(body)
         .bind(time_in(now))
         .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        self.due_times_changed();
+        Ok(id)
     }
 
     /// Takes the outbox rows waiting to be sent at `now`, oldest first, leasing them until
@@ -367,7 +360,7 @@ impl Db {
         if any.is_none() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let rows: Vec<OutboxRecord> = sqlx::query_as(
             "UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $3) \
              RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts",
@@ -378,8 +371,8 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         let mut rows = rows
-            .iter()
-            .map(outbox_from_row)
+            .into_iter()
+            .map(OutboxRow::try_from)
             .collect::<StoreResult<Vec<_>>>()?;
         rows.sort_by_key(|row| row.id);
         Ok(rows)
@@ -466,7 +459,11 @@ impl Db {
     }
 
     /// A message went through after all: the channel is no longer failing.
-    pub async fn clear_channel_failure(&self, guild_id: u64, channel_id: u64) -> StoreResult<()> {
+    pub async fn clear_channel_failure(
+        &self,
+        guild_id: GuildId,
+        channel_id: ChannelId,
+    ) -> StoreResult<()> {
         sqlx::query("DELETE FROM channel_failures WHERE guild_id = $1 AND channel_id = $2")
             .bind(id_in(guild_id))
             .bind(id_in(channel_id))
@@ -476,22 +473,22 @@ impl Db {
     }
 
     /// Channels of the guild the bot could not post to: (channel, status, error).
-    pub async fn channel_failures(&self, guild_id: u64) -> StoreResult<Vec<(u64, u16, String)>> {
-        let rows = sqlx::query(
+    pub async fn channel_failures(
+        &self,
+        guild_id: GuildId,
+    ) -> StoreResult<Vec<(ChannelId, u16, String)>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
             "SELECT channel_id, status, error FROM channel_failures WHERE guild_id = $1 ORDER BY at",
         )
         .bind(id_in(guild_id))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    id_out(row.try_get("channel_id")?),
-                    u16::try_from(row.try_get::<i64, _>("status")?).unwrap_or(0),
-                    row.try_get("error")?,
-                ))
+        Ok(rows
+            .into_iter()
+            .map(|(channel, status, error)| {
+                (id_out(channel), u16::try_from(status).unwrap_or(0), error)
             })
-            .collect()
+            .collect())
     }
 
     /// When the worker must next wake: the earliest task duty, standup or outbox retry.
@@ -505,7 +502,7 @@ impl Db {
         )
         .fetch_one(&self.pool)
         .await?;
-        next.map(time_out).transpose()
+        time_out_opt(next)
     }
 
     /// Sent duty messages that carry `task_id`, with the open state of every task in each.
@@ -526,70 +523,74 @@ impl Db {
         Ok(out)
     }
 
-    /// A sent duty message and the open state of its tasks.
     /// The duties a message carries, as (kind, task number), in claim order.
-    pub async fn duties_of_outbox(&self, outbox_id: i64) -> StoreResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+    pub async fn duties_of_outbox(&self, outbox_id: i64) -> StoreResult<Vec<(String, TaskNumber)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT c.kind, t.number FROM duty_claims c JOIN tasks t ON t.id = c.task_id \
              WHERE c.outbox_id = $1 ORDER BY c.id",
         )
         .bind(outbox_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("kind")?, r.try_get("number")?)))
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|(kind, number)| (kind, TaskNumber(number)))
+            .collect())
     }
 
+    /// A sent duty message and the open state of its tasks.
     pub async fn posted_duties(&self, outbox_id: i64) -> StoreResult<Option<PostedDuties>> {
-        let Some(row) = sqlx::query(
-            "SELECT id, guild_id, channel_id, message_id, body FROM outbox \
-             WHERE id = $1 AND state = 'sent' AND message_id IS NOT NULL",
-        )
-        .bind(outbox_id)
-        .fetch_optional(&self.pool)
-        .await?
+        let Some((guild_id, channel_id, message_id, body)) =
+            sqlx::query_as::<_, (i64, i64, i64, String)>(
+                "SELECT guild_id, channel_id, message_id, body FROM outbox \
+                 WHERE id = $1 AND state = 'sent' AND message_id IS NOT NULL",
+            )
+            .bind(outbox_id)
+            .fetch_optional(&self.pool)
+            .await?
         else {
             return Ok(None);
         };
-        let tasks = sqlx::query(
+        let tasks: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
             "SELECT DISTINCT t.number, t.status, t.deleted_at FROM duty_claims c \
              JOIN tasks t ON t.id = c.task_id WHERE c.outbox_id = $1",
         )
         .bind(outbox_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            let open = r.try_get::<String, _>("status")? != Status::Done.as_str()
-                && r.try_get::<Option<i64>, _>("deleted_at")?.is_none();
-            Ok((r.try_get::<i64, _>("number")?, open))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .await?;
+        let tasks = tasks
+            .into_iter()
+            .map(|(number, status, deleted_at)| {
+                let open = status != Status::Done.as_str() && deleted_at.is_none();
+                (TaskNumber(number), open)
+            })
+            .collect();
         Ok(Some(PostedDuties {
             outbox_id,
-            guild_id: id_out(row.try_get("guild_id")?),
-            channel_id: id_out(row.try_get("channel_id")?),
-            message_id: id_out(row.try_get("message_id")?),
-            body: row.try_get("body")?,
+            guild_id: id_out(guild_id),
+            channel_id: id_out(channel_id),
+            message_id: id_out(message_id),
+            body,
             tasks,
         }))
     }
+}
 
-    /// Recomputes every open dated task of a guild (after its reminder offsets changed).
-    pub async fn refresh_guild_duties(&self, guild_id: u64) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM tasks WHERE guild_id = $1 AND due_at IS NOT NULL \
-             AND status <> 'done' AND deleted_at IS NULL",
-        )
-        .bind(id_in(guild_id))
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in ids {
-            refresh_task_duties(&mut tx, id).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+/// Recomputes the next duty of every open dated task of a guild (after its reminder offsets
+/// changed), inside the caller's transaction.
+pub(super) async fn refresh_guild_duties(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: GuildId,
+) -> StoreResult<()> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM tasks WHERE guild_id = $1 AND due_at IS NOT NULL \
+         AND status <> 'done' AND deleted_at IS NULL",
+    )
+    .bind(id_in(guild_id))
+    .fetch_all(&mut **tx)
+    .await?;
+    for id in ids {
+        refresh_task_duties(tx, id).await?;
     }
+    Ok(())
 }

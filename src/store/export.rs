@@ -6,10 +6,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{ConnectOptions, Connection};
 
-use super::tasks::{task_from_row, SELECT_TASK};
-use super::{id_in, id_out, time_out, Db, StoreResult};
+use super::history::HistoryRow;
+use super::tasks::{select_tasks, TaskRow};
+use super::{id_in, time_out_opt, Db, StoreResult};
+use crate::domain::ids::GuildId;
 use crate::domain::task::{HistoryEntry, Task};
 
 /// A task as exported: deleted tasks included (their history is kept for this), with every
@@ -30,16 +32,13 @@ pub struct AppliedMigration {
 
 impl Db {
     /// Every task of `guild_id`, deleted ones too, by number, each with its full history.
-    pub async fn export_tasks(&self, guild_id: u64) -> StoreResult<Vec<ExportedTask>> {
-        let sql = format!(
-            "SELECT x.*, d.deleted_at AS export_deleted_at FROM ({SELECT_TASK}) x \
-             JOIN tasks d ON d.id = x.id WHERE x.guild_id = $1 ORDER BY x.number"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id_in(guild_id))
-            .fetch_all(&self.pool)
-            .await?;
-        let history_rows = sqlx::query(
+    pub async fn export_tasks(&self, guild_id: GuildId) -> StoreResult<Vec<ExportedTask>> {
+        let rows: Vec<TaskRow> =
+            sqlx::query_as(&select_tasks("WHERE t.guild_id = $1 ORDER BY t.number"))
+                .bind(id_in(guild_id))
+                .fetch_all(&self.pool)
+                .await?;
+        let history_rows: Vec<HistoryRow> = sqlx::query_as(
             "SELECT h.task_id, h.actor_id, h.at, h.action, h.detail FROM task_history h \
              JOIN tasks t ON t.id = h.task_id WHERE t.guild_id = $1 ORDER BY h.task_id, h.id",
         )
@@ -47,25 +46,19 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         let mut history: HashMap<i64, Vec<HistoryEntry>> = HashMap::new();
-        for row in &history_rows {
+        for row in history_rows {
+            let task_id = row.task_id;
             history
-                .entry(row.try_get("task_id")?)
+                .entry(task_id)
                 .or_default()
-                .push(HistoryEntry {
-                    actor_id: id_out(row.try_get("actor_id")?),
-                    at: time_out(row.try_get("at")?)?,
-                    action: row.try_get("action")?,
-                    detail: row.try_get("detail")?,
-                });
+                .push(HistoryEntry::try_from(row)?);
         }
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
-                let task = task_from_row(row)?;
+                let deleted_at = time_out_opt(row.deleted_at)?;
+                let task = Task::try_from(row)?;
                 Ok(ExportedTask {
-                    deleted_at: row
-                        .try_get::<Option<i64>, _>("export_deleted_at")?
-                        .map(time_out)
-                        .transpose()?,
+                    deleted_at,
                     history: history.remove(&task.id).unwrap_or_default(),
                     task,
                 })
@@ -75,19 +68,18 @@ impl Db {
 
     /// The migrations this database has recorded as applied, oldest first.
     pub async fn applied_migrations(&self) -> StoreResult<Vec<AppliedMigration>> {
-        let rows = sqlx::query(
+        let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AppliedMigration {
-                    version: row.try_get("version")?,
-                    description: row.try_get("description")?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(version, description)| AppliedMigration {
+                version,
+                description,
             })
-            .collect()
+            .collect())
     }
 }
 

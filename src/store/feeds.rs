@@ -3,11 +3,10 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use subtle::ConstantTimeEq;
 
-use super::projects::project_from_row;
-use super::tasks::{task_from_row, SELECT_TASK};
+use super::projects::{ProjectRow, PROJECT_COLUMNS};
+use super::tasks::{TaskRow, TASK_COLUMNS, TASK_FROM};
 use super::{time_in, Db, StoreError, StoreResult};
 use crate::domain::guild::Project;
 use crate::domain::task::Task;
@@ -96,61 +95,58 @@ impl Db {
         if token.len() < SELECTOR_CHARS {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "SELECT f.token AS feed_token, p.id, p.guild_id, p.name, p.channel_id, \
-             p.description, p.created_by, p.created_at, p.archived_at \
-             FROM project_feeds f JOIN projects p ON p.id = f.project_id WHERE f.selector = $1",
-        )
+        let row: Option<FeedProjectRow> = sqlx::query_as(&format!(
+            "SELECT f.token AS feed_token, {PROJECT_COLUMNS} \
+             FROM project_feeds f JOIN projects p ON p.id = f.project_id WHERE f.selector = $1"
+        ))
         .bind(selector(token))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let stored: String = row.try_get("feed_token")?;
-        if !same_secret(&stored, token) {
+        if !same_secret(&row.feed_token, token) {
             return Ok(None);
         }
-        project_from_row(&row).map(Some)
+        Project::try_from(row.project).map(Some)
     }
 
     /// The project's open tasks that have a due time, soonest first.
     pub async fn feed_tasks(&self, project: &Project) -> StoreResult<Vec<FeedTask>> {
         let sql = format!(
-            "{} , (SELECT COUNT(*) FROM task_history h WHERE h.task_id = t.id) AS revision {} \
+            "SELECT {TASK_COLUMNS}, \
+             (SELECT COUNT(*) FROM task_history h WHERE h.task_id = t.id) AS revision {TASK_FROM} \
              WHERE t.project_id = $1 AND t.guild_id = $2 AND t.status <> 'done' \
-             AND t.due_at IS NOT NULL AND t.deleted_at IS NULL ORDER BY t.due_at, t.number",
-            select_columns(),
-            select_from(),
+             AND t.due_at IS NOT NULL AND t.deleted_at IS NULL ORDER BY t.due_at, t.number"
         );
-        let rows = sqlx::query(&sql)
+        let rows: Vec<FeedTaskRow> = sqlx::query_as(&sql)
             .bind(project.id)
             .bind(super::id_in(project.guild_id))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
-                let revision: i64 = row.try_get("revision")?;
                 Ok(FeedTask {
-                    task: task_from_row(row)?,
-                    revision: u32::try_from(revision).unwrap_or(u32::MAX),
+                    task: Task::try_from(row.task)?,
+                    revision: u32::try_from(row.revision).unwrap_or(u32::MAX),
                 })
             })
             .collect()
     }
 }
 
-/// `SELECT_TASK` split at its `FROM`, so the feed can add a column.
-fn select_columns() -> &'static str {
-    SELECT_TASK
-        .split_once(" FROM ")
-        .map_or(SELECT_TASK, |(columns, _)| columns)
+#[derive(sqlx::FromRow)]
+struct FeedProjectRow {
+    feed_token: String,
+    #[sqlx(flatten)]
+    project: ProjectRow,
 }
 
-fn select_from() -> String {
-    SELECT_TASK
-        .split_once(" FROM ")
-        .map_or_else(String::new, |(_, from)| format!("FROM {from}"))
+#[derive(sqlx::FromRow)]
+struct FeedTaskRow {
+    #[sqlx(flatten)]
+    task: TaskRow,
+    revision: i64,
 }
 
 #[cfg(test)]

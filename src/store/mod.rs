@@ -1,5 +1,10 @@
-//! All SQL lives here. [`Db`] owns the pool; each file holds one table's queries and returns
-//! domain structs. Ids cross as i64 (sqlx cannot encode u64 for SQLite) and are converted here.
+//! All SQL lives here. [`Db`] owns the pool; each file holds one table's queries, maps rows
+//! with `sqlx::FromRow` and returns domain structs. Ids cross as i64 (sqlx cannot encode u64 for
+//! SQLite) and are converted here.
+//!
+//! The store also owns the duties worker's wake-up: every write that can make something due
+//! sooner (a task's due time or state, reminder offsets, a standup schedule, a new outbox row)
+//! signals [`Db::due_times_changed`] after its commit, so no caller can forget to.
 
 mod duties;
 pub mod export;
@@ -11,16 +16,21 @@ mod standups;
 mod tasks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use tokio::sync::Notify;
+
+use crate::domain::task::TaskNumber;
+use crate::domain::UserError;
 
 pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
 pub use standups::StandupRow;
-pub use tasks::{task_not_found, NewTask, TaskFilter, TaskPage};
+pub use tasks::{NewTask, TaskFilter, TaskPage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -47,6 +57,26 @@ pub enum StoreError {
     /// The system's random generator failed (a new calendar-feed token needs it).
     #[error("no system randomness: {0}")]
     Randomness(getrandom::Error),
+    /// The guild has no such task (or it was deleted): nothing was written.
+    #[error("no task {0} in this guild")]
+    TaskNotFound(TaskNumber),
+    /// The check run inside the write's transaction refused it: nothing was written.
+    #[error("refused: {0}")]
+    Refused(UserError),
+    /// A project of this name (ignoring case) already exists in the guild; it is named as stored.
+    #[error("a project called {0:?} already exists")]
+    ProjectExists(String),
+}
+
+impl StoreError {
+    /// Whether the error is the caller's (a refusal, an unknown task, a taken name) rather than
+    /// the database's.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::TaskNotFound(_) | StoreError::Refused(_) | StoreError::ProjectExists(_)
+        )
+    }
 }
 
 // SQLite primary result codes (the low byte of an extended code).
@@ -81,6 +111,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: SqlitePool,
+    /// Fired after a commit that can make a duty, summary or outbox row due sooner.
+    due_changed: Arc<Notify>,
 }
 
 impl Db {
@@ -105,7 +137,22 @@ impl Db {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            due_changed: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Resolves after the next write that may have made something due sooner (or at once if
+    /// one happened since the last call). The duties worker waits on it beside its timer.
+    pub async fn due_times_changed_notified(&self) {
+        self.due_changed.notified().await;
+    }
+
+    /// Wakes the duties worker: it re-reads what is due next. A permit is kept if it is busy,
+    /// so a change made during its step is not missed.
+    fn due_times_changed(&self) {
+        self.due_changed.notify_one();
     }
 
     /// A write transaction that takes the write lock up front, so a read-then-write inside it
@@ -127,24 +174,25 @@ impl Db {
         self.pool.close().await;
     }
 
-    /// The pool, for tests that inspect the database directly.
     /// Whether the database answers a trivial query (for `/healthz`).
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
+    /// The pool, for tests that inspect the database directly.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 }
 
-fn id_in(id: u64) -> i64 {
-    id as i64
+/// A Discord id as SQLite stores it: the same 64 bits, read as signed.
+fn id_in(id: impl Into<u64>) -> i64 {
+    id.into() as i64
 }
 
-fn id_out(id: i64) -> u64 {
-    id as u64
+fn id_out<T: From<u64>>(id: i64) -> T {
+    T::from(id as u64)
 }
 
 fn time_in(at: DateTime<Utc>) -> i64 {
@@ -154,6 +202,10 @@ fn time_in(at: DateTime<Utc>) -> i64 {
 fn time_out(secs: i64) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {secs} out of range")))
+}
+
+fn time_out_opt(secs: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+    secs.map(time_out).transpose()
 }
 
 /// Escapes `%`, `_` and `\` so typed text matches literally inside `LIKE ... ESCAPE '\'`.
@@ -180,7 +232,7 @@ mod tests {
     #[test]
     fn ids_round_trip_through_i64() {
         for id in [0_u64, 1, 1 << 62, u64::MAX] {
-            assert_eq!(super::id_out(super::id_in(id)), id);
+            assert_eq!(super::id_out::<u64>(super::id_in(id)), id);
         }
     }
 }

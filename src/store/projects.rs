@@ -1,44 +1,59 @@
 //! The `projects` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
-use super::{id_in, id_out, like_pattern, time_in, time_out, Db, StoreResult};
+use super::{
+    id_in, id_out, like_pattern, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
+};
 use crate::domain::guild::Project;
+use crate::domain::ids::{ChannelId, GuildId, UserId};
 use crate::domain::validate::project_key;
-use crate::domain::UserError;
 
-const SELECT_PROJECT: &str = "SELECT id, guild_id, name, channel_id, description, created_by, \
-     created_at, archived_at FROM projects";
+/// Every column a [`ProjectRow`] reads, from `projects p`.
+pub(super) const PROJECT_COLUMNS: &str = "p.id, p.guild_id, p.name, p.channel_id, \
+     p.description, p.created_by, p.created_at, p.archived_at";
 
-pub(super) fn project_from_row(row: &SqliteRow) -> StoreResult<Project> {
-    Ok(Project {
-        id: row.try_get("id")?,
-        guild_id: id_out(row.try_get("guild_id")?),
-        name: row.try_get("name")?,
-        channel_id: row.try_get::<Option<i64>, _>("channel_id")?.map(id_out),
-        description: row.try_get("description")?,
-        created_by: id_out(row.try_get("created_by")?),
-        created_at: time_out(row.try_get("created_at")?)?,
-        archived_at: row
-            .try_get::<Option<i64>, _>("archived_at")?
-            .map(time_out)
-            .transpose()?,
-    })
+#[derive(sqlx::FromRow)]
+pub(super) struct ProjectRow {
+    id: i64,
+    guild_id: i64,
+    name: String,
+    channel_id: Option<i64>,
+    description: Option<String>,
+    created_by: i64,
+    created_at: i64,
+    archived_at: Option<i64>,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+
+    fn try_from(row: ProjectRow) -> StoreResult<Project> {
+        Ok(Project {
+            id: row.id,
+            guild_id: id_out(row.guild_id),
+            name: row.name,
+            channel_id: row.channel_id.map(id_out),
+            description: row.description,
+            created_by: id_out(row.created_by),
+            created_at: time_out(row.created_at)?,
+            archived_at: time_out_opt(row.archived_at)?,
+        })
+    }
 }
 
 impl Db {
-    /// Creates a project; a name already used in the guild (ignoring case) is refused.
+    /// Creates a project; a name already used in the guild (ignoring case) fails with
+    /// [`StoreError::ProjectExists`].
     pub async fn create_project(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         name: &str,
-        channel_id: Option<u64>,
+        channel_id: Option<ChannelId>,
         description: Option<&str>,
-        created_by: u64,
+        created_by: UserId,
         now: DateTime<Utc>,
-    ) -> StoreResult<Result<Project, UserError>> {
+    ) -> StoreResult<Project> {
         let mut tx = self.begin_write().await?;
         let taken: Option<String> =
             sqlx::query_scalar("SELECT name FROM projects WHERE guild_id = $1 AND name_key = $2")
@@ -47,18 +62,13 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(existing) = taken {
-            return Ok(Err(UserError::Invalid(format!(
-                "There is already a project called \"{existing}\" in this server."
-            ))));
+            return Err(StoreError::ProjectExists(existing));
         }
-        let sql = format!(
-            "INSERT INTO projects (guild_id, name, name_key, channel_id, description, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
-            SELECT_PROJECT
-                .trim_start_matches("SELECT ")
-                .trim_end_matches(" FROM projects")
-        );
-        let row = sqlx::query(&sql)
+        let row: ProjectRow = sqlx::query_as(
+            "INSERT INTO projects AS p (guild_id, name, name_key, channel_id, description, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING p.id, p.guild_id, p.name, p.channel_id, \
+             p.description, p.created_by, p.created_at, p.archived_at",
+        )
             .bind(id_in(guild_id))
             .bind(name)
             .bind(project_key(name))
@@ -68,39 +78,43 @@ impl Db {
             .bind(time_in(now))
             .fetch_one(&mut *tx)
             .await?;
-        let project = project_from_row(&row)?;
+        let project = Project::try_from(row)?;
         tx.commit().await?;
-        Ok(Ok(project))
+        Ok(project)
     }
 
     /// A project of this guild by name, ignoring case; archived ones included.
-    pub async fn project_by_name(&self, guild_id: u64, name: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query(&format!(
-            "{SELECT_PROJECT} WHERE guild_id = $1 AND name_key = $2"
+    pub async fn project_by_name(
+        &self,
+        guild_id: GuildId,
+        name: &str,
+    ) -> StoreResult<Option<Project>> {
+        let row: Option<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.guild_id = $1 AND p.name_key = $2"
         ))
         .bind(id_in(guild_id))
         .bind(project_key(name))
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(project_from_row).transpose()
+        row.map(Project::try_from).transpose()
     }
 
     /// Every project of the guild, active first, then by name.
-    pub async fn projects(&self, guild_id: u64) -> StoreResult<Vec<Project>> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_PROJECT} WHERE guild_id = $1 \
-             ORDER BY CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END, name_key"
+    pub async fn projects(&self, guild_id: GuildId) -> StoreResult<Vec<Project>> {
+        let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.guild_id = $1 \
+             ORDER BY CASE WHEN p.archived_at IS NULL THEN 0 ELSE 1 END, p.name_key"
         ))
         .bind(id_in(guild_id))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(project_from_row).collect()
+        rows.into_iter().map(Project::try_from).collect()
     }
 
     /// Active project names matching `typed`, for autocomplete.
     pub async fn search_projects(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         typed: &str,
         limit: i64,
     ) -> StoreResult<Vec<String>> {

@@ -1,11 +1,13 @@
-//! The `guild_settings` and `user_settings` tables.
+//! The `guild_settings` and `user_settings` tables. Every setting has its own write, which
+//! changes that column and nothing else: two managers changing two settings at once both win.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use sqlx::Row;
 
+use super::duties::refresh_guild_duties;
 use super::{id_in, id_out, Db, StoreError, StoreResult};
 use crate::domain::guild::GuildSettings;
+use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
 
 pub(super) fn offsets_out(text: &str) -> StoreResult<Vec<Duration>> {
     text.split(',')
@@ -26,10 +28,22 @@ fn offsets_in(offsets: &[Duration]) -> String {
         .join(",")
 }
 
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    manager_role_id: Option<i64>,
+    timezone: String,
+    alerts_channel_id: Option<i64>,
+    reminder_offsets: String,
+}
+
+/// Makes sure the guild has its settings row, so a targeted `UPDATE` has a row to change.
+const ENSURE_ROW: &str =
+    "INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING";
+
 impl Db {
     /// The guild's settings, or the defaults for a guild never configured.
-    pub async fn guild_settings(&self, guild_id: u64) -> StoreResult<GuildSettings> {
-        let row = sqlx::query(
+    pub async fn guild_settings(&self, guild_id: GuildId) -> StoreResult<GuildSettings> {
+        let row: Option<SettingsRow> = sqlx::query_as(
             "SELECT manager_role_id, timezone, alerts_channel_id, reminder_offsets \
              FROM guild_settings WHERE guild_id = $1",
         )
@@ -39,44 +53,117 @@ impl Db {
         let Some(row) = row else {
             return Ok(GuildSettings::new(guild_id));
         };
-        let zone: String = row.try_get("timezone")?;
         Ok(GuildSettings {
             guild_id,
-            manager_role_id: row
-                .try_get::<Option<i64>, _>("manager_role_id")?
-                .map(id_out),
-            timezone: zone
+            manager_role_id: row.manager_role_id.map(id_out),
+            timezone: row
+                .timezone
                 .parse::<Tz>()
-                .map_err(|_| StoreError::Corrupt(format!("unknown time zone {zone:?}")))?,
-            alerts_channel_id: row
-                .try_get::<Option<i64>, _>("alerts_channel_id")?
-                .map(id_out),
-            reminder_offsets: offsets_out(&row.try_get::<String, _>("reminder_offsets")?)?,
+                .map_err(|_| StoreError::Corrupt(format!("unknown time zone {:?}", row.timezone)))?,
+            alerts_channel_id: row.alerts_channel_id.map(id_out),
+            reminder_offsets: offsets_out(&row.reminder_offsets)?,
         })
     }
 
-    /// Writes every guild setting at once (callers change one field of what they read).
-    pub async fn save_guild_settings(&self, settings: &GuildSettings) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO guild_settings (guild_id, manager_role_id, timezone, alerts_channel_id, reminder_offsets) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (guild_id) DO UPDATE SET manager_role_id = excluded.manager_role_id, \
-             timezone = excluded.timezone, alerts_channel_id = excluded.alerts_channel_id, \
-             reminder_offsets = excluded.reminder_offsets",
+    pub async fn set_manager_role(&self, guild_id: GuildId, role: RoleId) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(ENSURE_ROW)
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE guild_settings SET manager_role_id = $1 WHERE guild_id = $2")
+            .bind(id_in(role))
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets the guild's zone and, in the same transaction, moves a scheduled standup to the
+    /// next run `reschedule` computes from its stored crontab in the new zone.
+    pub async fn set_timezone(
+        &self,
+        guild_id: GuildId,
+        zone: Tz,
+        reschedule: impl FnOnce(&str) -> Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(ENSURE_ROW)
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE guild_settings SET timezone = $1 WHERE guild_id = $2")
+            .bind(zone.name())
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        let scheduled: Option<String> = sqlx::query_scalar(
+            "SELECT schedule FROM standups WHERE guild_id = $1 AND next_run_at IS NOT NULL",
         )
-        .bind(id_in(settings.guild_id))
-        .bind(settings.manager_role_id.map(id_in))
-        .bind(settings.timezone.name())
-        .bind(settings.alerts_channel_id.map(id_in))
-        .bind(offsets_in(&settings.reminder_offsets))
-        .execute(&self.pool)
+        .bind(id_in(guild_id))
+        .fetch_optional(&mut *tx)
         .await?;
+        let moved = scheduled.is_some();
+        if let Some(schedule) = scheduled {
+            sqlx::query("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
+                .bind(reschedule(&schedule).map(super::time_in))
+                .bind(id_in(guild_id))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        if moved {
+            self.due_times_changed();
+        }
+        Ok(())
+    }
+
+    pub async fn set_alerts_channel(
+        &self,
+        guild_id: GuildId,
+        channel: ChannelId,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(ENSURE_ROW)
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE guild_settings SET alerts_channel_id = $1 WHERE guild_id = $2")
+            .bind(id_in(channel))
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets the reminder offsets and recomputes every open task's next reminder with them, in
+    /// one transaction: no reminder is claimed against a mix of old and new offsets.
+    pub async fn set_reminder_offsets(
+        &self,
+        guild_id: GuildId,
+        offsets: &[Duration],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(ENSURE_ROW)
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE guild_settings SET reminder_offsets = $1 WHERE guild_id = $2")
+            .bind(offsets_in(offsets))
+            .bind(id_in(guild_id))
+            .execute(&mut *tx)
+            .await?;
+        refresh_guild_duties(&mut tx, guild_id).await?;
+        tx.commit().await?;
+        self.due_times_changed();
         Ok(())
     }
 
     /// Clears the guild's manager role if it is `role_id` (the role was deleted from the
     /// guild). Returns whether it was the manager role.
-    pub async fn forget_manager_role(&self, guild_id: u64, role_id: u64) -> StoreResult<bool> {
+    pub async fn forget_manager_role(&self, guild_id: GuildId, role_id: RoleId) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE guild_settings SET manager_role_id = NULL \
              WHERE guild_id = $1 AND manager_role_id = $2",
@@ -88,7 +175,7 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn user_timezone(&self, user_id: u64) -> StoreResult<Option<Tz>> {
+    pub async fn user_timezone(&self, user_id: UserId) -> StoreResult<Option<Tz>> {
         let zone: Option<String> =
             sqlx::query_scalar("SELECT timezone FROM user_settings WHERE user_id = $1")
                 .bind(id_in(user_id))
@@ -98,7 +185,7 @@ impl Db {
         Ok(zone.and_then(|zone| zone.parse().ok()))
     }
 
-    pub async fn set_user_timezone(&self, user_id: u64, zone: Tz) -> StoreResult<()> {
+    pub async fn set_user_timezone(&self, user_id: UserId, zone: Tz) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO user_settings (user_id, timezone) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone",

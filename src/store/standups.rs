@@ -1,18 +1,18 @@
 //! The `standups`, `standup_runs` and `checkins` tables.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::tasks::{task_from_row, SELECT_TASK};
-use super::{id_in, id_out, time_in, time_out, Db, StoreResult};
+use super::tasks::{select_tasks, tasks_out, TaskRow};
+use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreResult};
+use crate::domain::ids::{ChannelId, GuildId};
 use crate::domain::summary::Checkin;
 use crate::domain::task::Task;
 
 /// A guild's standup schedule as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandupRow {
-    pub guild_id: u64,
-    pub channel_id: u64,
+    pub guild_id: GuildId,
+    pub channel_id: ChannelId,
     /// 5-field crontab in the guild's zone.
     pub schedule: String,
     /// None when summaries are off.
@@ -20,39 +20,57 @@ pub struct StandupRow {
     pub last_summary_at: Option<DateTime<Utc>>,
 }
 
-fn standup_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StandupRow> {
-    Ok(StandupRow {
-        guild_id: id_out(row.try_get("guild_id")?),
-        channel_id: id_out(row.try_get("channel_id")?),
-        schedule: row.try_get("schedule")?,
-        next_run_at: row
-            .try_get::<Option<i64>, _>("next_run_at")?
-            .map(time_out)
-            .transpose()?,
-        last_summary_at: row
-            .try_get::<Option<i64>, _>("last_summary_at")?
-            .map(time_out)
-            .transpose()?,
-    })
+#[derive(sqlx::FromRow)]
+struct StandupRecord {
+    guild_id: i64,
+    channel_id: i64,
+    schedule: String,
+    next_run_at: Option<i64>,
+    last_summary_at: Option<i64>,
+}
+
+impl TryFrom<StandupRecord> for StandupRow {
+    type Error = super::StoreError;
+
+    fn try_from(row: StandupRecord) -> StoreResult<StandupRow> {
+        Ok(StandupRow {
+            guild_id: id_out(row.guild_id),
+            channel_id: id_out(row.channel_id),
+            schedule: row.schedule,
+            next_run_at: time_out_opt(row.next_run_at)?,
+            last_summary_at: time_out_opt(row.last_summary_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckinRecord {
+    id: i64,
+    user_id: i64,
+    yesterday: String,
+    today: String,
+    blockers: Option<String>,
+    at: i64,
 }
 
 const SELECT_STANDUP: &str =
     "SELECT guild_id, channel_id, schedule, next_run_at, last_summary_at FROM standups";
 
 impl Db {
-    pub async fn standup(&self, guild_id: u64) -> StoreResult<Option<StandupRow>> {
-        let row = sqlx::query(&format!("{SELECT_STANDUP} WHERE guild_id = $1"))
-            .bind(id_in(guild_id))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(standup_from_row).transpose()
+    pub async fn standup(&self, guild_id: GuildId) -> StoreResult<Option<StandupRow>> {
+        let row: Option<StandupRecord> =
+            sqlx::query_as(&format!("{SELECT_STANDUP} WHERE guild_id = $1"))
+                .bind(id_in(guild_id))
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(StandupRow::try_from).transpose()
     }
 
     /// Sets (or replaces) the guild's schedule; "since the last summary" is kept.
     pub async fn set_standup(
         &self,
-        guild_id: u64,
-        channel_id: u64,
+        guild_id: GuildId,
+        channel_id: ChannelId,
         schedule: &str,
         next_run_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
@@ -67,11 +85,12 @@ impl Db {
         .bind(next_run_at.map(time_in))
         .execute(&self.pool)
         .await?;
+        self.due_times_changed();
         Ok(())
     }
 
     /// Stops scheduled summaries. False if none were scheduled.
-    pub async fn standup_off(&self, guild_id: u64) -> StoreResult<bool> {
+    pub async fn standup_off(&self, guild_id: GuildId) -> StoreResult<bool> {
         let changed = sqlx::query(
             "UPDATE standups SET next_run_at = NULL WHERE guild_id = $1 AND next_run_at IS NOT NULL",
         )
@@ -79,6 +98,7 @@ impl Db {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        // Nothing becomes due sooner; the worker simply finds no summary at its next wake.
         Ok(changed > 0)
     }
 
@@ -88,14 +108,14 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<StandupRow>> {
-        let rows = sqlx::query(&format!(
+        let rows: Vec<StandupRecord> = sqlx::query_as(&format!(
             "{SELECT_STANDUP} WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2"
         ))
         .bind(time_in(now))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(standup_from_row).collect()
+        rows.into_iter().map(StandupRow::try_from).collect()
     }
 
     /// Claims the run at `scheduled_at` once (unique per guild and instant): stores its
@@ -161,23 +181,23 @@ impl Db {
     /// What a summary shows: open tasks, and tasks done after `done_since`.
     pub async fn summary_tasks(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         done_since: DateTime<Utc>,
     ) -> StoreResult<Vec<Task>> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_TASK} WHERE t.guild_id = $1 AND t.deleted_at IS NULL \
-             AND (t.status <> 'done' OR t.done_at > $2) ORDER BY t.number"
+        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(
+            "WHERE t.guild_id = $1 AND t.deleted_at IS NULL \
+             AND (t.status <> 'done' OR t.done_at > $2) ORDER BY t.number",
         ))
         .bind(id_in(guild_id))
         .bind(time_in(done_since))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(task_from_row).collect()
+        tasks_out(rows)
     }
 
     /// Records a member's check-in; a second one before the next summary replaces the first.
     /// True if it replaced one.
-    pub async fn record_checkin(&self, guild_id: u64, checkin: &Checkin) -> StoreResult<bool> {
+    pub async fn record_checkin(&self, guild_id: GuildId, checkin: &Checkin) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let replaced = sqlx::query(
             "DELETE FROM checkins WHERE guild_id = $1 AND user_id = $2 AND summarized_at IS NULL",
@@ -204,24 +224,24 @@ impl Db {
     }
 
     /// Check-ins not yet shown in a summary, with their ids.
-    pub async fn pending_checkins(&self, guild_id: u64) -> StoreResult<Vec<(i64, Checkin)>> {
-        let rows = sqlx::query(
+    pub async fn pending_checkins(&self, guild_id: GuildId) -> StoreResult<Vec<(i64, Checkin)>> {
+        let rows: Vec<CheckinRecord> = sqlx::query_as(
             "SELECT id, user_id, yesterday, today, blockers, at FROM checkins \
              WHERE guild_id = $1 AND summarized_at IS NULL ORDER BY at, id",
         )
         .bind(id_in(guild_id))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
                 Ok((
-                    row.try_get("id")?,
+                    row.id,
                     Checkin {
-                        user_id: id_out(row.try_get("user_id")?),
-                        yesterday: row.try_get("yesterday")?,
-                        today: row.try_get("today")?,
-                        blockers: row.try_get("blockers")?,
-                        at: time_out(row.try_get("at")?)?,
+                        user_id: id_out(row.user_id),
+                        yesterday: row.yesterday,
+                        today: row.today,
+                        blockers: row.blockers,
+                        at: time_out(row.at)?,
                     },
                 ))
             })

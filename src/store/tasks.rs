@@ -1,38 +1,130 @@
 //! The `tasks` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::duties::refresh_task_duties;
-use super::{id_in, id_out, like_pattern, time_in, time_out, Db, StoreError, StoreResult};
+use super::{
+    id_in, id_out, like_pattern, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
+};
+use crate::domain::duties::DutyClock;
+use crate::domain::ids::{ChannelId, GuildId, UserId};
 use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber};
 use crate::domain::UserError;
 
-pub(super) const SELECT_TASK: &str =
-    "SELECT t.id, t.guild_id, t.number, t.title, t.description, t.status, \
-     t.blocked_reason, t.priority, t.project_id, p.name AS project_name, \
-     p.channel_id AS project_channel_id, t.assignee_id, t.creator_id, t.channel_id, t.due_at, \
-     t.created_at, t.updated_at, t.done_at \
-     FROM tasks t LEFT JOIN projects p ON p.id = t.project_id";
+/// Every column a [`TaskRow`] reads; with [`TASK_FROM`], the one way tasks are selected.
+pub(super) const TASK_COLUMNS: &str =
+    "t.id, t.guild_id, t.number, t.title, t.description, t.status, t.blocked_reason, \
+     t.priority, t.project_id, p.name AS project_name, p.channel_id AS project_channel_id, \
+     t.assignee_id, t.creator_id, t.channel_id, t.due_at, t.created_at, t.updated_at, \
+     t.done_at, t.deleted_at, t.due_set_at, t.duty_cursor, t.snoozed_until";
+pub(super) const TASK_FROM: &str = "FROM tasks t LEFT JOIN projects p ON p.id = t.project_id";
+
+/// `SELECT <every task column> FROM tasks … <rest>`, where `rest` is the WHERE / ORDER BY.
+pub(super) fn select_tasks(rest: &str) -> String {
+    format!("SELECT {TASK_COLUMNS} {TASK_FROM} {rest}")
+}
+
+/// A task as stored: ids and times as SQLite holds them.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TaskRow {
+    id: i64,
+    guild_id: i64,
+    number: i64,
+    title: String,
+    description: Option<String>,
+    status: String,
+    blocked_reason: Option<String>,
+    priority: String,
+    project_id: Option<i64>,
+    project_name: Option<String>,
+    project_channel_id: Option<i64>,
+    assignee_id: Option<i64>,
+    creator_id: i64,
+    channel_id: i64,
+    due_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    done_at: Option<i64>,
+    pub(super) deleted_at: Option<i64>,
+    due_set_at: Option<i64>,
+    duty_cursor: Option<i64>,
+    snoozed_until: Option<i64>,
+}
+
+impl TaskRow {
+    /// Where the task's reminders stand, when it has a due time.
+    pub(super) fn duty_clock(&self) -> StoreResult<Option<DutyClock>> {
+        let Some(due_at) = time_out_opt(self.due_at)? else {
+            return Ok(None);
+        };
+        let due_set_at = time_out_opt(self.due_set_at)?.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(Some(DutyClock {
+            due_at,
+            due_set_at,
+            cursor: time_out_opt(self.duty_cursor)?.unwrap_or(due_set_at),
+            snoozed_until: time_out_opt(self.snoozed_until)?,
+        }))
+    }
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+
+    fn try_from(row: TaskRow) -> StoreResult<Task> {
+        let project = row.project_id.map(|id| ProjectRef {
+            id,
+            name: row.project_name.unwrap_or_default(),
+            channel_id: row.project_channel_id.map(id_out),
+        });
+        Ok(Task {
+            id: row.id,
+            guild_id: id_out(row.guild_id),
+            number: TaskNumber(row.number),
+            title: row.title,
+            description: row.description,
+            status: row
+                .status
+                .parse()
+                .map_err(|()| StoreError::Corrupt(format!("unknown status {:?}", row.status)))?,
+            blocked_reason: row.blocked_reason,
+            priority: row.priority.parse().map_err(|()| {
+                StoreError::Corrupt(format!("unknown priority {:?}", row.priority))
+            })?,
+            project,
+            assignee_id: row.assignee_id.map(id_out),
+            creator_id: id_out(row.creator_id),
+            channel_id: id_out(row.channel_id),
+            due_at: time_out_opt(row.due_at)?,
+            created_at: time_out(row.created_at)?,
+            updated_at: time_out(row.updated_at)?,
+            done_at: time_out_opt(row.done_at)?,
+        })
+    }
+}
+
+/// Decodes rows into tasks.
+pub(super) fn tasks_out(rows: Vec<TaskRow>) -> StoreResult<Vec<Task>> {
+    rows.into_iter().map(Task::try_from).collect()
+}
 
 #[derive(Debug, Clone)]
 pub struct NewTask {
-    pub guild_id: u64,
+    pub guild_id: GuildId,
     pub title: String,
     pub description: Option<String>,
     pub priority: Priority,
     pub project: Option<ProjectRef>,
-    pub assignee_id: Option<u64>,
-    pub creator_id: u64,
-    pub channel_id: u64,
+    pub assignee_id: Option<UserId>,
+    pub creator_id: UserId,
+    pub channel_id: ChannelId,
     pub due_at: Option<DateTime<Utc>>,
 }
 
 /// What `/task list` narrows by. With no status, only open tasks are listed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskFilter {
-    pub assignee_id: Option<u64>,
+    pub assignee_id: Option<UserId>,
     pub project_id: Option<i64>,
     pub status: Option<Status>,
     /// Only open tasks whose due time is before this instant.
@@ -51,56 +143,10 @@ pub struct TaskPage {
 /// `/task list` counts matching tasks up to this many ("1000+").
 pub const LIST_COUNT_CAP: i64 = 1_000;
 
-pub(super) fn task_from_row(row: &SqliteRow) -> StoreResult<Task> {
-    let status: String = row.try_get("status")?;
-    let priority: String = row.try_get("priority")?;
-    let project_id: Option<i64> = row.try_get("project_id")?;
-    let project = match project_id {
-        Some(id) => Some(ProjectRef {
-            id,
-            name: row
-                .try_get::<Option<String>, _>("project_name")?
-                .unwrap_or_default(),
-            channel_id: row
-                .try_get::<Option<i64>, _>("project_channel_id")?
-                .map(id_out),
-        }),
-        None => None,
-    };
-    Ok(Task {
-        id: row.try_get("id")?,
-        guild_id: id_out(row.try_get("guild_id")?),
-        number: TaskNumber(row.try_get("number")?),
-        title: row.try_get("title")?,
-        description: row.try_get("description")?,
-        status: status
-            .parse()
-            .map_err(|()| StoreError::Corrupt(format!("unknown status {status:?}")))?,
-        blocked_reason: row.try_get("blocked_reason")?,
-        priority: priority
-            .parse()
-            .map_err(|()| StoreError::Corrupt(format!("unknown priority {priority:?}")))?,
-        project,
-        assignee_id: row.try_get::<Option<i64>, _>("assignee_id")?.map(id_out),
-        creator_id: id_out(row.try_get("creator_id")?),
-        channel_id: id_out(row.try_get("channel_id")?),
-        due_at: row
-            .try_get::<Option<i64>, _>("due_at")?
-            .map(time_out)
-            .transpose()?,
-        created_at: time_out(row.try_get("created_at")?)?,
-        updated_at: time_out(row.try_get("updated_at")?)?,
-        done_at: row
-            .try_get::<Option<i64>, _>("done_at")?
-            .map(time_out)
-            .transpose()?,
-    })
-}
-
 async fn insert_history(
     tx: &mut Transaction<'_, Sqlite>,
     task_id: i64,
-    actor_id: u64,
+    actor_id: UserId,
     at: DateTime<Utc>,
     action: &str,
     detail: &str,
@@ -120,23 +166,17 @@ async fn insert_history(
 
 async fn fetch_task(
     tx: &mut Transaction<'_, Sqlite>,
-    guild_id: u64,
+    guild_id: GuildId,
     number: TaskNumber,
 ) -> StoreResult<Option<Task>> {
-    let sql =
-        format!("{SELECT_TASK} WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL");
-    let row = sqlx::query(&sql)
-        .bind(id_in(guild_id))
-        .bind(number.0)
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.as_ref().map(task_from_row).transpose()
-}
-
-pub fn task_not_found(number: TaskNumber) -> UserError {
-    UserError::NotFound(format!(
-        "There is no task {number} in this server. Use /task list to see the open ones."
+    let row: Option<TaskRow> = sqlx::query_as(&select_tasks(
+        "WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL",
     ))
+    .bind(id_in(guild_id))
+    .bind(number.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(Task::try_from).transpose()
 }
 
 impl Db {
@@ -181,86 +221,45 @@ impl Db {
             .await?
             .ok_or_else(|| StoreError::Corrupt("created task vanished".into()))?;
         tx.commit().await?;
+        if task.due_at.is_some() {
+            self.due_times_changed();
+        }
         Ok(task)
     }
 
     /// A task of this guild that has not been deleted.
-    pub async fn task(&self, guild_id: u64, number: TaskNumber) -> StoreResult<Option<Task>> {
-        let sql = format!(
-            "{SELECT_TASK} WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL"
-        );
-        let row = sqlx::query(&sql)
-            .bind(id_in(guild_id))
-            .bind(number.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(task_from_row).transpose()
+    pub async fn task(&self, guild_id: GuildId, number: TaskNumber) -> StoreResult<Option<Task>> {
+        let row: Option<TaskRow> = sqlx::query_as(&select_tasks(
+            "WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL",
+        ))
+        .bind(id_in(guild_id))
+        .bind(number.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Task::try_from).transpose()
     }
 
     /// Loads the task, lets `decide` accept or refuse `command` against its current state, and
-    /// applies it with a history row, all in one transaction. Returns the task as it is after.
+    /// applies it with a history row, all in one transaction, so no other write can come
+    /// between the check and the change. Returns the task as it is after.
+    ///
+    /// Fails with [`StoreError::TaskNotFound`] for a number the guild does not have (or a
+    /// deleted task), and [`StoreError::Refused`] with what `decide` said.
     pub async fn change_task(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         number: TaskNumber,
-        actor_id: u64,
+        actor_id: UserId,
         now: DateTime<Utc>,
         command: &TaskCommand,
         decide: impl FnOnce(&Task) -> Result<(), UserError>,
-    ) -> StoreResult<Result<Task, UserError>> {
+    ) -> StoreResult<Task> {
         let mut tx = self.begin_write().await?;
-        let Some(task) = fetch_task(&mut tx, guild_id, number).await? else {
-            return Ok(Err(task_not_found(number)));
-        };
-        if let Err(refused) = decide(&task) {
-            return Ok(Err(refused));
-        }
-        let at = time_in(now);
-        let update = match command {
-            TaskCommand::Assign(user) => sqlx::query(
-                "UPDATE tasks SET assignee_id = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(user.map(id_in)),
-            TaskCommand::Start => set_status(Status::InProgress),
-            TaskCommand::Done => set_status(Status::Done),
-            TaskCommand::Reopen => set_status(Status::Todo),
-            TaskCommand::Block(reason) => sqlx::query(
-                "UPDATE tasks SET status = 'blocked', blocked_reason = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(reason.clone()),
-            TaskCommand::Edit(edit) => sqlx::query(
-                "UPDATE tasks SET title = COALESCE($1, title), description = COALESCE($2, description), \
-                 project_id = COALESCE($3, project_id), due_at = COALESCE($4, due_at), \
-                 priority = COALESCE($5, priority), updated_at = $6 WHERE id = $7",
-            )
-            .bind(edit.title.clone())
-            .bind(edit.description.clone())
-            .bind(edit.project.as_ref().map(|p| p.id))
-            .bind(edit.due_at.map(time_in))
-            .bind(edit.priority.map(|p| p.as_str())),
-            TaskCommand::Comment(_) => sqlx::query("UPDATE tasks SET updated_at = $1 WHERE id = $2"),
-            TaskCommand::Snooze => sqlx::query(
-                "UPDATE tasks SET snoozed_until = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(time_in(now + crate::domain::duties::SNOOZE)),
-            TaskCommand::Delete => sqlx::query(
-                "UPDATE tasks SET deleted_at = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(at),
-        };
-        update.bind(at).bind(task.id).execute(&mut *tx).await?;
-        if let TaskCommand::Edit(edit) = command {
-            if edit.due_at.is_some() {
-                // A new due time starts a new schedule: offsets already past are skipped.
-                sqlx::query(
-                    "UPDATE tasks SET due_set_at = $1, duty_cursor = $1, snoozed_until = NULL WHERE id = $2",
-                )
-                .bind(at)
-                .bind(task.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        let task = fetch_task(&mut tx, guild_id, number)
+            .await?
+            .ok_or(StoreError::TaskNotFound(number))?;
+        decide(&task).map_err(StoreError::Refused)?;
+        apply(&mut tx, task.id, command, now).await?;
         refresh_task_duties(&mut tx, task.id).await?;
         let (action, detail) = command.history(&task);
         insert_history(&mut tx, task.id, actor_id, now, action, &detail).await?;
@@ -271,18 +270,21 @@ impl Db {
                 .ok_or_else(|| StoreError::Corrupt("changed task vanished".into()))?,
         };
         tx.commit().await?;
-        Ok(Ok(after))
+        if !matches!(command, TaskCommand::Comment(_)) {
+            self.due_times_changed();
+        }
+        Ok(after)
     }
 
     /// One page of the guild's tasks, by number.
     pub async fn list_tasks(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         filter: &TaskFilter,
         offset: i64,
         limit: i64,
     ) -> StoreResult<TaskPage> {
-        let condition = "t.guild_id = $1 AND t.deleted_at IS NULL \
+        const CONDITION: &str = "t.guild_id = $1 AND t.deleted_at IS NULL \
              AND ($2 IS NULL OR t.assignee_id = $2) \
              AND ($3 IS NULL OR t.project_id = $3) \
              AND (($4 IS NULL AND t.status <> 'done') OR t.status = $4) \
@@ -291,7 +293,7 @@ impl Db {
         let overdue = filter.overdue_at.map(time_in);
         // Counting stops past the cap: a page of ten never pays for a count of 100,000.
         let total: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {})",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {CONDITION} LIMIT {})",
             LIST_COUNT_CAP + 1
         ))
         .bind(id_in(guild_id))
@@ -301,27 +303,32 @@ impl Db {
         .bind(overdue)
         .fetch_one(&self.pool)
         .await?;
-        let sql = format!("{SELECT_TASK} WHERE {condition} ORDER BY t.number LIMIT $6 OFFSET $7");
-        let rows = sqlx::query(&sql)
-            .bind(id_in(guild_id))
-            .bind(filter.assignee_id.map(id_in))
-            .bind(filter.project_id)
-            .bind(status)
-            .bind(overdue)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-        let tasks = rows.iter().map(task_from_row).collect::<StoreResult<_>>()?;
+        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(&format!(
+            "WHERE {CONDITION} ORDER BY t.number LIMIT $6 OFFSET $7"
+        )))
+        .bind(id_in(guild_id))
+        .bind(filter.assignee_id.map(id_in))
+        .bind(filter.project_id)
+        .bind(status)
+        .bind(overdue)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(TaskPage {
-            tasks,
+            tasks: tasks_out(rows)?,
             total: total.min(LIST_COUNT_CAP),
             capped: total > LIST_COUNT_CAP,
         })
     }
 
     /// A user's open tasks, soonest due first (undated last).
-    pub async fn tasks_of(&self, guild_id: u64, user_id: u64, limit: i64) -> StoreResult<TaskPage> {
+    pub async fn tasks_of(
+        &self,
+        guild_id: GuildId,
+        user_id: UserId,
+        limit: i64,
+    ) -> StoreResult<TaskPage> {
         let total: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM tasks WHERE guild_id = $1 AND assignee_id = $2 \
              AND status <> 'done' AND deleted_at IS NULL",
@@ -330,20 +337,18 @@ impl Db {
         .bind(id_in(user_id))
         .fetch_one(&self.pool)
         .await?;
-        let sql = format!(
-            "{SELECT_TASK} WHERE t.guild_id = $1 AND t.assignee_id = $2 AND t.status <> 'done' \
+        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(
+            "WHERE t.guild_id = $1 AND t.assignee_id = $2 AND t.status <> 'done' \
              AND t.deleted_at IS NULL \
-             ORDER BY CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, t.number LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id_in(guild_id))
-            .bind(id_in(user_id))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        let tasks = rows.iter().map(task_from_row).collect::<StoreResult<_>>()?;
+             ORDER BY CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, t.number LIMIT $3",
+        ))
+        .bind(id_in(guild_id))
+        .bind(id_in(user_id))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(TaskPage {
-            tasks,
+            tasks: tasks_out(rows)?,
             total,
             capped: false,
         })
@@ -354,7 +359,7 @@ impl Db {
     /// (guild, number), and a trigram index for titles (3+ characters).
     pub async fn search_tasks(
         &self,
-        guild_id: u64,
+        guild_id: GuildId,
         typed: &str,
         include_done: bool,
         limit: i64,
@@ -362,12 +367,9 @@ impl Db {
         const FILTER: &str =
             "t.guild_id = $1 AND t.deleted_at IS NULL AND ($2 OR t.status <> 'done')";
         let typed = typed.trim().trim_start_matches('#').trim();
-        let mut found: Vec<(TaskNumber, String)> = Vec::new();
-        let row_pair = |row: &SqliteRow| -> StoreResult<(TaskNumber, String)> {
-            Ok((TaskNumber(row.try_get("number")?), row.try_get("title")?))
-        };
+        let pair = |(number, title): (i64, String)| (TaskNumber(number), title);
         if typed.is_empty() {
-            let rows = sqlx::query(&format!(
+            let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
                 "SELECT t.number, t.title FROM tasks t WHERE {FILTER} ORDER BY t.number DESC LIMIT $3"
             ))
             .bind(id_in(guild_id))
@@ -375,15 +377,16 @@ impl Db {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-            return rows.iter().map(row_pair).collect();
+            return Ok(rows.into_iter().map(pair).collect());
         }
+        let mut found: Vec<(TaskNumber, String)> = Vec::new();
         if let Some(ranges) = number_prefix_ranges(typed) {
             for (low, high) in ranges {
                 let wanted = limit - found.len() as i64;
                 if wanted <= 0 {
                     break;
                 }
-                let rows = sqlx::query(&format!(
+                let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
                     "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
                      AND t.number BETWEEN $3 AND $4 ORDER BY t.number DESC LIMIT $5"
                 ))
@@ -394,17 +397,15 @@ impl Db {
                 .bind(wanted)
                 .fetch_all(&self.pool)
                 .await?;
-                for row in &rows {
-                    found.push(row_pair(row)?);
-                }
+                found.extend(rows.into_iter().map(pair));
             }
         }
         let wanted = limit - found.len() as i64;
         if wanted > 0 {
-            let rows = if typed.chars().count() >= 3 {
+            let rows: Vec<(i64, String)> = if typed.chars().count() >= 3 {
                 // The newest matches across the index first; the guild filter applies after.
                 let phrase = format!("\"{}\"", typed.replace('"', "\"\""));
-                sqlx::query(&format!(
+                sqlx::query_as(&format!(
                     "SELECT t.number, t.title FROM ( \
                        SELECT rowid FROM tasks_title_search WHERE tasks_title_search MATCH $3 \
                        ORDER BY rowid DESC LIMIT 1000) AS hit \
@@ -418,7 +419,7 @@ impl Db {
                 .await?
             } else {
                 // One or two characters match often: newest first, stopping early.
-                sqlx::query(&format!(
+                sqlx::query_as(&format!(
                     "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
                      AND t.title LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
                 ))
@@ -429,18 +430,97 @@ impl Db {
                 .fetch_all(&self.pool)
                 .await?
             };
-            for row in &rows {
-                let pair = row_pair(row)?;
+            for (number, title) in rows {
                 if found.len() as i64 >= limit {
                     break;
                 }
-                if !found.iter().any(|(n, _)| *n == pair.0) {
-                    found.push(pair);
+                let number = TaskNumber(number);
+                if !found.iter().any(|(n, _)| *n == number) {
+                    found.push((number, title));
                 }
             }
         }
         Ok(found)
     }
+}
+
+/// Writes what `command` changes, and nothing else. Each statement is whole, with its own
+/// binds, so no case depends on another's parameter numbering.
+async fn apply(
+    tx: &mut Transaction<'_, Sqlite>,
+    task_id: i64,
+    command: &TaskCommand,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let at = time_in(now);
+    let query = match command {
+        TaskCommand::Assign(user) => {
+            sqlx::query("UPDATE tasks SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(user.map(id_in))
+                .bind(at)
+                .bind(task_id)
+        }
+        TaskCommand::Start => set_status(Status::InProgress, at, task_id),
+        TaskCommand::Done => set_status(Status::Done, at, task_id),
+        TaskCommand::Reopen => set_status(Status::Todo, at, task_id),
+        TaskCommand::Block(reason) => sqlx::query(
+            "UPDATE tasks SET status = 'blocked', blocked_reason = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(reason.clone())
+        .bind(at)
+        .bind(task_id),
+        // Only the fields the edit names; a new due time starts a new reminder schedule, so
+        // offsets already past are skipped and a snooze no longer applies.
+        TaskCommand::Edit(edit) => sqlx::query(
+            "UPDATE tasks SET title = COALESCE($1, title), \
+             description = COALESCE($2, description), \
+             project_id = COALESCE($3, project_id), \
+             priority = COALESCE($4, priority), \
+             due_at = COALESCE($5, due_at), \
+             due_set_at = CASE WHEN $5 IS NULL THEN due_set_at ELSE $6 END, \
+             duty_cursor = CASE WHEN $5 IS NULL THEN duty_cursor ELSE $6 END, \
+             snoozed_until = CASE WHEN $5 IS NULL THEN snoozed_until ELSE NULL END, \
+             updated_at = $6 WHERE id = $7",
+        )
+        .bind(edit.title.clone())
+        .bind(edit.description.clone())
+        .bind(edit.project.as_ref().map(|p| p.id))
+        .bind(edit.priority.map(|p| p.as_str()))
+        .bind(edit.due_at.map(time_in))
+        .bind(at)
+        .bind(task_id),
+        TaskCommand::Comment(_) => sqlx::query("UPDATE tasks SET updated_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(task_id),
+        TaskCommand::Snooze => {
+            sqlx::query("UPDATE tasks SET snoozed_until = $1, updated_at = $2 WHERE id = $3")
+                .bind(time_in(now + crate::domain::duties::SNOOZE))
+                .bind(at)
+                .bind(task_id)
+        }
+        TaskCommand::Delete => {
+            sqlx::query("UPDATE tasks SET deleted_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(task_id)
+        }
+    };
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A status change; leaving `blocked` clears its reason, and `done_at` is set only by done.
+fn set_status(
+    status: Status,
+    at: i64,
+    task_id: i64,
+) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>> {
+    sqlx::query(
+        "UPDATE tasks SET status = $1, blocked_reason = NULL, \
+         done_at = CASE WHEN $1 = 'done' THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(at)
+    .bind(task_id)
 }
 
 /// The number ranges whose decimal form starts with `digits`: `12` is 12, 120–129, 1200–1299…
@@ -464,17 +544,6 @@ fn number_prefix_ranges(digits: &str) -> Option<Vec<(i64, i64)>> {
         };
     }
     Some(ranges)
-}
-
-fn set_status(
-    status: Status,
-) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>> {
-    // Leaving `blocked` clears its reason.
-    sqlx::query(
-        "UPDATE tasks SET status = $1, blocked_reason = NULL, \
-         done_at = CASE WHEN $1 = 'done' THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3",
-    )
-    .bind(status.as_str())
 }
 
 #[cfg(test)]

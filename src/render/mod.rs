@@ -1,13 +1,18 @@
-//! How things look in Discord: timestamps, mention-safe text, embeds within Discord's limits,
+//! Every outgoing message, built with serenity's builders: how things look in Discord: timestamps, mention-safe text, embeds within Discord's limits,
 //! and the replies every command sends. Every reply sets `allowed_mentions` explicitly.
 
 use chrono::{DateTime, Utc};
 use serenity::all::{
     ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed,
-    CreateEmbedFooter, CreateInteractionResponse, CreateInteractionResponseMessage, UserId,
+    CreateEmbedFooter, CreateInteractionResponse, CreateInteractionResponseMessage,
 };
 
+pub mod duties;
+pub mod ids;
+pub mod summary;
+
 use crate::domain::clip;
+use crate::domain::ids::{ChannelId, RoleId, UserId};
 use crate::domain::task::{HistoryEntry, Task};
 
 pub const CONTENT_MAX: usize = 2_000;
@@ -34,8 +39,18 @@ pub fn due(at: DateTime<Utc>) -> String {
     format!("{} ({})", when(at), relative(at))
 }
 
-pub fn user(id: u64) -> String {
+/// A user mention; it pings only if the message's `allowed_mentions` lists the user.
+pub fn user(id: UserId) -> String {
     format!("<@{id}>")
+}
+
+pub fn channel(id: ChannelId) -> String {
+    format!("<#{id}>")
+}
+
+/// A role mention; it pings only if the message's `allowed_mentions` lists the role.
+pub fn role(id: RoleId) -> String {
+    format!("<@&{id}>")
 }
 
 /// Text that a user typed, made safe to show: `@everyone` and `@here` cannot render as
@@ -60,8 +75,8 @@ pub fn no_pings() -> CreateAllowedMentions {
 }
 
 /// Pings exactly these users, nobody else.
-pub fn pinging(users: &[u64]) -> CreateAllowedMentions {
-    no_pings().users(users.iter().map(|id| UserId::new(*id)))
+pub fn pinging(users: &[UserId]) -> CreateAllowedMentions {
+    no_pings().users(users.iter().map(|id| serenity::all::UserId::new(id.get())))
 }
 
 /// Cuts `text` to `max` characters, ending with an ellipsis when cut.
@@ -114,7 +129,7 @@ pub fn private(text: impl Into<String>) -> CreateInteractionResponse {
 }
 
 /// A reply the whole channel sees, pinging exactly `pings`.
-pub fn public(text: impl Into<String>, pings: &[u64]) -> CreateInteractionResponse {
+pub fn public(text: impl Into<String>, pings: &[UserId]) -> CreateInteractionResponse {
     CreateInteractionResponse::Message(
         CreateInteractionResponseMessage::new()
             .content(fit(&text.into(), CONTENT_MAX))
@@ -243,13 +258,13 @@ fn describe_detail(detail: &str) -> String {
 }
 
 /// Previous / next buttons for a paginated list.
-pub fn pager(custom_id_for: impl Fn(i64) -> String, page: i64, pages: i64) -> CreateActionRow {
+pub fn pager(custom_id_for: impl Fn(i64) -> ids::CustomId, page: i64, pages: i64) -> CreateActionRow {
     CreateActionRow::Buttons(vec![
-        CreateButton::new(custom_id_for(page - 1))
+        CreateButton::new(custom_id_for(page - 1).to_string())
             .label("◀ Previous")
             .style(ButtonStyle::Secondary)
             .disabled(page <= 0),
-        CreateButton::new(custom_id_for(page + 1))
+        CreateButton::new(custom_id_for(page + 1).to_string())
             .label("Next ▶")
             .style(ButtonStyle::Secondary)
             .disabled(page + 1 >= pages),

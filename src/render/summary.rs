@@ -6,7 +6,7 @@
 use chrono::Duration;
 use serenity::all::CreateEmbed;
 
-use crate::discord::render::{
+use crate::render::{
     self, fit, lines_within_lazy, relative, typed, user, when, EMBED_DESCRIPTION_MAX,
     EMBED_TITLE_MAX, FIELD_VALUE_MAX,
 };
@@ -50,6 +50,19 @@ pub fn summary_embeds(summary: &Summary, heading: &str) -> Vec<Vec<CreateEmbed>>
     );
     pieces.extend(checkin_embeds(&summary.checkins));
     pack(pieces)
+}
+
+/// The summary as channel messages (JSON payloads), pinging nobody.
+pub fn summary_bodies(summary: &Summary, heading: &str) -> Vec<String> {
+    summary_embeds(summary, heading)
+        .into_iter()
+        .filter_map(|embeds| {
+            let message = serenity::all::CreateMessage::new()
+                .embeds(embeds)
+                .allowed_mentions(render::no_pings());
+            serde_json::to_string(&message).ok()
+        })
+        .collect()
 }
 
 /// An embed and its text length (title, description, field names and values) in characters.
@@ -341,6 +354,7 @@ fn checkin_block(checkin: &Checkin) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use super::*;
     use crate::domain::summary::{build, SummaryInput};
     use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskNumber};
@@ -355,7 +369,7 @@ mod tests {
         TaskItem {
             number: TaskNumber(number),
             title: title.into(),
-            assignee_id: Some(7),
+            assignee_id: Some(UserId::new(7)),
             due_at: None,
             blocked_reason: None,
             late_by: None,
@@ -444,7 +458,7 @@ mod tests {
         let status = Status::ALL[n as usize % 4];
         Task {
             id: n,
-            guild_id: 1,
+            guild_id: GuildId::new(1),
             number: TaskNumber(n),
             title,
             description: None,
@@ -461,9 +475,9 @@ mod tests {
                 name: format!("Projekt ✨ {project} @everyone"),
                 channel_id: None,
             }),
-            assignee_id: (n % 3 != 0).then_some(n as u64 % 50),
-            creator_id: 1,
-            channel_id: 1,
+            assignee_id: (n % 3 != 0).then_some(UserId::new(n as u64 % 50)),
+            creator_id: UserId::new(1),
+            channel_id: ChannelId::new(1),
             due_at: (n % 5 != 0).then(|| at(n % 96 - 48)),
             created_at: at(-200),
             updated_at: at(-1),
@@ -497,7 +511,7 @@ mod tests {
             .collect();
         let checkins: Vec<Checkin> = (0..500)
             .map(|n| Checkin {
-                user_id: n,
+                user_id: UserId::new(n),
                 yesterday: format!("Shipped @everyone {}", "ü".repeat(n as usize % 400)),
                 today: "Reviews @here".into(),
                 blockers: (n % 2 == 0).then(|| "CI is red".to_string()),
@@ -539,7 +553,7 @@ mod tests {
             ..ProjectSummary::default()
         };
         let checkin = Checkin {
-            user_id: 3,
+            user_id: UserId::new(3),
             yesterday: "@everyone".into(),
             today: "@here".into(),
             blockers: Some("@everyone@here".into()),
@@ -626,7 +640,7 @@ mod tests {
             })
             .to_vec();
         let checkin = Checkin {
-            user_id: 9,
+            user_id: UserId::new(9),
             yesterday: "a".into(),
             today: "b".into(),
             blockers: None,

@@ -6,17 +6,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use serenity::all::{ButtonStyle, CreateActionRow, CreateButton, CreateMessage, RoleId};
 
-use super::render::{self, pinging};
+use super::ids::CustomId;
+use super::{self as render, pinging};
 use crate::domain::duties::DutyKind;
+use crate::domain::ids::{ChannelId, UserId};
+use crate::domain::task::TaskNumber;
 use crate::store::{ClaimedDuty, OutboxDraft};
 
 /// Discord allows five rows of components per message; one row per task.
 pub const DUTIES_PER_MESSAGE: usize = 5;
 /// Later than this, a duty says when it should have arrived.
 const LATE_AFTER: Duration = Duration::seconds(60);
-
-pub const DONE_PREFIX: &str = "duty:done:";
-pub const SNOOZE_PREFIX: &str = "duty:snooze:";
 
 fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
     let task = &claim.task;
@@ -57,13 +57,13 @@ fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
 }
 
 fn buttons(claim: &ClaimedDuty) -> CreateActionRow {
-    let number = claim.task.number.0;
-    let mut row = vec![CreateButton::new(format!("{DONE_PREFIX}{number}"))
-        .label(format!("Mark #{number} done"))
+    let number = claim.task.number;
+    let mut row = vec![CreateButton::new(CustomId::DutyDone(number).to_string())
+        .label(format!("Mark {number} done"))
         .style(ButtonStyle::Success)];
     if matches!(claim.duty.kind, DutyKind::Reminder { .. }) {
         row.push(
-            CreateButton::new(format!("{SNOOZE_PREFIX}{number}"))
+            CreateButton::new(CustomId::DutySnooze(number).to_string())
                 .label("Snooze 1h")
                 .style(ButtonStyle::Secondary),
         );
@@ -79,7 +79,7 @@ pub fn duty_messages(
     per_message: usize,
 ) -> Vec<OutboxDraft> {
     let per_message = per_message.clamp(1, DUTIES_PER_MESSAGE);
-    let mut channels: Vec<u64> = Vec::new();
+    let mut channels: Vec<ChannelId> = Vec::new();
     for claim in claims {
         if !channels.contains(&claim.channel_id) {
             channels.push(claim.channel_id);
@@ -93,14 +93,14 @@ pub fn duty_messages(
         for chunk in indexes.chunks(per_message) {
             let items: Vec<&ClaimedDuty> = chunk.iter().map(|i| &claims[*i]).collect();
             let lines: Vec<String> = items.iter().map(|c| line(c, now)).collect();
-            let mut users: Vec<u64> = items.iter().filter_map(|c| c.task.assignee_id).collect();
+            let mut users: Vec<UserId> = items.iter().filter_map(|c| c.task.assignee_id).collect();
             users.dedup();
             let roles: Vec<RoleId> = items
                 .iter()
                 .filter(|c| c.duty.kind == DutyKind::Escalation)
                 .filter_map(|c| c.manager_role_id)
                 .take(1)
-                .map(RoleId::new)
+                .map(|role| RoleId::new(role.get()))
                 .collect();
             let message = CreateMessage::new()
                 .content(render::lines_within(&lines, render::CONTENT_MAX))
@@ -123,7 +123,7 @@ pub fn duty_messages(
 
 /// The edit that disables the buttons of `closed` task numbers in a posted message, if any of
 /// its buttons still need it.
-pub fn disable_buttons(body: &str, closed: &[i64]) -> Option<String> {
+pub fn disable_buttons(body: &str, closed: &[TaskNumber]) -> Option<String> {
     let mut message: Value = serde_json::from_str(body).ok()?;
     let rows = message.get_mut("components")?.as_array_mut()?;
     let mut changed = false;
@@ -135,11 +135,8 @@ pub fn disable_buttons(body: &str, closed: &[i64]) -> Option<String> {
             let number = button
                 .get("custom_id")
                 .and_then(Value::as_str)
-                .and_then(|id| {
-                    id.strip_prefix(DONE_PREFIX)
-                        .or_else(|| id.strip_prefix(SNOOZE_PREFIX))
-                })
-                .and_then(|n| n.parse::<i64>().ok());
+                .and_then(|id| id.parse::<CustomId>().ok())
+                .and_then(|id| id.task());
             if number.is_some_and(|n| closed.contains(&n)) {
                 button["disabled"] = Value::Bool(true);
                 changed = true;
@@ -160,11 +157,13 @@ mod tests {
     use crate::domain::task::{Priority, Status, Task, TaskNumber};
 
     fn claim(number: i64, channel: u64, kind: DutyKind) -> ClaimedDuty {
+        use crate::domain::ids::{GuildId, RoleId};
+        let channel = ChannelId::new(channel);
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         ClaimedDuty {
             task: Task {
                 id: number,
-                guild_id: 1,
+                guild_id: GuildId::new(1),
                 number: TaskNumber(number),
                 title: format!("task @everyone {number}"),
                 description: None,
@@ -172,8 +171,8 @@ mod tests {
                 blocked_reason: None,
                 priority: Priority::Normal,
                 project: None,
-                assignee_id: Some(100 + number as u64),
-                creator_id: 1,
+                assignee_id: Some(UserId::new(100 + number as u64)),
+                creator_id: UserId::new(1),
                 channel_id: channel,
                 due_at: Some(at),
                 created_at: at,
@@ -182,7 +181,7 @@ mod tests {
             },
             duty: Duty { kind, at },
             channel_id: channel,
-            manager_role_id: Some(9),
+            manager_role_id: Some(RoleId::new(9)),
         }
     }
 
@@ -202,7 +201,7 @@ mod tests {
         assert_eq!(drafts.len(), 3);
         assert_eq!(drafts[0].duties, vec![0, 1, 2, 3, 4]);
         assert_eq!(drafts[1].duties, vec![5, 6]);
-        assert_eq!(drafts[2].channel_id, 20);
+        assert_eq!(drafts[2].channel_id, ChannelId::new(20));
         let first = json(&drafts[0]);
         assert_eq!(first["components"].as_array().map(Vec::len), Some(5));
         assert_eq!(first["allowed_mentions"]["parse"], serde_json::json!([]));
@@ -260,12 +259,12 @@ mod tests {
         };
         let claims = vec![claim(1, 10, reminder), claim(2, 10, reminder)];
         let body = &duty_messages(&claims, claims[0].duty.at, 5)[0].body;
-        let edit: Value = serde_json::from_str(&disable_buttons(body, &[2]).unwrap_or_default())
+        let edit: Value = serde_json::from_str(&disable_buttons(body, &[TaskNumber(2)]).unwrap_or_default())
             .unwrap_or_default();
         let rows = edit["components"].as_array().cloned().unwrap_or_default();
         assert_eq!(rows[0]["components"][0]["disabled"], false);
         assert_eq!(rows[1]["components"][0]["disabled"], true);
         assert_eq!(rows[1]["components"][1]["disabled"], true);
-        assert_eq!(disable_buttons(body, &[3]), None);
+        assert_eq!(disable_buttons(body, &[TaskNumber(3)]), None);
     }
 }

@@ -1,12 +1,46 @@
-//! The command schemas, and the router. Registration and parsing both read [`COMMANDS`], so
-//! what Discord shows and what the router accepts cannot drift apart.
+//! The registry: ONE table, [`COMMANDS`], holds every slash command's schema, handler and
+//! visibility, and [`press`] maps every button ([`CustomId`]) to its handler. Registration with
+//! Discord, option parsing, routing, deferral and metrics labels all read it, so what Discord
+//! shows, what the router accepts and how it answers cannot drift apart.
+//!
+//! Adding a command is one row here and one handler; a row without a handler does not compile,
+//! and neither does a button id without one.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandInteraction, CommandOptionType,
-    CreateCommand, CreateCommandOption, InteractionContext,
+    CommandDataOptionValue, CommandInteraction, CommandOptionType, CreateCommand,
+    CreateCommandOption, CreateInteractionResponse, InteractionContext,
 };
 
-use crate::domain::UserError;
+use super::context::Context;
+use super::invocation::Invocation;
+use super::{config, project, standup, task, CommandResult};
+use crate::render::ids::CustomId;
+
+/// What a handler returns: the interaction's answer, or why there is none.
+pub type Reply<'a> =
+    Pin<Box<dyn Future<Output = CommandResult<CreateInteractionResponse>> + Send + 'a>>;
+
+/// A command handler: the caller's context and the parsed options in, the answer out.
+pub type Handler = for<'a> fn(&'a Context<'a>, &'a Invocation) -> Reply<'a>;
+
+/// Who sees a command's answer when it succeeds. Errors and refusals are always private.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Changes the team should see (a task created, assigned, done): posted in the channel.
+    Public,
+    /// Only the caller's concern (lists, settings, confirmations): ephemeral.
+    Private,
+}
+
+/// Turns an `async fn(&Context, &Invocation)` into a [`Handler`].
+macro_rules! handler {
+    ($f:path) => {
+        |ctx, inv| Box::pin($f(ctx, inv))
+    };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -28,13 +62,23 @@ pub struct OptionSpec {
     pub choices: &'static [&'static str],
 }
 
-#[derive(Debug)]
 pub struct CommandSpec {
     /// `task create` is `("task", Some("create"))`; `/timezone` is `("timezone", None)`.
     pub name: &'static str,
     pub sub: Option<&'static str>,
     pub description: &'static str,
     pub options: &'static [OptionSpec],
+    pub visibility: Visibility,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandSpec")
+            .field("path", &spec_path(self))
+            .field("visibility", &self.visibility)
+            .finish_non_exhaustive()
+    }
 }
 
 const fn opt(name: &'static str, description: &'static str, kind: Kind) -> OptionSpec {
@@ -87,42 +131,56 @@ pub const COMMANDS: &[CommandSpec] = &[
             auto(opt("project", "The project it belongs to", Kind::Str)),
             opt("description", "Details", Kind::Str),
         ],
+        visibility: Visibility::Public,
+        handler: handler!(task::create),
     },
     CommandSpec {
         name: "task",
         sub: Some("assign"),
         description: "Assign a task to someone (managers)",
         options: &[TASK, req("assignee", "Who does it", Kind::User)],
+        visibility: Visibility::Public,
+        handler: handler!(task::assign),
     },
     CommandSpec {
         name: "task",
         sub: Some("unassign"),
         description: "Take a task off its assignee (managers)",
         options: &[TASK],
+        visibility: Visibility::Public,
+        handler: handler!(task::unassign),
     },
     CommandSpec {
         name: "task",
         sub: Some("start"),
         description: "Mark a task in progress",
         options: &[TASK],
+        visibility: Visibility::Public,
+        handler: handler!(task::start),
     },
     CommandSpec {
         name: "task",
         sub: Some("done"),
         description: "Mark a task done",
         options: &[TASK],
+        visibility: Visibility::Public,
+        handler: handler!(task::done),
     },
     CommandSpec {
         name: "task",
         sub: Some("reopen"),
         description: "Reopen a done task",
         options: &[TASK],
+        visibility: Visibility::Public,
+        handler: handler!(task::reopen),
     },
     CommandSpec {
         name: "task",
         sub: Some("block"),
         description: "Mark a task blocked, with the reason",
         options: &[TASK, req("reason", "What it is waiting for", Kind::Str)],
+        visibility: Visibility::Public,
+        handler: handler!(task::block),
     },
     CommandSpec {
         name: "task",
@@ -139,18 +197,24 @@ pub const COMMANDS: &[CommandSpec] = &[
             auto(opt("project", "Move it to this project", Kind::Str)),
             opt("description", "New description", Kind::Str),
         ],
+        visibility: Visibility::Public,
+        handler: handler!(task::edit),
     },
     CommandSpec {
         name: "task",
         sub: Some("comment"),
         description: "Add a note to a task's history",
         options: &[TASK, req("text", "The note", Kind::Str)],
+        visibility: Visibility::Public,
+        handler: handler!(task::comment),
     },
     CommandSpec {
         name: "task",
         sub: Some("show"),
         description: "Show a task and its recent history",
         options: &[TASK],
+        visibility: Visibility::Private,
+        handler: handler!(task::show),
     },
     CommandSpec {
         name: "task",
@@ -165,18 +229,24 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             opt("overdue", "Only overdue tasks", Kind::Bool),
         ],
+        visibility: Visibility::Private,
+        handler: handler!(task::list),
     },
     CommandSpec {
         name: "task",
         sub: Some("mine"),
         description: "Your open tasks, soonest due first",
         options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(task::mine),
     },
     CommandSpec {
         name: "task",
         sub: Some("delete"),
         description: "Delete a task (its history is kept for export)",
         options: &[TASK],
+        visibility: Visibility::Public,
+        handler: handler!(task::delete),
     },
     CommandSpec {
         name: "project",
@@ -191,18 +261,24 @@ pub const COMMANDS: &[CommandSpec] = &[
             ),
             opt("description", "What the project is", Kind::Str),
         ],
+        visibility: Visibility::Public,
+        handler: handler!(project::create),
     },
     CommandSpec {
         name: "project",
         sub: Some("list"),
         description: "List the server's projects",
         options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(project::list),
     },
     CommandSpec {
         name: "project",
         sub: Some("archive"),
         description: "Archive a project: it takes no new tasks (managers)",
         options: &[auto(req("project", "The project", Kind::Str))],
+        visibility: Visibility::Public,
+        handler: handler!(project::archive),
     },
     CommandSpec {
         name: "project",
@@ -216,18 +292,24 @@ pub const COMMANDS: &[CommandSpec] = &[
                 Kind::Bool,
             ),
         ],
+        visibility: Visibility::Private,
+        handler: handler!(project::feed),
     },
     CommandSpec {
         name: "config",
         sub: Some("show"),
         description: "Show this server's settings",
         options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(config::show),
     },
     CommandSpec {
         name: "config",
         sub: Some("manager-role"),
         description: "Set the role whose members are managers (managers)",
         options: &[req("role", "The manager role", Kind::Role)],
+        visibility: Visibility::Private,
+        handler: handler!(config::manager_role),
     },
     CommandSpec {
         name: "config",
@@ -238,18 +320,24 @@ pub const COMMANDS: &[CommandSpec] = &[
             "IANA name, such as Europe/Berlin",
             Kind::Str,
         ))],
+        visibility: Visibility::Private,
+        handler: handler!(config::timezone),
     },
     CommandSpec {
         name: "config",
         sub: Some("alerts-channel"),
         description: "Where reminders go for tasks without a project channel (managers)",
         options: &[req("channel", "The alerts channel", Kind::Channel)],
+        visibility: Visibility::Private,
+        handler: handler!(config::alerts_channel),
     },
     CommandSpec {
         name: "config",
         sub: Some("reminders"),
         description: "When deadline reminders fire, before the due time (managers)",
         options: &[req("offsets", "For example: 1d, 1h, 30m", Kind::Str)],
+        visibility: Visibility::Private,
+        handler: handler!(config::reminders),
     },
     CommandSpec {
         name: "standup",
@@ -268,18 +356,24 @@ pub const COMMANDS: &[CommandSpec] = &[
                 Kind::Str,
             ),
         ],
+        visibility: Visibility::Private,
+        handler: handler!(standup::schedule),
     },
     CommandSpec {
         name: "standup",
         sub: Some("now"),
         description: "Preview the next summary here (uses up no check-ins)",
         options: &[],
+        visibility: Visibility::Public,
+        handler: handler!(standup::now),
     },
     CommandSpec {
         name: "standup",
         sub: Some("off"),
         description: "Stop scheduled summaries (managers)",
         options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(standup::off),
     },
     CommandSpec {
         name: "checkin",
@@ -290,6 +384,8 @@ pub const COMMANDS: &[CommandSpec] = &[
             req("today", "What you will do", Kind::Str),
             opt("blockers", "What is in your way", Kind::Str),
         ],
+        visibility: Visibility::Private,
+        handler: handler!(standup::checkin),
     },
     CommandSpec {
         name: "timezone",
@@ -300,6 +396,8 @@ pub const COMMANDS: &[CommandSpec] = &[
             "IANA name, such as America/New_York",
             Kind::Str,
         ))],
+        visibility: Visibility::Private,
+        handler: handler!(config::personal_timezone),
     },
 ];
 
@@ -363,6 +461,59 @@ pub fn registrations() -> Vec<CreateCommand> {
         .collect()
 }
 
+/// The command at `name` / `sub`, if the registry has it.
+pub fn find(name: &str, sub: Option<&str>) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == name && c.sub == sub)
+}
+
+/// The command an interaction calls, if the registry has it.
+pub fn command_of(interaction: &CommandInteraction) -> Option<&'static CommandSpec> {
+    let data = &interaction.data;
+    let sub = match data.options.first() {
+        Some(option) if matches!(option.value, CommandDataOptionValue::SubCommand(_)) => {
+            Some(option.name.as_str())
+        }
+        _ => None,
+    };
+    find(&data.name, sub)
+}
+
+/// The metric labels of a slash command: `("task", "create")`, or `("unknown", "")` for a
+/// command the registry does not have.
+pub fn command_labels(interaction: &CommandInteraction) -> (&'static str, &'static str) {
+    command_of(interaction)
+        .map(|spec| (spec.name, spec.sub.unwrap_or("")))
+        .unwrap_or(("unknown", ""))
+}
+
+/// Runs the handler of a pressed button. Every [`CustomId`] variant has its arm here.
+pub async fn press(ctx: &Context<'_>, id: CustomId) -> CommandResult<CreateInteractionResponse> {
+    match id {
+        CustomId::DutyDone(number) => task::done_button(ctx, number).await,
+        CustomId::DutySnooze(number) => task::snooze_button(ctx, number).await,
+        CustomId::ListPage(page) => task::list_page_button(ctx, page).await,
+    }
+}
+
+/// The metric labels of a button, by what it does; `unknown` for an id this version does not
+/// know.
+pub fn button_labels(id: Option<&CustomId>) -> (&'static str, &'static str) {
+    let sub = match id {
+        Some(CustomId::DutyDone(_)) => "done",
+        Some(CustomId::DutySnooze(_)) => "snooze",
+        Some(CustomId::ListPage(_)) => "list-page",
+        None => "unknown",
+    };
+    ("button", sub)
+}
+
+pub fn spec_path(spec: &CommandSpec) -> String {
+    match spec.sub {
+        Some(sub) => format!("{} {sub}", spec.name),
+        None => spec.name.to_string(),
+    }
+}
+
 fn group_description(name: &str) -> &'static str {
     match name {
         "task" => "Create, assign and track tasks",
@@ -370,166 +521,6 @@ fn group_description(name: &str) -> &'static str {
         "config" => "This server's settings",
         "standup" => "The daily standup summary",
         _ => "Coordinator",
-    }
-}
-
-/// A typed option value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Str(String),
-    Int(i64),
-    Bool(bool),
-    User(u64),
-    Channel(u64),
-    Role(u64),
-}
-
-/// A parsed command: which spec it matched, and its options checked against that spec.
-#[derive(Debug)]
-pub struct Invocation {
-    pub spec: &'static CommandSpec,
-    values: Vec<(&'static str, Value)>,
-    /// For autocomplete: the option being typed, and its partial text.
-    pub focused: Option<(&'static str, String)>,
-}
-
-fn unknown_command() -> UserError {
-    UserError::Invalid(
-        "I don't know that command; Discord may still be showing an old version. Try again in a minute."
-            .into(),
-    )
-}
-
-impl Invocation {
-    /// Reads an interaction's command data, checking every option against [`COMMANDS`].
-    pub fn parse(interaction: &CommandInteraction) -> Result<Self, UserError> {
-        let data = &interaction.data;
-        let (sub, options): (Option<&str>, &[CommandDataOption]) = match data.options.first() {
-            Some(CommandDataOption {
-                name,
-                value: CommandDataOptionValue::SubCommand(inner),
-                ..
-            }) => (Some(name.as_str()), inner),
-            _ => (None, &data.options),
-        };
-        let spec = COMMANDS
-            .iter()
-            .find(|c| c.name == data.name && c.sub == sub)
-            .ok_or_else(unknown_command)?;
-        let mut invocation = Invocation {
-            spec,
-            values: Vec::new(),
-            focused: None,
-        };
-        for option in options {
-            let Some(option_spec) = spec.options.iter().find(|o| o.name == option.name) else {
-                return Err(UserError::Invalid(format!(
-                    "/{} has no option named \"{}\".",
-                    spec_path(spec),
-                    crate::domain::clip(&option.name, 32)
-                )));
-            };
-            let value = match (&option.value, option_spec.kind) {
-                (CommandDataOptionValue::Autocomplete { value, .. }, _) => {
-                    invocation.focused = Some((option_spec.name, value.clone()));
-                    continue;
-                }
-                (CommandDataOptionValue::String(s), Kind::Str) => Value::Str(s.clone()),
-                (CommandDataOptionValue::Integer(i), Kind::Int) => Value::Int(*i),
-                (CommandDataOptionValue::Boolean(b), Kind::Bool) => Value::Bool(*b),
-                (CommandDataOptionValue::User(id), Kind::User) => Value::User(id.get()),
-                (CommandDataOptionValue::Channel(id), Kind::Channel) => Value::Channel(id.get()),
-                (CommandDataOptionValue::Role(id), Kind::Role) => Value::Role(id.get()),
-                _ => {
-                    return Err(UserError::Invalid(format!(
-                        "The option \"{}\" has the wrong type.",
-                        option_spec.name
-                    )))
-                }
-            };
-            invocation.values.push((option_spec.name, value));
-        }
-        if invocation.focused.is_none() {
-            if let Some(missing) = spec
-                .options
-                .iter()
-                .find(|o| o.required && !invocation.values.iter().any(|(n, _)| *n == o.name))
-            {
-                return Err(UserError::Invalid(format!(
-                    "/{} needs the option \"{}\".",
-                    spec_path(spec),
-                    missing.name
-                )));
-            }
-        }
-        Ok(invocation)
-    }
-
-    /// `task create`, `timezone`.
-    pub fn path(&self) -> (&'static str, Option<&'static str>) {
-        (self.spec.name, self.spec.sub)
-    }
-
-    fn get(&self, name: &str) -> Option<&Value> {
-        debug_assert!(
-            self.spec.options.iter().any(|o| o.name == name),
-            "option {name} is not in the schema of {}",
-            spec_path(self.spec)
-        );
-        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-
-    pub fn str(&self, name: &str) -> Option<&str> {
-        match self.get(name) {
-            Some(Value::Str(s)) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn int(&self, name: &str) -> Option<i64> {
-        match self.get(name) {
-            Some(Value::Int(i)) => Some(*i),
-            _ => None,
-        }
-    }
-
-    pub fn bool(&self, name: &str) -> Option<bool> {
-        match self.get(name) {
-            Some(Value::Bool(b)) => Some(*b),
-            _ => None,
-        }
-    }
-
-    /// A user, channel or role id.
-    pub fn id(&self, name: &str) -> Option<u64> {
-        match self.get(name) {
-            Some(Value::User(id) | Value::Channel(id) | Value::Role(id)) => Some(*id),
-            _ => None,
-        }
-    }
-
-    /// A required string: parsing already checked it is present.
-    pub fn required_str(&self, name: &str) -> Result<&str, UserError> {
-        self.str(name).ok_or_else(|| missing(name))
-    }
-
-    pub fn required_int(&self, name: &str) -> Result<i64, UserError> {
-        self.int(name).ok_or_else(|| missing(name))
-    }
-
-    pub fn required_id(&self, name: &str) -> Result<u64, UserError> {
-        self.id(name).ok_or_else(|| missing(name))
-    }
-}
-
-fn missing(name: &str) -> UserError {
-    UserError::Invalid(format!("The option \"{name}\" is required."))
-}
-
-fn spec_path(spec: &CommandSpec) -> String {
-    match spec.sub {
-        Some(sub) => format!("{} {sub}", spec.name),
-        None => spec.name.to_string(),
     }
 }
 

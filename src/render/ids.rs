@@ -1,0 +1,175 @@
+//! The custom ids of every button the bot posts. Discord hands a custom id back when the button
+//! is pressed, possibly months later, so the text form is a stored format: new variants may be
+//! added, but an id already on a posted message must keep parsing to the same meaning.
+//!
+//! The router maps each variant to its handler in `discord::registry`, with an exhaustive match:
+//! a variant without a handler does not compile.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::domain::ids::UserId;
+use crate::domain::task::{Status, TaskNumber};
+
+/// Discord limits a custom id to 100 characters.
+pub const CUSTOM_ID_MAX: usize = 100;
+
+/// What a pressed button means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomId {
+    /// **Mark #N done** on a reminder or alert: `duty:done:N`.
+    DutyDone(TaskNumber),
+    /// **Snooze 1h** on a reminder: `duty:snooze:N`.
+    DutySnooze(TaskNumber),
+    /// Previous / next on a `/task list` page: `list:PAGE:ASSIGNEE:PROJECT:STATUS:OVERDUE`,
+    /// `-` for a filter that is not set.
+    ListPage(ListPage),
+}
+
+/// A `/task list` page with its filter, carried in the page buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListPage {
+    pub page: i64,
+    pub assignee: Option<UserId>,
+    pub project_id: Option<i64>,
+    pub status: Option<Status>,
+    pub overdue: bool,
+}
+
+impl CustomId {
+    /// The task a button acts on, if it acts on one.
+    pub fn task(&self) -> Option<TaskNumber> {
+        match self {
+            CustomId::DutyDone(n) | CustomId::DutySnooze(n) => Some(*n),
+            CustomId::ListPage(_) => None,
+        }
+    }
+}
+
+const DUTY_DONE: &str = "duty:done:";
+const DUTY_SNOOZE: &str = "duty:snooze:";
+const LIST_PAGE: &str = "list:";
+
+impl fmt::Display for CustomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CustomId::DutyDone(n) => write!(f, "{DUTY_DONE}{}", n.0),
+            CustomId::DutySnooze(n) => write!(f, "{DUTY_SNOOZE}{}", n.0),
+            CustomId::ListPage(p) => {
+                fn part(f: &mut fmt::Formatter<'_>, value: Option<String>) -> fmt::Result {
+                    match value {
+                        Some(v) => write!(f, ":{v}"),
+                        None => write!(f, ":-"),
+                    }
+                }
+                write!(f, "{LIST_PAGE}{}", p.page)?;
+                part(f, p.assignee.map(|u| u.get().to_string()))?;
+                part(f, p.project_id.map(|id| id.to_string()))?;
+                part(f, p.status.map(|s| s.as_str().to_string()))?;
+                write!(f, ":{}", u8::from(p.overdue))
+            }
+        }
+    }
+}
+
+/// A custom id this version of the bot does not know (an old or forged one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown custom id")]
+pub struct UnknownCustomId;
+
+impl FromStr for CustomId {
+    type Err = UnknownCustomId;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        let number = |rest: &str| rest.parse().map(TaskNumber).map_err(|_| UnknownCustomId);
+        if let Some(rest) = id.strip_prefix(DUTY_DONE) {
+            return number(rest).map(CustomId::DutyDone);
+        }
+        if let Some(rest) = id.strip_prefix(DUTY_SNOOZE) {
+            return number(rest).map(CustomId::DutySnooze);
+        }
+        if let Some(rest) = id.strip_prefix(LIST_PAGE) {
+            return list_page(rest).map(CustomId::ListPage).ok_or(UnknownCustomId);
+        }
+        Err(UnknownCustomId)
+    }
+}
+
+fn list_page(rest: &str) -> Option<ListPage> {
+    let parts: Vec<&str> = rest.split(':').collect();
+    let [page, assignee, project, status, overdue] = parts.as_slice() else {
+        return None;
+    };
+    fn set(part: &str) -> Option<&str> {
+        (part != "-").then_some(part)
+    }
+    Some(ListPage {
+        page: page.parse().ok()?,
+        assignee: set(assignee)
+            .map(|s| s.parse::<u64>().map(UserId::new))
+            .transpose()
+            .ok()?,
+        project_id: set(project).map(str::parse).transpose().ok()?,
+        status: set(status).map(str::parse::<Status>).transpose().ok()?,
+        overdue: match *overdue {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_on_messages_already_posted_still_parse() {
+        let cases = [
+            ("duty:done:12", CustomId::DutyDone(TaskNumber(12))),
+            ("duty:snooze:7", CustomId::DutySnooze(TaskNumber(7))),
+            (
+                "list:3:42:7:blocked:1",
+                CustomId::ListPage(ListPage {
+                    page: 3,
+                    assignee: Some(UserId::new(42)),
+                    project_id: Some(7),
+                    status: Some(Status::Blocked),
+                    overdue: true,
+                }),
+            ),
+            ("list:0:-:-:-:0", CustomId::ListPage(ListPage::default())),
+        ];
+        for (text, id) in cases {
+            assert_eq!(text.parse::<CustomId>(), Ok(id), "{text}");
+            assert_eq!(id.to_string(), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_broken_ids_are_refused() {
+        for text in [
+            "",
+            "duty:done:",
+            "duty:done:x",
+            "duty:later:1",
+            "list:x:y",
+            "list:0:-:-:-:2",
+            "list:0:-:-:nope:0",
+        ] {
+            assert_eq!(text.parse::<CustomId>(), Err(UnknownCustomId), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_longest_list_id_fits_discords_limit() {
+        let id = CustomId::ListPage(ListPage {
+            page: i64::MAX,
+            assignee: Some(UserId::new(u64::MAX)),
+            project_id: Some(i64::MAX),
+            status: Some(Status::InProgress),
+            overdue: true,
+        });
+        assert!(id.to_string().len() <= CUSTOM_ID_MAX, "{id}");
+    }
+}
