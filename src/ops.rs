@@ -160,7 +160,9 @@ pub async fn export(
         return Err(OpsError::NoDatabase(url.clone()));
     }
     let db = Db::connect(url).await?;
-    let tasks = db.export_tasks(crate::domain::ids::GuildId::new(guild_id)).await;
+    let tasks = db
+        .export_tasks(crate::domain::ids::GuildId::new(guild_id))
+        .await;
     db.close().await;
     let tasks = tasks?;
     let written = match format {
@@ -291,7 +293,9 @@ pub fn write_csv(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Result
                 entry
             })
             .collect();
-        let id = |id: Option<crate::domain::ids::UserId>| id.map(|id| id.to_string()).unwrap_or_default();
+        let id = |id: Option<crate::domain::ids::UserId>| {
+            id.map(|id| id.to_string()).unwrap_or_default()
+        };
         let at = |at: Option<DateTime<Utc>>| at.map(time).unwrap_or_default();
         // (cell, typed by a user)
         let cells: [(String, bool); 16] = [

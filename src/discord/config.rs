@@ -36,11 +36,9 @@ pub async fn show(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInte
         .field("Time zone", s.timezone.name(), true)
         .field(
             "Alerts channel",
-            s.alerts_channel_id
-                .map(render::channel)
-                .unwrap_or_else(|| {
-                    "not set: reminders go to the channel a task was created in".into()
-                }),
+            s.alerts_channel_id.map(render::channel).unwrap_or_else(|| {
+                "not set: reminders go to the channel a task was created in".into()
+            }),
             true,
         )
         .field("Reminders before the due time", offsets.join(", "), true)

@@ -5,10 +5,10 @@ use serenity::all::CreateInteractionResponse;
 use super::context::Context;
 use super::invocation::Invocation;
 use super::CommandResult;
-use crate::render::{self, private, private_embed, public};
 use crate::domain::guild::Project;
 use crate::domain::permissions::Action;
 use crate::domain::{validate, UserError};
+use crate::render::{self, private, private_embed, public};
 
 pub async fn create(
     ctx: &Context<'_>,

@@ -67,7 +67,9 @@ pub async fn handle(app: &App, interaction: &Interaction) -> Option<Answer> {
     };
     match interaction {
         Interaction::Command(command) => Some(handle_command(app, command).await),
-        Interaction::Autocomplete(command) => Some(private(handle_autocomplete(app, command).await)),
+        Interaction::Autocomplete(command) => {
+            Some(private(handle_autocomplete(app, command).await))
+        }
         Interaction::Component(component) => Some(private(handle_component(app, component).await)),
         Interaction::Ping(_) => Some(private(CreateInteractionResponse::Pong)),
         _ => None,

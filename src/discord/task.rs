@@ -498,8 +498,20 @@ mod tests {
             panic!("{id} does not read back as a list page");
         };
         assert_eq!(
-            (page.assignee, page.project_id, page.status, page.overdue, page.page),
-            (filter.assignee_id, filter.project_id, filter.status, true, 3)
+            (
+                page.assignee,
+                page.project_id,
+                page.status,
+                page.overdue,
+                page.page
+            ),
+            (
+                filter.assignee_id,
+                filter.project_id,
+                filter.status,
+                true,
+                3
+            )
         );
     }
 

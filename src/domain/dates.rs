@@ -1242,7 +1242,7 @@ mod tests {
     }
 }
 
-/// Property tests (issue 5): any input, any instant, any zone. Case counts are chosen so the
+/// Property tests: any input, any instant, any zone. Case counts are chosen so the
 /// whole module runs in about a second in a debug build; RELIABILITY.md records the totals.
 #[cfg(test)]
 mod properties {

@@ -1,4 +1,4 @@
-//! Spec §4.1–4.2: which reminders and alerts a task owes, and when.
+//! docs/behaviour.md §4.1–4.2: which reminders and alerts a task owes, and when.
 //!
 //! A task with a due time owes, in time order: a reminder at each of the guild's offsets before
 //! the due time (skipping those already past when the due time was set), the overdue alert at
@@ -254,7 +254,7 @@ mod tests {
     }
 }
 
-/// Property tests (issue 5): for any due time, offsets, snooze and cursor, the duties a task owes
+/// Property tests: for any due time, offsets, snooze and cursor, the duties a task owes
 /// are in time order, reminders strictly before the deadline, and a worker that sends
 /// `due_now` and moves the cursor never sends a duty twice.
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Spec §1: who may do what. One function, [`may`], decides every permission question.
+//! docs/behaviour.md §1: who may do what. One function, [`may`], decides every permission question.
 
 use super::ids::{RoleId, UserId};
 use super::task::{Field, Task};

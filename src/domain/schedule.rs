@@ -1,13 +1,19 @@
-//! Standup schedules (spec §2 `/standup schedule`, §4.3).
+//! Standup schedules (docs/behaviour.md §2 `/standup schedule`, §4.3).
 //!
 //! A schedule is stored as a 5-field crontab, but only its date fields are
-//! left to croner: croner walks wall-clock time and, in a fall-back hour, can
-//! hand back the earlier instant even when it is already behind the start
-//! (so a restart inside the repeated hour would post a second summary).
-//! Instead we pick the next matching local date ourselves and turn the fixed
-//! time of day into an instant with the crate-wide DST rule
+//! left to croner. We pick the next matching local date ourselves and turn the
+//! fixed time of day into an instant with the crate-wide DST rule
 //! ([`resolve_local`]): a skipped time fires when the gap ends, a repeated
 //! time fires at the earlier instant, and each scheduled day fires once.
+//!
+//! Why not croner's own `find_next_occurrence`: croner 2 could hand back the
+//! earlier instant of a fall-back hour when it was already behind the start.
+//! Croner 4 fixed that (our Berlin and New York clock-change tests pass with
+//! it), but it still loses a run across a skipped calendar day: with
+//! `0 0 * * 5` in Pacific/Apia from 2011-12-30 09:59:59 UTC (Samoa skipped
+//! Friday 30 December 2011) it finds no next run at all, where ours answers
+//! Friday 6 January. The property test below found that case, so we keep our
+//! own date walk.
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
@@ -205,7 +211,12 @@ impl StandupSchedule {
                 continue;
             }
             if pattern
-                .day_match(date.year(), date.month(), date.day())
+                .day_match(
+                    date.year(),
+                    date.month(),
+                    date.day(),
+                    croner::Weekday::from_days_from_sunday(date.weekday().num_days_from_sunday()),
+                )
                 .unwrap_or(false)
             {
                 return Some(date);
@@ -217,7 +228,7 @@ impl StandupSchedule {
 }
 
 fn compile(expr: &str) -> Result<Cron, UserError> {
-    Cron::new(expr).parse().map_err(|error| {
+    expr.parse::<Cron>().map_err(|error| {
         UserError::Invalid(format!(
             "I couldn't read the crontab \"{}\" ({error}). {CRONTAB_FORMS}",
             clip(expr.trim(), ECHO_LIMIT)
@@ -948,7 +959,7 @@ mod tests {
     }
 }
 
-/// Property tests (issue 5): any typed schedule reads or is refused without panicking; a
+/// Property tests: any typed schedule reads or is refused without panicking; a
 /// schedule's next run is after the given instant, on an allowed weekday at its wall time (or
 /// the end of a DST gap), never skips a day's run, and moves forward as time does.
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The daily standup summary as data (spec §4.3): what each project did, is doing, is stuck on
-//! and is late with, plus the check-ins members sent. Rendering lives in `discord::summary`.
+//! The daily standup summary as data (docs/behaviour.md §4.3): what each project did, is doing, is stuck on
+//! and is late with, plus the check-ins members sent. Rendering lives in `render::summary`.
 
 use std::collections::HashMap;
 
@@ -231,8 +231,8 @@ pub fn build(input: &SummaryInput<'_>) -> Summary {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use super::*;
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use crate::domain::task::{Priority, ProjectRef};
 
     fn at(hours: i64) -> DateTime<Utc> {

@@ -301,8 +301,8 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use super::*;
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
 
     #[test]
     fn status_reads_its_own_names_and_friendly_spellings() {

@@ -1,4 +1,4 @@
-//! Spec §8: the limits on what people type, and the messages that explain them.
+//! docs/behaviour.md §8: the limits on what people type, and the messages that explain them.
 
 use chrono::Duration;
 use chrono_tz::Tz;

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use icalendar::{Calendar, Component, EventLike, Property};
 use tracing::warn;
 
+use crate::app::App;
 use crate::domain::guild::Project;
 use crate::domain::task::Priority;
 use crate::store::FeedTask;
-use crate::app::App;
 
 pub const CONTENT_TYPE_ICS: &str = "text/calendar; charset=utf-8";
 const PRODID: &str = "-//Coordinator//Task deadlines//EN";

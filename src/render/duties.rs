@@ -259,8 +259,9 @@ mod tests {
         };
         let claims = vec![claim(1, 10, reminder), claim(2, 10, reminder)];
         let body = &duty_messages(&claims, claims[0].duty.at, 5)[0].body;
-        let edit: Value = serde_json::from_str(&disable_buttons(body, &[TaskNumber(2)]).unwrap_or_default())
-            .unwrap_or_default();
+        let edit: Value =
+            serde_json::from_str(&disable_buttons(body, &[TaskNumber(2)]).unwrap_or_default())
+                .unwrap_or_default();
         let rows = edit["components"].as_array().cloned().unwrap_or_default();
         assert_eq!(rows[0]["components"][0]["disabled"], false);
         assert_eq!(rows[1]["components"][0]["disabled"], true);

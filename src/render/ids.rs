@@ -89,7 +89,9 @@ impl FromStr for CustomId {
             return number(rest).map(CustomId::DutySnooze);
         }
         if let Some(rest) = id.strip_prefix(LIST_PAGE) {
-            return list_page(rest).map(CustomId::ListPage).ok_or(UnknownCustomId);
+            return list_page(rest)
+                .map(CustomId::ListPage)
+                .ok_or(UnknownCustomId);
         }
         Err(UnknownCustomId)
     }

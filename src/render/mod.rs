@@ -258,7 +258,11 @@ fn describe_detail(detail: &str) -> String {
 }
 
 /// Previous / next buttons for a paginated list.
-pub fn pager(custom_id_for: impl Fn(i64) -> ids::CustomId, page: i64, pages: i64) -> CreateActionRow {
+pub fn pager(
+    custom_id_for: impl Fn(i64) -> ids::CustomId,
+    page: i64,
+    pages: i64,
+) -> CreateActionRow {
     CreateActionRow::Buttons(vec![
         CreateButton::new(custom_id_for(page - 1).to_string())
             .label("◀ Previous")

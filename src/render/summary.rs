@@ -1,4 +1,4 @@
-//! Rendering the standup summary within Discord's limits (spec §4.3).
+//! Rendering the standup summary within Discord's limits (docs/behaviour.md §4.3).
 //!
 //! Every embed's text length is counted while it is built, in Unicode characters as Discord
 //! counts them, so packing embeds into messages never has to guess.
@@ -6,11 +6,11 @@
 use chrono::Duration;
 use serenity::all::CreateEmbed;
 
+use crate::domain::summary::{Checkin, ProjectSummary, Summary, TaskItem};
 use crate::render::{
     self, fit, lines_within_lazy, relative, typed, user, when, EMBED_DESCRIPTION_MAX,
     EMBED_TITLE_MAX, FIELD_VALUE_MAX,
 };
-use crate::domain::summary::{Checkin, ProjectSummary, Summary, TaskItem};
 
 /// Discord's per-message limits on embeds: how many, and their text all together.
 const MESSAGE_EMBEDS_MAX: usize = 10;
@@ -354,8 +354,8 @@ fn checkin_block(checkin: &Checkin) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use super::*;
+    use crate::domain::ids::{ChannelId, GuildId, UserId};
     use crate::domain::summary::{build, SummaryInput};
     use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskNumber};
     use chrono::{DateTime, Utc};

@@ -132,10 +132,7 @@ struct RoutingRow {
     reminder_offsets: String,
 }
 
-async fn routing(
-    tx: &mut Transaction<'_, Sqlite>,
-    guild_id: GuildId,
-) -> StoreResult<GuildRouting> {
+async fn routing(tx: &mut Transaction<'_, Sqlite>, guild_id: GuildId) -> StoreResult<GuildRouting> {
     let row: Option<RoutingRow> = sqlx::query_as(
         "SELECT alerts_channel_id, manager_role_id, reminder_offsets FROM guild_settings WHERE guild_id = $1",
     )

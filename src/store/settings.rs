@@ -56,10 +56,9 @@ impl Db {
         Ok(GuildSettings {
             guild_id,
             manager_role_id: row.manager_role_id.map(id_out),
-            timezone: row
-                .timezone
-                .parse::<Tz>()
-                .map_err(|_| StoreError::Corrupt(format!("unknown time zone {:?}", row.timezone)))?,
+            timezone: row.timezone.parse::<Tz>().map_err(|_| {
+                StoreError::Corrupt(format!("unknown time zone {:?}", row.timezone))
+            })?,
             alerts_channel_id: row.alerts_channel_id.map(id_out),
             reminder_offsets: offsets_out(&row.reminder_offsets)?,
         })
@@ -163,7 +162,11 @@ impl Db {
 
     /// Clears the guild's manager role if it is `role_id` (the role was deleted from the
     /// guild). Returns whether it was the manager role.
-    pub async fn forget_manager_role(&self, guild_id: GuildId, role_id: RoleId) -> StoreResult<bool> {
+    pub async fn forget_manager_role(
+        &self,
+        guild_id: GuildId,
+        role_id: RoleId,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE guild_settings SET manager_role_id = NULL \
              WHERE guild_id = $1 AND manager_role_id = $2",
