@@ -15,11 +15,12 @@ use chrono::{DateTime, Utc};
 use coordinator::clock::ManualClock;
 use coordinator::config::Token;
 use coordinator::discord::sender::Sender;
-use coordinator::discord::summary::summary_embeds;
 use coordinator::domain::duties::{next_at, DutyClock};
 use coordinator::domain::guild::GuildSettings;
+use coordinator::domain::ids::{ChannelId, UserId};
 use coordinator::domain::summary::{build, Checkin, SummaryInput};
 use coordinator::domain::task::{Priority, ProjectRef, Status, Task, TaskNumber};
+use coordinator::render::summary::summary_embeds;
 use coordinator::store::Db;
 use coordinator::worker::Worker;
 use coordinator::App;
@@ -409,7 +410,7 @@ fn summary_cost(sizes: &Sizes) {
             let i = i as i64;
             Task {
                 id: i,
-                guild_id: GUILD,
+                guild_id: coordinator::domain::ids::GuildId::new(GUILD),
                 number: TaskNumber(i + 1),
                 title: format!("summary task {i} with a title of ordinary length"),
                 description: None,
@@ -426,9 +427,9 @@ fn summary_cost(sizes: &Sizes) {
                     name: format!("project {}", i % 30),
                     channel_id: None,
                 }),
-                assignee_id: (i % 5 != 0).then_some(1_000 + (i % 40) as u64),
-                creator_id: 1,
-                channel_id: 1,
+                assignee_id: (i % 5 != 0).then_some(UserId::new(1_000 + (i % 40) as u64)),
+                creator_id: UserId::new(1),
+                channel_id: ChannelId::new(1),
                 due_at: Some(now + chrono::Duration::hours(i % 72 - 24)),
                 created_at: now,
                 updated_at: now,
@@ -438,7 +439,7 @@ fn summary_cost(sizes: &Sizes) {
         .collect();
     let checkins: Vec<Checkin> = (0..sizes.summary_checkins)
         .map(|i| Checkin {
-            user_id: 2_000 + i as u64,
+            user_id: UserId::new(2_000 + i as u64),
             yesterday: "finished the review of the parser".into(),
             today: "start on the scheduler".into(),
             blockers: (i % 3 == 0).then(|| "none".to_string()),

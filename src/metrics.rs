@@ -121,6 +121,7 @@ pub struct Metrics {
     gateway_reconnects: Counter,
     gateway_connected: Gauge,
     worker_step_failures: Counter,
+    worker_steps: Counter,
     shards: OnceLock<Arc<ShardManager>>,
 }
 
@@ -177,6 +178,12 @@ impl Metrics {
             "1 when every gateway shard is connected, 0 otherwise (read at scrape time)",
             gateway_connected.clone(),
         );
+        let worker_steps = Counter::default();
+        registry.register(
+            "worker_steps",
+            "Duties worker steps completed (each reads what is due, claims and sends it)",
+            worker_steps.clone(),
+        );
         let worker_step_failures = Counter::default();
         registry.register(
             "worker_step_failures",
@@ -194,6 +201,7 @@ impl Metrics {
             gateway_reconnects,
             gateway_connected,
             worker_step_failures,
+            worker_steps,
             shards: OnceLock::new(),
         }
     }
@@ -238,6 +246,16 @@ impl Metrics {
                 self.duties_late.get_or_create(&labels).inc();
             }
         }
+    }
+
+    /// A duties worker step completed.
+    pub fn worker_step_done(&self) {
+        self.worker_steps.inc();
+    }
+
+    /// How many duties worker steps have completed so far.
+    pub fn worker_steps(&self) -> u64 {
+        self.worker_steps.get()
     }
 
     /// A duties worker step failed; the worker retries shortly.

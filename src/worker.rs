@@ -312,6 +312,7 @@ impl Worker {
             let now = self.app.clock.now();
             let wait = match self.step(now).await {
                 Ok(outcome) => {
+                    self.app.metrics.worker_step_done();
                     if outcome
                         != (Outcome {
                             next_due: outcome.next_due,

@@ -155,6 +155,12 @@ impl Db {
         self.due_changed.notify_one();
     }
 
+    /// Wakes the duties worker without a write: for a clock that jumps rather than runs (tests,
+    /// a simulated clock), after which what is due must be re-read. Writes never need it.
+    pub fn wake_worker(&self) {
+        self.due_changed.notify_one();
+    }
+
     /// A write transaction that takes the write lock up front, so a read-then-write inside it
     /// cannot fail half-way on a lock upgrade.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
