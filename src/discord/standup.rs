@@ -20,14 +20,21 @@ pub async fn schedule(
     ctx.require(Action::Manage)?;
     let schedule = StandupSchedule::parse(inv.required_str("time")?, inv.str("days"))?;
     let channel = inv.required_channel("channel")?;
-    let zone = ctx.settings.timezone;
-    let next = schedule.next_after(ctx.now, zone).ok_or_else(|| {
-        UserError::Invalid("That schedule never fires; pick a time and days that exist.".into())
-    })?;
-    ctx.app
+    let never =
+        || UserError::Invalid("That schedule never fires; pick a time and days that exist.".into());
+    schedule
+        .next_after(ctx.now, ctx.settings.timezone)
+        .ok_or_else(never)?;
+    // The next run is computed in the zone stored when the schedule is written.
+    let now = ctx.now;
+    let (zone, next) = ctx
+        .app
         .db
-        .set_standup(ctx.guild_id, channel, schedule.expr(), Some(next))
+        .set_standup(ctx.guild_id, channel, schedule.expr(), |zone| {
+            schedule.next_after(now, zone)
+        })
         .await?;
+    let next = next.ok_or_else(never)?;
     Ok(private(format!(
         "The standup summary goes to {} at {} ({}). The next one: {}.",
         render::channel(channel),

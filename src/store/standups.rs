@@ -1,9 +1,10 @@
 //! The `standups`, `standup_runs` and `checkins` tables.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use super::tasks::{select_tasks, tasks_out, TaskRow};
-use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreResult};
+use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreError, StoreResult};
 use crate::domain::ids::{ChannelId, GuildId};
 use crate::domain::summary::Checkin;
 use crate::domain::task::Task;
@@ -66,14 +67,30 @@ impl Db {
         row.map(StandupRow::try_from).transpose()
     }
 
-    /// Sets (or replaces) the guild's schedule; "since the last summary" is kept.
+    /// Sets (or replaces) the guild's schedule; "since the last summary" is kept. The next run
+    /// is computed by `next_run` in the guild's zone as stored in the same transaction, so a
+    /// time-zone change made at the same moment cannot leave it in the old zone. Returns that
+    /// zone and the next run.
     pub async fn set_standup(
         &self,
         guild_id: GuildId,
         channel_id: ChannelId,
         schedule: &str,
-        next_run_at: Option<DateTime<Utc>>,
-    ) -> StoreResult<()> {
+        next_run: impl FnOnce(Tz) -> Option<DateTime<Utc>>,
+    ) -> StoreResult<(Tz, Option<DateTime<Utc>>)> {
+        let mut tx = self.begin_write().await?;
+        let zone: Option<String> =
+            sqlx::query_scalar("SELECT timezone FROM guild_settings WHERE guild_id = $1")
+                .bind(id_in(guild_id))
+                .fetch_optional(&mut *tx)
+                .await?;
+        let zone = match zone {
+            Some(zone) => zone
+                .parse::<Tz>()
+                .map_err(|_| StoreError::Corrupt(format!("unknown time zone {zone:?}")))?,
+            None => Tz::UTC,
+        };
+        let next_run_at = next_run(zone);
         sqlx::query(
             "INSERT INTO standups (guild_id, channel_id, schedule, next_run_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, \
@@ -83,10 +100,11 @@ impl Db {
         .bind(id_in(channel_id))
         .bind(schedule)
         .bind(next_run_at.map(time_in))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.due_times_changed();
-        Ok(())
+        Ok((zone, next_run_at))
     }
 
     /// Stops scheduled summaries. False if none were scheduled.
