@@ -351,19 +351,18 @@ async fn seed(url: &str) {
             .expect("time")
     };
     let project = db
-        .create_project(GUILD, "Launch, v2", None, None, 11, at(8))
+        .create_project(GUILD.into(), "Launch, v2", None, None, 11.into(), at(8))
         .await
-        .expect("project")
-        .expect("created");
+        .expect("project");
     let new = |guild_id: u64, title: &str| NewTask {
-        guild_id,
+        guild_id: guild_id.into(),
         title: title.into(),
         description: None,
         priority: Priority::Normal,
         project: None,
         assignee_id: None,
-        creator_id: 11,
-        channel_id: 21,
+        creator_id: 11.into(),
+        channel_id: 21.into(),
         due_at: None,
     };
     for (i, title) in TITLES.iter().enumerate() {
@@ -383,19 +382,18 @@ async fn seed(url: &str) {
         let db = db.clone();
         async move {
             db.change_task(
-                GUILD,
+                GUILD.into(),
                 TaskNumber(number),
-                12,
+                12.into(),
                 at(hour),
                 &command,
                 |_| Ok(()),
             )
             .await
-            .expect("change")
-            .expect("accepted");
+            .expect("change");
         }
     };
-    change(1, TaskCommand::Assign(Some(u64::MAX - 1)), 10).await;
+    change(1, TaskCommand::Assign(Some((u64::MAX - 1).into())), 10).await;
     change(1, TaskCommand::Done, 11).await;
     change(
         2,

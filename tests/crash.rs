@@ -55,14 +55,14 @@ async fn seed(db_url: &str, count: u64, due_in: chrono::Duration) -> chrono::Dat
     let due = chrono::DateTime::from_timestamp((now + due_in).timestamp(), 0).expect("due time");
     for i in 0..count {
         let new = NewTask {
-            guild_id: GUILD,
+            guild_id: GUILD.into(),
             title: format!("crash task {}", i + 1),
             description: None,
             priority: Priority::Normal,
             project: None,
-            assignee_id: Some(7),
-            creator_id: 7,
-            channel_id: 10_000 + i % CHANNELS,
+            assignee_id: Some(7.into()),
+            creator_id: 7.into(),
+            channel_id: (10_000 + i % CHANNELS).into(),
             due_at: Some(due),
         };
         let created = if due_in < chrono::Duration::zero() {
@@ -688,14 +688,14 @@ async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
             let due = chrono::DateTime::from_timestamp(start.timestamp() + due_secs, 0)
                 .expect("due time");
             let new = NewTask {
-                guild_id: GUILD,
+                guild_id: GUILD.into(),
                 title: format!("seeded {}", i + 1),
                 description: None,
                 priority: Priority::Normal,
                 project: None,
-                assignee_id: Some(MIX_ASSIGNEE),
-                creator_id: MIX_USER,
-                channel_id: 10_000 + i % 6,
+                assignee_id: Some(MIX_ASSIGNEE.into()),
+                creator_id: MIX_USER.into(),
+                channel_id: (10_000 + i % 6).into(),
                 due_at: Some(due),
             };
             db.create_task(&new, start - chrono::Duration::hours(2))

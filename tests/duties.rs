@@ -501,8 +501,8 @@ async fn an_unreachable_api_is_retried_a_bounded_number_of_times() {
     let sender = Sender::new(&coordinator::config::Token::new("t"), "http://127.0.0.1:9");
     let row = OutboxRow {
         id: 1,
-        guild_id: GUILD,
-        channel_id: CHANNEL,
+        guild_id: GUILD.into(),
+        channel_id: CHANNEL.into(),
         kind: OutboxKind::Post,
         body: r#"{"content":"hello"}"#.into(),
         due_at: start_time(),

@@ -33,7 +33,7 @@ type Schema = Vec<(String, Option<String>, Vec<(String, u64)>)>;
 
 fn schema() -> Schema {
     let mut out = Schema::new();
-    for command in coordinator::discord::commands::registrations() {
+    for command in coordinator::discord::registry::registrations() {
         let command = serde_json::to_value(&command).expect("command schema serialises");
         let name = command["name"].as_str().unwrap_or_default().to_string();
         let options = command["options"].as_array().cloned().unwrap_or_default();
@@ -308,7 +308,7 @@ async fn answer(app: &App, payload: Value, tally: &mut Tally) -> Result<(), Test
         }
     };
     let response = router::handle(app, &interaction).await;
-    let Some(response) = response else {
+    let Some(response) = response.map(|answer| answer.response) else {
         return Err(TestCaseError::fail("no answer"));
     };
     tally.answered += 1;
@@ -374,7 +374,8 @@ async fn seeded_app(dir: &tempfile::TempDir) -> App {
         let interaction: Interaction = serde_json::from_value(payload).expect("seed payload");
         let reply = router::handle(&app, &interaction)
             .await
-            .expect("seed answered");
+            .expect("seed answered")
+            .response;
         let body = serde_json::to_value(&reply).expect("seed reply");
         let text = body["data"]["content"].as_str().unwrap_or_default();
         assert!(

@@ -593,14 +593,14 @@ async fn the_token_is_in_no_log_line_at_trace_and_no_reply() {
         let now = Utc::now();
         for (i, channel) in [(1, 61_u64), (2, 62)] {
             let new = NewTask {
-                guild_id: SEC_GUILD,
+                guild_id: SEC_GUILD.into(),
                 title: format!("token task {i}"),
                 description: None,
                 priority: Priority::Normal,
                 project: None,
-                assignee_id: Some(7),
-                creator_id: 7,
-                channel_id: channel,
+                assignee_id: Some(7.into()),
+                creator_id: 7.into(),
+                channel_id: channel.into(),
                 due_at: Some(now - chrono::Duration::minutes(5)),
             };
             db.create_task(&new, now - chrono::Duration::hours(1))

@@ -164,14 +164,14 @@ async fn seed(db_url: &str) {
         .expect("due time");
     for i in 0..TASKS {
         let new = NewTask {
-            guild_id: GUILD,
+            guild_id: GUILD.into(),
             title: format!("seeded task {}", i + 1),
             description: None,
             priority: Priority::Normal,
             project: None,
-            assignee_id: Some(OWNER),
-            creator_id: OWNER,
-            channel_id: 10_000 + i,
+            assignee_id: Some(OWNER.into()),
+            creator_id: OWNER.into(),
+            channel_id: (10_000 + i).into(),
             due_at: Some(due),
         };
         db.create_task(&new, now - chrono::Duration::hours(2))

@@ -270,7 +270,7 @@ async fn clock_driver(
     while Instant::now() < until {
         tokio::time::sleep(TICK_EVERY).await;
         bot_clock.advance(TICK);
-        app.duties_changed();
+        app.db.wake_worker();
     }
 }
 
@@ -347,7 +347,7 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
     fake.clear_faults();
     fake.wait_ready().await;
     bot.clock.advance(ChronoDuration::days(3));
-    app.duties_changed();
+    app.db.wake_worker();
     let pool = bot.pool().clone();
     let drain_start = Instant::now();
     loop {
@@ -363,7 +363,7 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
         );
         tokio::time::sleep(DRAIN_TICK_EVERY).await;
         bot.clock.advance(TICK);
-        app.duties_changed();
+        app.db.wake_worker();
     }
 
     let drained = draining.elapsed();

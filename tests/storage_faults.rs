@@ -306,7 +306,7 @@ async fn background_worker_retries_through_a_lock() {
         .await
         .expect("exclusive lock");
     bot.clock.set(reminder_time());
-    bot.app().duties_changed();
+    bot.app().db.wake_worker();
     // Held until a step has failed on it (after the 5 s busy timeout).
     let failures = bot.app().metrics.worker_step_failures();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -323,7 +323,7 @@ async fn background_worker_retries_through_a_lock() {
     );
     locker.execute("ROLLBACK").await.expect("release the lock");
     locker.close().await.expect("close");
-    bot.app().duties_changed();
+    bot.app().db.wake_worker();
     bot.fake
         .wait_until("the reminder after the lock", |f| {
             f.messages()
