@@ -65,9 +65,9 @@ impl Db {
             return Err(StoreError::ProjectExists(existing));
         }
         let row: ProjectRow = sqlx::query_as(
-            "INSERT INTO projects AS p (guild_id, name, name_key, channel_id, description, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING p.id, p.guild_id, p.name, p.channel_id, \
-             p.description, p.created_by, p.created_at, p.archived_at",
+            "INSERT INTO projects (guild_id, name, name_key, channel_id, description, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, guild_id, name, channel_id, \
+             description, created_by, created_at, archived_at",
         )
             .bind(id_in(guild_id))
             .bind(name)
