@@ -503,8 +503,15 @@ fn check_guild_id(value: &figment::value::Value) -> Result<(), String> {
 
 fn check_database_url(value: &figment::value::Value) -> Result<(), String> {
     let text = text(value)?;
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        return <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(text)
+            .map(|_| ())
+            .map_err(|e| format!("not a PostgreSQL URL ({e})"));
+    }
     if !text.starts_with("sqlite:") {
-        return Err("only SQLite is supported: the URL must start with sqlite:".into());
+        return Err(
+            "the URL must start with sqlite: (the default) or postgres:// (PostgreSQL)".into(),
+        );
     }
     <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(text)
         .map(|_| ())
@@ -660,7 +667,7 @@ mod tests {
             ("[discord]\nguild_id = 0", "discord.guild_id", "server id"),
             ("[discord]\nguild_id = -5", "discord.guild_id", "server id"),
             (
-                "[database]\nurl = \"postgres://db/x\"",
+                "[database]\nurl = \"mysql://db/x\"",
                 "database.url",
                 "sqlite:",
             ),

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{Sqlite, Transaction};
 
 use super::settings::offsets_out;
+use super::sql::{sql, Engine, Tx};
 use super::tasks::{select_tasks, TaskRow};
 use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreResult};
 use crate::domain::duties::{due_now, next_at, Duty, DutyClock};
@@ -77,14 +77,11 @@ pub struct PostedDuties {
     pub tasks: Vec<(TaskNumber, bool)>,
 }
 
-async fn guild_offsets(
-    tx: &mut Transaction<'_, Sqlite>,
-    guild_id: GuildId,
-) -> StoreResult<Vec<Duration>> {
+async fn guild_offsets(tx: &mut Tx, guild_id: GuildId) -> StoreResult<Vec<Duration>> {
     let text: Option<String> =
-        sqlx::query_scalar("SELECT reminder_offsets FROM guild_settings WHERE guild_id = $1")
+        sql("SELECT reminder_offsets FROM guild_settings WHERE guild_id = $1")
             .bind(id_in(guild_id))
-            .fetch_optional(&mut **tx)
+            .scalar_optional(tx.on())
             .await?;
     match text {
         Some(text) => offsets_out(&text),
@@ -93,13 +90,10 @@ async fn guild_offsets(
 }
 
 /// Recomputes a task's `next_duty_at` from its state: NULL once it is done, deleted or undated.
-pub(super) async fn refresh_task_duties(
-    tx: &mut Transaction<'_, Sqlite>,
-    task_id: i64,
-) -> StoreResult<()> {
-    let row: TaskRow = sqlx::query_as(&select_tasks("WHERE t.id = $1"))
+pub(super) async fn refresh_task_duties(tx: &mut Tx, task_id: i64) -> StoreResult<()> {
+    let row: TaskRow = sql(select_tasks("WHERE t.id = $1"))
         .bind(task_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(tx.on())
         .await?;
     let clock = row.duty_clock()?;
     let deleted = row.deleted_at.is_some();
@@ -111,10 +105,10 @@ pub(super) async fn refresh_task_duties(
         }
         _ => None,
     };
-    sqlx::query("UPDATE tasks SET next_duty_at = $1 WHERE id = $2")
+    sql("UPDATE tasks SET next_duty_at = $1 WHERE id = $2")
         .bind(next.map(time_in))
         .bind(task_id)
-        .execute(&mut **tx)
+        .execute(tx.on())
         .await?;
     Ok(())
 }
@@ -132,12 +126,12 @@ struct RoutingRow {
     reminder_offsets: String,
 }
 
-async fn routing(tx: &mut Transaction<'_, Sqlite>, guild_id: GuildId) -> StoreResult<GuildRouting> {
-    let row: Option<RoutingRow> = sqlx::query_as(
+async fn routing(tx: &mut Tx, guild_id: GuildId) -> StoreResult<GuildRouting> {
+    let row: Option<RoutingRow> = sql(
         "SELECT alerts_channel_id, manager_role_id, reminder_offsets FROM guild_settings WHERE guild_id = $1",
     )
     .bind(id_in(guild_id))
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.on())
     .await?;
     Ok(match row {
         Some(row) => GuildRouting {
@@ -198,22 +192,28 @@ impl Db {
         render: impl FnOnce(&[ClaimedDuty]) -> Vec<OutboxDraft>,
     ) -> StoreResult<usize> {
         // A read first: a step with nothing due takes no write lock.
-        let any_due: Option<i64> = sqlx::query_scalar(
+        let any_due: Option<i64> = sql(
             "SELECT next_duty_at FROM tasks WHERE next_duty_at <= $1 ORDER BY next_duty_at LIMIT 1",
         )
         .bind(time_in(now))
-        .fetch_optional(&self.pool)
+        .scalar_optional(self.on())
         .await?;
         if any_due.is_none() {
             return Ok(0);
         }
-        let mut tx = self.begin_write().await?;
-        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(
-            "WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2",
-        ))
+        let mut tx = self.begin().await?;
+        // Several workers on PostgreSQL each take rows no other transaction holds; SQLite's
+        // write lock already lets only one claim run.
+        let lock = match tx.engine() {
+            Engine::Sqlite => "",
+            Engine::Postgres => " FOR UPDATE OF t SKIP LOCKED",
+        };
+        let rows: Vec<TaskRow> = sql(select_tasks(&format!(
+            "WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2{lock}"
+        )))
         .bind(time_in(now))
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.on())
         .await?;
         let mut guilds: HashMap<GuildId, GuildRouting> = HashMap::new();
         let mut claims = Vec::new();
@@ -234,7 +234,7 @@ impl Db {
             };
             let duty = due_now(&clock, &guild.offsets, now);
             if let Some(duty) = duty {
-                let claimed: Option<i64> = sqlx::query_scalar(
+                let claimed: Option<i64> = sql(
                     "INSERT INTO duty_claims (task_id, kind, due_at, offset_secs, scheduled_at) \
                      VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (task_id, kind, due_at, offset_secs) DO NOTHING RETURNING id",
@@ -244,7 +244,7 @@ impl Db {
                 .bind(time_in(due_at))
                 .bind(duty.kind.offset_secs())
                 .bind(time_in(duty.at))
-                .fetch_optional(&mut *tx)
+                .scalar_optional(tx.on())
                 .await?;
                 if let Some(claim_id) = claimed {
                     let channel_id = task
@@ -265,11 +265,11 @@ impl Db {
             // The cursor moves past the duty just claimed; the next one follows from it.
             let cursor = duty.map_or(clock.cursor, |d| d.at);
             let next = next_at(&DutyClock { cursor, ..clock }, &guild.offsets);
-            sqlx::query("UPDATE tasks SET duty_cursor = $1, next_duty_at = $2 WHERE id = $3")
+            sql("UPDATE tasks SET duty_cursor = $1, next_duty_at = $2 WHERE id = $3")
                 .bind(time_in(cursor))
                 .bind(next.map(time_in))
                 .bind(task.id)
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
         }
         let drafts = if claims.is_empty() {
@@ -278,7 +278,7 @@ impl Db {
             render(&claims)
         };
         for draft in drafts {
-            let outbox_id: i64 = sqlx::query_scalar(
+            let outbox_id: i64 = sql(
                 "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, next_attempt_at) \
                  VALUES ($1, $2, 'post', $3, $4, $5, $5) RETURNING id",
             )
@@ -287,7 +287,7 @@ impl Db {
             .bind(&draft.body)
             .bind(time_in(draft.due_at))
             .bind(time_in(now))
-            .fetch_one(&mut *tx)
+            .scalar(tx.on())
             .await?;
             let ids: Vec<String> = draft
                 .duties
@@ -297,12 +297,12 @@ impl Db {
                 .collect();
             if !ids.is_empty() {
                 // Claim ids are integers we just read back, so listing them inline is safe.
-                sqlx::query(&format!(
+                sql(format!(
                     "UPDATE duty_claims SET outbox_id = $1 WHERE id IN ({})",
                     ids.join(", ")
                 ))
                 .bind(outbox_id)
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
             }
         }
@@ -323,7 +323,7 @@ impl Db {
             OutboxKind::Post => ("post", None),
             OutboxKind::Edit { message_id } => ("edit", Some(id_in(*message_id))),
         };
-        let id = sqlx::query_scalar(
+        let id = sql(
             "INSERT INTO outbox (guild_id, channel_id, kind, target_message_id, body, due_at, created_at, next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
         )
@@ -333,7 +333,7 @@ impl Db {
         .bind(target)
         .bind(body)
         .bind(time_in(now))
-        .fetch_one(&self.pool)
+        .scalar(self.on())
         .await?;
         self.due_times_changed();
         Ok(id)
@@ -348,24 +348,30 @@ impl Db {
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         // A read first: with nothing to send, no write lock is taken.
-        let any: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1",
-        )
-        .bind(time_in(now))
-        .fetch_optional(&self.pool)
-        .await?;
+        let any: Option<i64> =
+            sql("SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1")
+                .bind(time_in(now))
+                .scalar_optional(self.on())
+                .await?;
         if any.is_none() {
             return Ok(Vec::new());
         }
-        let rows: Vec<OutboxRecord> = sqlx::query_as(
+        // On PostgreSQL a row another worker is leasing right now is skipped, not waited for;
+        // once leased, its next attempt lies in the future, so no other worker takes it.
+        let lock = match self.engine() {
+            Engine::Sqlite => "",
+            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let rows: Vec<OutboxRecord> = sql(format!(
             "UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
-               SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $3) \
-             RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts",
-        )
+               SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+               ORDER BY id LIMIT $3{lock}) \
+             RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts"
+        ))
         .bind(time_in(now))
         .bind(time_in(lease_until))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         let mut rows = rows
             .into_iter()
@@ -375,15 +381,19 @@ impl Db {
         Ok(rows)
     }
 
-    /// On start no send can be in flight: unsent rows are due again at once, unchanged.
+    /// On start, rows a crashed run had leased are due again at once, unchanged. That holds
+    /// only where this process is the only sender (SQLite); on PostgreSQL another process may
+    /// be sending them right now, so their leases are left to run out.
     pub async fn release_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        Ok(sqlx::query(
+        if self.engine() == Engine::Postgres {
+            return Ok(0);
+        }
+        Ok(sql(
             "UPDATE outbox SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1",
         )
         .bind(time_in(now))
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .execute(self.on())
+        .await?)
     }
 
     pub async fn mark_sent(
@@ -392,14 +402,14 @@ impl Db {
         message_id: u64,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "UPDATE outbox SET state = 'sent', message_id = $1, sent_at = $2, attempts = attempts + 1, \
-             error = NULL WHERE id = $3",
+             error = NULL WHERE id = $3 AND state = 'pending'",
         )
         .bind(id_in(message_id))
         .bind(time_in(at))
         .bind(outbox_id)
-        .execute(&self.pool)
+        .execute(self.on())
         .await?;
         Ok(())
     }
@@ -413,15 +423,16 @@ impl Db {
         error: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE outbox SET state = 'failed', error = $1, attempts = attempts + 1 WHERE id = $2",
+        let mut tx = self.begin_write(row.guild_id).await?;
+        sql(
+            "UPDATE outbox SET state = 'failed', error = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND state = 'pending'",
         )
         .bind(error)
         .bind(row.id)
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?;
-        sqlx::query(
+        sql(
             "INSERT INTO channel_failures (guild_id, channel_id, status, error, at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (guild_id, channel_id) DO UPDATE SET status = excluded.status, \
              error = excluded.error, at = excluded.at",
@@ -431,7 +442,7 @@ impl Db {
         .bind(i64::from(status))
         .bind(error)
         .bind(time_in(at))
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?;
         tx.commit().await?;
         Ok(())
@@ -444,13 +455,14 @@ impl Db {
         at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, error = $2 WHERE id = $3",
+        sql(
+            "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, error = $2 \
+             WHERE id = $3 AND state = 'pending'",
         )
         .bind(time_in(at))
         .bind(error)
         .bind(outbox_id)
-        .execute(&self.pool)
+        .execute(self.on())
         .await?;
         Ok(())
     }
@@ -461,10 +473,10 @@ impl Db {
         guild_id: GuildId,
         channel_id: ChannelId,
     ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM channel_failures WHERE guild_id = $1 AND channel_id = $2")
+        sql("DELETE FROM channel_failures WHERE guild_id = $1 AND channel_id = $2")
             .bind(id_in(guild_id))
             .bind(id_in(channel_id))
-            .execute(&self.pool)
+            .execute(self.on())
             .await?;
         Ok(())
     }
@@ -474,11 +486,11 @@ impl Db {
         &self,
         guild_id: GuildId,
     ) -> StoreResult<Vec<(ChannelId, u16, String)>> {
-        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, String)> = sql(
             "SELECT channel_id, status, error FROM channel_failures WHERE guild_id = $1 ORDER BY at",
         )
         .bind(id_in(guild_id))
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         Ok(rows
             .into_iter()
@@ -490,26 +502,24 @@ impl Db {
 
     /// When the worker must next wake: the earliest task duty, standup or outbox retry.
     pub async fn next_wake(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(at) FROM ( \
+        let next: Option<i64> = sql("SELECT MIN(at) FROM ( \
                SELECT MIN(next_duty_at) AS at FROM tasks WHERE next_duty_at IS NOT NULL \
                UNION ALL SELECT MIN(next_run_at) FROM standups WHERE next_run_at IS NOT NULL \
                UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' \
-             ) AS candidates",
-        )
-        .fetch_one(&self.pool)
+             ) AS candidates")
+        .scalar(self.on())
         .await?;
         time_out_opt(next)
     }
 
     /// Sent duty messages that carry `task_id`, with the open state of every task in each.
     pub async fn posted_duties_of_task(&self, task_id: i64) -> StoreResult<Vec<PostedDuties>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
+        let ids: Vec<i64> = sql(
             "SELECT DISTINCT o.id FROM duty_claims c JOIN outbox o ON o.id = c.outbox_id \
              WHERE c.task_id = $1 AND o.state = 'sent' AND o.kind = 'post'",
         )
         .bind(task_id)
-        .fetch_all(&self.pool)
+        .scalars(self.on())
         .await?;
         let mut out = Vec::new();
         for id in ids {
@@ -522,12 +532,12 @@ impl Db {
 
     /// The duties a message carries, as (kind, task number), in claim order.
     pub async fn duties_of_outbox(&self, outbox_id: i64) -> StoreResult<Vec<(String, TaskNumber)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64)> = sql(
             "SELECT c.kind, t.number FROM duty_claims c JOIN tasks t ON t.id = c.task_id \
              WHERE c.outbox_id = $1 ORDER BY c.id",
         )
         .bind(outbox_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         Ok(rows
             .into_iter()
@@ -538,22 +548,20 @@ impl Db {
     /// A sent duty message and the open state of its tasks.
     pub async fn posted_duties(&self, outbox_id: i64) -> StoreResult<Option<PostedDuties>> {
         let Some((guild_id, channel_id, message_id, body)) =
-            sqlx::query_as::<_, (i64, i64, i64, String)>(
-                "SELECT guild_id, channel_id, message_id, body FROM outbox \
-                 WHERE id = $1 AND state = 'sent' AND message_id IS NOT NULL",
-            )
+            sql("SELECT guild_id, channel_id, message_id, body FROM outbox \
+                 WHERE id = $1 AND state = 'sent' AND message_id IS NOT NULL")
             .bind(outbox_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.on())
             .await?
         else {
             return Ok(None);
         };
-        let tasks: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+        let tasks: Vec<(i64, String, Option<i64>)> = sql(
             "SELECT DISTINCT t.number, t.status, t.deleted_at FROM duty_claims c \
              JOIN tasks t ON t.id = c.task_id WHERE c.outbox_id = $1",
         )
         .bind(outbox_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         let tasks = tasks
             .into_iter()
@@ -575,16 +583,13 @@ impl Db {
 
 /// Recomputes the next duty of every open dated task of a guild (after its reminder offsets
 /// changed), inside the caller's transaction.
-pub(super) async fn refresh_guild_duties(
-    tx: &mut Transaction<'_, Sqlite>,
-    guild_id: GuildId,
-) -> StoreResult<()> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+pub(super) async fn refresh_guild_duties(tx: &mut Tx, guild_id: GuildId) -> StoreResult<()> {
+    let ids: Vec<i64> = sql(
         "SELECT id FROM tasks WHERE guild_id = $1 AND due_at IS NOT NULL \
          AND status <> 'done' AND deleted_at IS NULL",
     )
     .bind(id_in(guild_id))
-    .fetch_all(&mut **tx)
+    .scalars(tx.on())
     .await?;
     for id in ids {
         refresh_task_duties(tx, id).await?;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use super::projects::{ProjectRow, PROJECT_COLUMNS};
+use super::sql::sql;
 use super::tasks::{TaskRow, TASK_COLUMNS, TASK_FROM};
 use super::{time_in, Db, StoreError, StoreResult};
 use crate::domain::guild::Project;
@@ -40,33 +41,31 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl Db {
-    /// The project's feed token, created on first use.
+    /// The project's feed token, created on first use. Two first uses at once agree on one
+    /// token: the insert that loses does nothing, and both read the one that won.
     pub async fn feed_token(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<String> {
-        let mut tx = self.begin_write().await?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT token FROM project_feeds WHERE project_id = $1")
-                .bind(project_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let token = match existing {
-            Some(token) => token,
-            None => {
-                let token = new_token()?;
-                sqlx::query(
-                    "INSERT INTO project_feeds (project_id, selector, token, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(project_id)
-                .bind(selector(&token))
-                .bind(&token)
-                .bind(time_in(now))
-                .execute(&mut *tx)
-                .await?;
-                token
-            }
-        };
-        tx.commit().await?;
-        Ok(token)
+        let existing: Option<String> = sql("SELECT token FROM project_feeds WHERE project_id = $1")
+            .bind(project_id)
+            .scalar_optional(self.on())
+            .await?;
+        if let Some(token) = existing {
+            return Ok(token);
+        }
+        let token = new_token()?;
+        sql(
+            "INSERT INTO project_feeds (project_id, selector, token, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (project_id) DO NOTHING",
+        )
+        .bind(project_id)
+        .bind(selector(&token))
+        .bind(&token)
+        .bind(time_in(now))
+        .execute(self.on())
+        .await?;
+        sql("SELECT token FROM project_feeds WHERE project_id = $1")
+            .bind(project_id)
+            .scalar(self.on())
+            .await
     }
 
     /// Replaces the project's feed token; the old one stops working with this commit.
@@ -76,7 +75,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> StoreResult<String> {
         let token = new_token()?;
-        sqlx::query(
+        sql(
             "INSERT INTO project_feeds (project_id, selector, token, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (project_id) DO UPDATE SET \
              selector = excluded.selector, token = excluded.token, created_at = excluded.created_at",
@@ -85,7 +84,7 @@ impl Db {
         .bind(selector(&token))
         .bind(&token)
         .bind(time_in(now))
-        .execute(&self.pool)
+        .execute(self.on())
         .await?;
         Ok(token)
     }
@@ -95,12 +94,12 @@ impl Db {
         if token.len() < SELECTOR_CHARS {
             return Ok(None);
         }
-        let row: Option<FeedProjectRow> = sqlx::query_as(&format!(
+        let row: Option<FeedProjectRow> = sql(format!(
             "SELECT f.token AS feed_token, {PROJECT_COLUMNS} \
              FROM project_feeds f JOIN projects p ON p.id = f.project_id WHERE f.selector = $1"
         ))
         .bind(selector(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -113,16 +112,16 @@ impl Db {
 
     /// The project's open tasks that have a due time, soonest first.
     pub async fn feed_tasks(&self, project: &Project) -> StoreResult<Vec<FeedTask>> {
-        let sql = format!(
+        let statement = format!(
             "SELECT {TASK_COLUMNS}, \
              (SELECT COUNT(*) FROM task_history h WHERE h.task_id = t.id) AS revision {TASK_FROM} \
              WHERE t.project_id = $1 AND t.guild_id = $2 AND t.status <> 'done' \
              AND t.due_at IS NOT NULL AND t.deleted_at IS NULL ORDER BY t.due_at, t.number"
         );
-        let rows: Vec<FeedTaskRow> = sqlx::query_as(&sql)
+        let rows: Vec<FeedTaskRow> = sql(statement)
             .bind(project.id)
             .bind(super::id_in(project.guild_id))
-            .fetch_all(&self.pool)
+            .fetch_all(self.on())
             .await?;
         rows.into_iter()
             .map(|row| {

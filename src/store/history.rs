@@ -1,5 +1,6 @@
 //! The `task_history` table: who did what to a task, and when.
 
+use super::sql::sql;
 use super::{id_out, time_out, Db, StoreResult};
 use crate::domain::task::HistoryEntry;
 
@@ -28,13 +29,13 @@ impl TryFrom<HistoryRow> for HistoryEntry {
 impl Db {
     /// The last `limit` entries of a task's history, oldest first.
     pub async fn recent_history(&self, task_id: i64, limit: i64) -> StoreResult<Vec<HistoryEntry>> {
-        let rows: Vec<HistoryRow> = sqlx::query_as(
+        let rows: Vec<HistoryRow> = sql(
             "SELECT task_id, actor_id, at, action, detail FROM task_history WHERE task_id = $1 \
              ORDER BY id DESC LIMIT $2",
         )
         .bind(task_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         let mut entries = rows
             .into_iter()

@@ -12,6 +12,7 @@ mod feeds;
 mod history;
 mod projects;
 mod settings;
+pub mod sql;
 mod standups;
 mod tasks;
 
@@ -20,15 +21,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use tokio::sync::Notify;
 
+use crate::domain::ids::GuildId;
 use crate::domain::task::TaskNumber;
 use crate::domain::UserError;
 
 pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
+pub use sql::{sql, Engine, On, Pool, Tx};
 pub use standups::StandupRow;
 pub use tasks::{NewTask, TaskFilter, TaskPage};
 
@@ -85,23 +89,60 @@ const SQLITE_LOCKED: i64 = 6;
 const SQLITE_READONLY: i64 = 8;
 const SQLITE_FULL: i64 = 13;
 
-/// Sorts faults the user can be told about (read-only, locked, full) from other errors.
+/// The faults a user can be told about, whichever engine reported them.
+enum Fault {
+    ReadOnly,
+    Busy,
+    Full,
+}
+
+/// PostgreSQL's SQLSTATE classes and codes for the same faults: a read-only transaction or a
+/// standby; a serialization failure, deadlock or lock timeout (the store retries those first);
+/// a full disk or too many connections.
+fn postgres_fault(code: &str) -> Option<Fault> {
+    match code {
+        "25006" | "25P02" => Some(Fault::ReadOnly),
+        "40001" | "40P01" | "55P03" | "57014" | "53300" => Some(Fault::Busy),
+        "53100" | "53200" => Some(Fault::Full),
+        _ => None,
+    }
+}
+
+fn sqlite_fault(code: &str) -> Option<Fault> {
+    match code.parse::<i64>().ok()? & 0xff {
+        SQLITE_READONLY => Some(Fault::ReadOnly),
+        SQLITE_BUSY | SQLITE_LOCKED => Some(Fault::Busy),
+        SQLITE_FULL => Some(Fault::Full),
+        _ => None,
+    }
+}
+
+/// Sorts faults the user can be told about (read-only, locked or busy, full) from other errors,
+/// reading each engine's own codes.
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        let primary = match &error {
-            sqlx::Error::Database(db) => db
-                .code()
-                .and_then(|code| code.parse::<i64>().ok())
-                .map(|code| code & 0xff),
-            // Every pooled connection stuck waiting on the lock looks like this to the next caller.
-            sqlx::Error::PoolTimedOut => Some(SQLITE_BUSY),
+        let fault = match &error {
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    postgres_fault(&code)
+                } else {
+                    sqlite_fault(&code)
+                }
+            }
+            // Every pooled connection stuck waiting (on a lock, or an overloaded server) looks
+            // like this to the next caller.
+            sqlx::Error::PoolTimedOut => Some(Fault::Busy),
             _ => None,
         };
-        match primary {
-            Some(SQLITE_READONLY) => StoreError::ReadOnly(error),
-            Some(SQLITE_BUSY | SQLITE_LOCKED) => StoreError::Busy(error),
-            Some(SQLITE_FULL) => StoreError::Full(error),
-            _ => StoreError::Sqlx(error),
+        match fault {
+            Some(Fault::ReadOnly) => StoreError::ReadOnly(error),
+            Some(Fault::Busy) => StoreError::Busy(error),
+            Some(Fault::Full) => StoreError::Full(error),
+            None => StoreError::Sqlx(error),
         }
     }
 }
@@ -110,37 +151,40 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: Pool,
     /// Fired after a commit that can make a duty, summary or outbox row due sooner.
     due_changed: Arc<Notify>,
 }
 
 impl Db {
-    /// Opens (creating if missing) the database at `url` and runs the migrations.
+    /// Opens the database at `url` and runs its engine's migrations: `postgres://` and
+    /// `postgresql://` select PostgreSQL, anything else SQLite (created if missing).
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() && !parent.exists() {
-                std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
-            }
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let pool = match engine_of(url) {
+            Engine::Sqlite => Pool::Sqlite(connect_sqlite(url).await?),
+            Engine::Postgres => Pool::Postgres(connect_postgres(url).await?),
+        };
         Ok(Self {
             pool,
             due_changed: Arc::new(Notify::new()),
         })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.pool.engine()
+    }
+
+    /// Runs statements on the pool.
+    pub fn on(&self) -> On<'_> {
+        On::Pool(&self.pool)
+    }
+
+    /// The SQLite pool, when the database is SQLite (tests and benchmarks inspect it directly).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Some(pool),
+            Pool::Postgres(_) => None,
+        }
     }
 
     /// Resolves after the next write that may have made something due sooner (or at once if
@@ -161,35 +205,103 @@ impl Db {
         self.due_changed.notify_one();
     }
 
-    /// A write transaction that takes the write lock up front, so a read-then-write inside it
-    /// cannot fail half-way on a lock upgrade.
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A write transaction in which a check and the write it allows cannot be separated by
+    /// another writer. SQLite takes its single write lock up front (`BEGIN IMMEDIATE`), so a
+    /// read-then-write cannot fail half-way on a lock upgrade. PostgreSQL, where several
+    /// processes write at once, takes a transaction-scoped advisory lock on the guild: writes
+    /// to one guild queue, writes to different guilds run side by side.
+    async fn begin_write(&self, guild_id: GuildId) -> StoreResult<Tx> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+            Pool::Postgres(pool) => {
+                let mut tx = Tx::Postgres(pool.begin().await?);
+                sql("SELECT pg_advisory_xact_lock($1)")
+                    .bind(id_in(guild_id))
+                    .execute(tx.on())
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// A write transaction not tied to one guild (the worker's claims, which lock the rows they
+    /// take instead).
+    async fn begin(&self) -> StoreResult<Tx> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+            Pool::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
+        }
     }
 
     /// Folds the write-ahead log into the database file, then closes every connection: a clean
     /// stop leaves a self-contained file and an empty `-wal`. (Closing sqlx's pool alone was
     /// measured to leave the whole log behind.)
     pub async fn close(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
-        {
-            tracing::warn!(error = %e, "could not checkpoint the database log before closing");
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not checkpoint the database log before closing");
+                }
+                pool.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
         }
-        self.pool.close().await;
     }
 
     /// Whether the database answers a trivial query (for `/healthz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sql("SELECT 1").execute(self.on()).await?;
         Ok(())
     }
+}
 
-    /// The pool, for tests that inspect the database directly.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+/// `postgres://` and `postgresql://` select PostgreSQL; anything else is SQLite.
+pub fn engine_of(url: &str) -> Engine {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
     }
+}
+
+/// SQLite: WAL journal, foreign keys on, a busy timeout; the file and its folder are created.
+async fn connect_sqlite(url: &str) -> StoreResult<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(parent) = options.get_filename().parent() {
+        if !parent.as_os_str().is_empty() && !parent.exists() {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(pool)
+}
+
+/// PostgreSQL 15+: its own migrations (the same schema, with PostgreSQL's types and a
+/// trigram index for autocomplete).
+async fn connect_postgres(url: &str) -> StoreResult<sqlx::PgPool> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(pool)
 }
 
 /// A Discord id as SQLite stores it: the same 64 bits, read as signed.

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::sql::sql;
 use super::{
     id_in, id_out, like_pattern, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
 };
@@ -54,17 +55,17 @@ impl Db {
         created_by: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Project> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(guild_id).await?;
         let taken: Option<String> =
-            sqlx::query_scalar("SELECT name FROM projects WHERE guild_id = $1 AND name_key = $2")
+            sql("SELECT name FROM projects WHERE guild_id = $1 AND name_key = $2")
                 .bind(id_in(guild_id))
                 .bind(project_key(name))
-                .fetch_optional(&mut *tx)
+                .scalar_optional(tx.on())
                 .await?;
         if let Some(existing) = taken {
             return Err(StoreError::ProjectExists(existing));
         }
-        let row: ProjectRow = sqlx::query_as(
+        let row: ProjectRow = sql(
             "INSERT INTO projects (guild_id, name, name_key, channel_id, description, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, guild_id, name, channel_id, \
              description, created_by, created_at, archived_at",
@@ -76,7 +77,7 @@ impl Db {
             .bind(description)
             .bind(id_in(created_by))
             .bind(time_in(now))
-            .fetch_one(&mut *tx)
+            .fetch_one(tx.on())
             .await?;
         let project = Project::try_from(row)?;
         tx.commit().await?;
@@ -89,24 +90,24 @@ impl Db {
         guild_id: GuildId,
         name: &str,
     ) -> StoreResult<Option<Project>> {
-        let row: Option<ProjectRow> = sqlx::query_as(&format!(
+        let row: Option<ProjectRow> = sql(format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.guild_id = $1 AND p.name_key = $2"
         ))
         .bind(id_in(guild_id))
         .bind(project_key(name))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on())
         .await?;
         row.map(Project::try_from).transpose()
     }
 
     /// Every project of the guild, active first, then by name.
     pub async fn projects(&self, guild_id: GuildId) -> StoreResult<Vec<Project>> {
-        let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
+        let rows: Vec<ProjectRow> = sql(format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.guild_id = $1 \
              ORDER BY CASE WHEN p.archived_at IS NULL THEN 0 ELSE 1 END, p.name_key"
         ))
         .bind(id_in(guild_id))
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         rows.into_iter().map(Project::try_from).collect()
     }
@@ -118,23 +119,23 @@ impl Db {
         typed: &str,
         limit: i64,
     ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(sql(
             "SELECT name FROM projects WHERE guild_id = $1 AND archived_at IS NULL \
              AND name_key LIKE $2 ESCAPE '\\' ORDER BY name_key LIMIT $3",
         )
         .bind(id_in(guild_id))
         .bind(like_pattern(&project_key(typed)))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .scalars(self.on())
         .await?)
     }
 
     /// Archives a project; it then accepts no new tasks.
     pub async fn archive_project(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE projects SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL")
+        sql("UPDATE projects SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL")
             .bind(time_in(now))
             .bind(project_id)
-            .execute(&self.pool)
+            .execute(self.on())
             .await?;
         Ok(())
     }

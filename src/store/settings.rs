@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::duties::refresh_guild_duties;
+use super::sql::sql;
 use super::{id_in, id_out, Db, StoreError, StoreResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
@@ -43,12 +44,12 @@ const ENSURE_ROW: &str =
 impl Db {
     /// The guild's settings, or the defaults for a guild never configured.
     pub async fn guild_settings(&self, guild_id: GuildId) -> StoreResult<GuildSettings> {
-        let row: Option<SettingsRow> = sqlx::query_as(
+        let row: Option<SettingsRow> = sql(
             "SELECT manager_role_id, timezone, alerts_channel_id, reminder_offsets \
              FROM guild_settings WHERE guild_id = $1",
         )
         .bind(id_in(guild_id))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on())
         .await?;
         let Some(row) = row else {
             return Ok(GuildSettings::new(guild_id));
@@ -65,15 +66,15 @@ impl Db {
     }
 
     pub async fn set_manager_role(&self, guild_id: GuildId, role: RoleId) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(ENSURE_ROW)
+        let mut tx = self.begin_write(guild_id).await?;
+        sql(ENSURE_ROW)
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        sqlx::query("UPDATE guild_settings SET manager_role_id = $1 WHERE guild_id = $2")
+        sql("UPDATE guild_settings SET manager_role_id = $1 WHERE guild_id = $2")
             .bind(id_in(role))
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         tx.commit().await?;
         Ok(())
@@ -87,28 +88,27 @@ impl Db {
         zone: Tz,
         reschedule: impl FnOnce(&str) -> Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(ENSURE_ROW)
+        let mut tx = self.begin_write(guild_id).await?;
+        sql(ENSURE_ROW)
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        sqlx::query("UPDATE guild_settings SET timezone = $1 WHERE guild_id = $2")
+        sql("UPDATE guild_settings SET timezone = $1 WHERE guild_id = $2")
             .bind(zone.name())
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        let scheduled: Option<String> = sqlx::query_scalar(
-            "SELECT schedule FROM standups WHERE guild_id = $1 AND next_run_at IS NOT NULL",
-        )
-        .bind(id_in(guild_id))
-        .fetch_optional(&mut *tx)
-        .await?;
+        let scheduled: Option<String> =
+            sql("SELECT schedule FROM standups WHERE guild_id = $1 AND next_run_at IS NOT NULL")
+                .bind(id_in(guild_id))
+                .scalar_optional(tx.on())
+                .await?;
         let moved = scheduled.is_some();
         if let Some(schedule) = scheduled {
-            sqlx::query("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
+            sql("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
                 .bind(reschedule(&schedule).map(super::time_in))
                 .bind(id_in(guild_id))
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
         }
         tx.commit().await?;
@@ -123,15 +123,15 @@ impl Db {
         guild_id: GuildId,
         channel: ChannelId,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(ENSURE_ROW)
+        let mut tx = self.begin_write(guild_id).await?;
+        sql(ENSURE_ROW)
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        sqlx::query("UPDATE guild_settings SET alerts_channel_id = $1 WHERE guild_id = $2")
+        sql("UPDATE guild_settings SET alerts_channel_id = $1 WHERE guild_id = $2")
             .bind(id_in(channel))
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         tx.commit().await?;
         Ok(())
@@ -144,15 +144,15 @@ impl Db {
         guild_id: GuildId,
         offsets: &[Duration],
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(ENSURE_ROW)
+        let mut tx = self.begin_write(guild_id).await?;
+        sql(ENSURE_ROW)
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
-        sqlx::query("UPDATE guild_settings SET reminder_offsets = $1 WHERE guild_id = $2")
+        sql("UPDATE guild_settings SET reminder_offsets = $1 WHERE guild_id = $2")
             .bind(offsets_in(offsets))
             .bind(id_in(guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         refresh_guild_duties(&mut tx, guild_id).await?;
         tx.commit().await?;
@@ -167,35 +167,32 @@ impl Db {
         guild_id: GuildId,
         role_id: RoleId,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE guild_settings SET manager_role_id = NULL \
-             WHERE guild_id = $1 AND manager_role_id = $2",
-        )
+        let done = sql("UPDATE guild_settings SET manager_role_id = NULL \
+             WHERE guild_id = $1 AND manager_role_id = $2")
         .bind(id_in(guild_id))
         .bind(id_in(role_id))
-        .execute(&self.pool)
+        .execute(self.on())
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     pub async fn user_timezone(&self, user_id: UserId) -> StoreResult<Option<Tz>> {
-        let zone: Option<String> =
-            sqlx::query_scalar("SELECT timezone FROM user_settings WHERE user_id = $1")
-                .bind(id_in(user_id))
-                .fetch_optional(&self.pool)
-                .await?;
+        let zone: Option<String> = sql("SELECT timezone FROM user_settings WHERE user_id = $1")
+            .bind(id_in(user_id))
+            .scalar_optional(self.on())
+            .await?;
         // A zone that no longer parses (tz database change) falls back to the guild's.
         Ok(zone.and_then(|zone| zone.parse().ok()))
     }
 
     pub async fn set_user_timezone(&self, user_id: UserId, zone: Tz) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "INSERT INTO user_settings (user_id, timezone) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone",
         )
         .bind(id_in(user_id))
         .bind(zone.name())
-        .execute(&self.pool)
+        .execute(self.on())
         .await?;
         Ok(())
     }

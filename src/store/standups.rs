@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::sql::sql;
 use super::tasks::{select_tasks, tasks_out, TaskRow};
 use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreError, StoreResult};
 use crate::domain::ids::{ChannelId, GuildId};
@@ -59,11 +60,10 @@ const SELECT_STANDUP: &str =
 
 impl Db {
     pub async fn standup(&self, guild_id: GuildId) -> StoreResult<Option<StandupRow>> {
-        let row: Option<StandupRecord> =
-            sqlx::query_as(&format!("{SELECT_STANDUP} WHERE guild_id = $1"))
-                .bind(id_in(guild_id))
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<StandupRecord> = sql(format!("{SELECT_STANDUP} WHERE guild_id = $1"))
+            .bind(id_in(guild_id))
+            .fetch_optional(self.on())
+            .await?;
         row.map(StandupRow::try_from).transpose()
     }
 
@@ -78,12 +78,11 @@ impl Db {
         schedule: &str,
         next_run: impl FnOnce(Tz) -> Option<DateTime<Utc>>,
     ) -> StoreResult<(Tz, Option<DateTime<Utc>>)> {
-        let mut tx = self.begin_write().await?;
-        let zone: Option<String> =
-            sqlx::query_scalar("SELECT timezone FROM guild_settings WHERE guild_id = $1")
-                .bind(id_in(guild_id))
-                .fetch_optional(&mut *tx)
-                .await?;
+        let mut tx = self.begin_write(guild_id).await?;
+        let zone: Option<String> = sql("SELECT timezone FROM guild_settings WHERE guild_id = $1")
+            .bind(id_in(guild_id))
+            .scalar_optional(tx.on())
+            .await?;
         let zone = match zone {
             Some(zone) => zone
                 .parse::<Tz>()
@@ -91,7 +90,7 @@ impl Db {
             None => Tz::UTC,
         };
         let next_run_at = next_run(zone);
-        sqlx::query(
+        sql(
             "INSERT INTO standups (guild_id, channel_id, schedule, next_run_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, \
              schedule = excluded.schedule, next_run_at = excluded.next_run_at",
@@ -100,7 +99,7 @@ impl Db {
         .bind(id_in(channel_id))
         .bind(schedule)
         .bind(next_run_at.map(time_in))
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?;
         tx.commit().await?;
         self.due_times_changed();
@@ -109,13 +108,12 @@ impl Db {
 
     /// Stops scheduled summaries. False if none were scheduled.
     pub async fn standup_off(&self, guild_id: GuildId) -> StoreResult<bool> {
-        let changed = sqlx::query(
+        let changed = sql(
             "UPDATE standups SET next_run_at = NULL WHERE guild_id = $1 AND next_run_at IS NOT NULL",
         )
         .bind(id_in(guild_id))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .execute(self.on())
+        .await?;
         // Nothing becomes due sooner; the worker simply finds no summary at its next wake.
         Ok(changed > 0)
     }
@@ -126,12 +124,12 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<StandupRow>> {
-        let rows: Vec<StandupRecord> = sqlx::query_as(&format!(
+        let rows: Vec<StandupRecord> = sql(format!(
             "{SELECT_STANDUP} WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2"
         ))
         .bind(time_in(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         rows.into_iter().map(StandupRow::try_from).collect()
     }
@@ -149,20 +147,19 @@ impl Db {
         bodies: &[String],
         checkin_ids: &[i64],
     ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query(
+        let mut tx = self.begin_write(standup.guild_id).await?;
+        let claimed = sql(
             "INSERT INTO standup_runs (guild_id, scheduled_at) VALUES ($1, $2) \
              ON CONFLICT (guild_id, scheduled_at) DO NOTHING",
         )
         .bind(id_in(standup.guild_id))
         .bind(time_in(scheduled_at))
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?
-        .rows_affected()
             > 0;
         if claimed {
             for body in bodies {
-                sqlx::query(
+                sql(
                     "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, next_attempt_at) \
                      VALUES ($1, $2, 'post', $3, $4, $5, $5)",
                 )
@@ -171,26 +168,26 @@ impl Db {
                 .bind(body)
                 .bind(time_in(scheduled_at))
                 .bind(time_in(now))
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
             }
             for id in checkin_ids {
-                sqlx::query("UPDATE checkins SET summarized_at = $1 WHERE id = $2")
+                sql("UPDATE checkins SET summarized_at = $1 WHERE id = $2")
                     .bind(time_in(now))
-                    .bind(id)
-                    .execute(&mut *tx)
+                    .bind(*id)
+                    .execute(tx.on())
                     .await?;
             }
-            sqlx::query("UPDATE standups SET last_summary_at = $1 WHERE guild_id = $2")
+            sql("UPDATE standups SET last_summary_at = $1 WHERE guild_id = $2")
                 .bind(time_in(now))
                 .bind(id_in(standup.guild_id))
-                .execute(&mut *tx)
+                .execute(tx.on())
                 .await?;
         }
-        sqlx::query("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
+        sql("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
             .bind(next_run_at.map(time_in))
             .bind(id_in(standup.guild_id))
-            .execute(&mut *tx)
+            .execute(tx.on())
             .await?;
         tx.commit().await?;
         Ok(claimed)
@@ -202,13 +199,13 @@ impl Db {
         guild_id: GuildId,
         done_since: DateTime<Utc>,
     ) -> StoreResult<Vec<Task>> {
-        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(
+        let rows: Vec<TaskRow> = sql(select_tasks(
             "WHERE t.guild_id = $1 AND t.deleted_at IS NULL \
              AND (t.status <> 'done' OR t.done_at > $2) ORDER BY t.number",
         ))
         .bind(id_in(guild_id))
         .bind(time_in(done_since))
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         tasks_out(rows)
     }
@@ -216,17 +213,16 @@ impl Db {
     /// Records a member's check-in; a second one before the next summary replaces the first.
     /// True if it replaced one.
     pub async fn record_checkin(&self, guild_id: GuildId, checkin: &Checkin) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let replaced = sqlx::query(
+        let mut tx = self.begin_write(guild_id).await?;
+        let replaced = sql(
             "DELETE FROM checkins WHERE guild_id = $1 AND user_id = $2 AND summarized_at IS NULL",
         )
         .bind(id_in(guild_id))
         .bind(id_in(checkin.user_id))
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?
-        .rows_affected()
             > 0;
-        sqlx::query(
+        sql(
             "INSERT INTO checkins (guild_id, user_id, yesterday, today, blockers, at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id_in(guild_id))
@@ -235,7 +231,7 @@ impl Db {
         .bind(&checkin.today)
         .bind(&checkin.blockers)
         .bind(time_in(checkin.at))
-        .execute(&mut *tx)
+        .execute(tx.on())
         .await?;
         tx.commit().await?;
         Ok(replaced)
@@ -243,12 +239,12 @@ impl Db {
 
     /// Check-ins not yet shown in a summary, with their ids.
     pub async fn pending_checkins(&self, guild_id: GuildId) -> StoreResult<Vec<(i64, Checkin)>> {
-        let rows: Vec<CheckinRecord> = sqlx::query_as(
+        let rows: Vec<CheckinRecord> = sql(
             "SELECT id, user_id, yesterday, today, blockers, at FROM checkins \
              WHERE guild_id = $1 AND summarized_at IS NULL ORDER BY at, id",
         )
         .bind(id_in(guild_id))
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         rows.into_iter()
             .map(|row| {

@@ -1,9 +1,9 @@
 //! The `tasks` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Sqlite, Transaction};
 
 use super::duties::refresh_task_duties;
+use super::sql::{sql, Engine, Sql, Tx};
 use super::{
     id_in, id_out, like_pattern, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
 };
@@ -144,14 +144,14 @@ pub struct TaskPage {
 pub const LIST_COUNT_CAP: i64 = 1_000;
 
 async fn insert_history(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     task_id: i64,
     actor_id: UserId,
     at: DateTime<Utc>,
     action: &str,
     detail: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    sql(
         "INSERT INTO task_history (task_id, actor_id, at, action, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(task_id)
@@ -159,22 +159,28 @@ async fn insert_history(
     .bind(time_in(at))
     .bind(action)
     .bind(detail)
-    .execute(&mut **tx)
+    .execute(tx.on())
     .await?;
     Ok(())
 }
 
 async fn fetch_task(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     guild_id: GuildId,
     number: TaskNumber,
 ) -> StoreResult<Option<Task>> {
-    let row: Option<TaskRow> = sqlx::query_as(&select_tasks(
-        "WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL",
-    ))
+    // On PostgreSQL the row stays locked until commit: the worker's claim, which does not take
+    // the guild's lock, waits rather than interleaving with this change.
+    let lock = match tx.engine() {
+        Engine::Sqlite => "",
+        Engine::Postgres => " FOR UPDATE OF t",
+    };
+    let row: Option<TaskRow> = sql(select_tasks(&format!(
+        "WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL{lock}"
+    )))
     .bind(id_in(guild_id))
     .bind(number.0)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.on())
     .await?;
     row.map(Task::try_from).transpose()
 }
@@ -182,21 +188,19 @@ async fn fetch_task(
 impl Db {
     /// Creates a task with the guild's next number, and its first history row.
     pub async fn create_task(&self, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING",
-        )
-        .bind(id_in(new.guild_id))
-        .execute(&mut *tx)
-        .await?;
-        let number: i64 = sqlx::query_scalar(
+        let mut tx = self.begin_write(new.guild_id).await?;
+        sql("INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING")
+            .bind(id_in(new.guild_id))
+            .execute(tx.on())
+            .await?;
+        let number: i64 = sql(
             "UPDATE guild_settings SET next_task_number = next_task_number + 1 \
              WHERE guild_id = $1 RETURNING next_task_number - 1",
         )
         .bind(id_in(new.guild_id))
-        .fetch_one(&mut *tx)
+        .scalar(tx.on())
         .await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = sql(
             "INSERT INTO tasks (guild_id, number, title, description, status, priority, project_id, \
              assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) RETURNING id",
@@ -213,7 +217,7 @@ impl Db {
         .bind(id_in(new.channel_id))
         .bind(new.due_at.map(time_in))
         .bind(time_in(now))
-        .fetch_one(&mut *tx)
+        .scalar(tx.on())
         .await?;
         insert_history(&mut tx, id, new.creator_id, now, "created", &new.title).await?;
         refresh_task_duties(&mut tx, id).await?;
@@ -229,12 +233,12 @@ impl Db {
 
     /// A task of this guild that has not been deleted.
     pub async fn task(&self, guild_id: GuildId, number: TaskNumber) -> StoreResult<Option<Task>> {
-        let row: Option<TaskRow> = sqlx::query_as(&select_tasks(
+        let row: Option<TaskRow> = sql(select_tasks(
             "WHERE t.guild_id = $1 AND t.number = $2 AND t.deleted_at IS NULL",
         ))
         .bind(id_in(guild_id))
         .bind(number.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.on())
         .await?;
         row.map(Task::try_from).transpose()
     }
@@ -254,7 +258,7 @@ impl Db {
         command: &TaskCommand,
         decide: impl FnOnce(&Task) -> Result<(), UserError>,
     ) -> StoreResult<Task> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(guild_id).await?;
         let task = fetch_task(&mut tx, guild_id, number)
             .await?
             .ok_or(StoreError::TaskNotFound(number))?;
@@ -292,7 +296,7 @@ impl Db {
         let status = filter.status.map(|s| s.as_str());
         let overdue = filter.overdue_at.map(time_in);
         // Counting stops past the cap: a page of ten never pays for a count of 100,000.
-        let total: i64 = sqlx::query_scalar(&format!(
+        let total: i64 = sql(format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {CONDITION} LIMIT {})",
             LIST_COUNT_CAP + 1
         ))
@@ -301,9 +305,9 @@ impl Db {
         .bind(filter.project_id)
         .bind(status)
         .bind(overdue)
-        .fetch_one(&self.pool)
+        .scalar(self.on())
         .await?;
-        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(&format!(
+        let rows: Vec<TaskRow> = sql(select_tasks(&format!(
             "WHERE {CONDITION} ORDER BY t.number LIMIT $6 OFFSET $7"
         )))
         .bind(id_in(guild_id))
@@ -313,7 +317,7 @@ impl Db {
         .bind(overdue)
         .bind(limit)
         .bind(offset)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         Ok(TaskPage {
             tasks: tasks_out(rows)?,
@@ -329,15 +333,15 @@ impl Db {
         user_id: UserId,
         limit: i64,
     ) -> StoreResult<TaskPage> {
-        let total: i64 = sqlx::query_scalar(
+        let total: i64 = sql(
             "SELECT COUNT(*) FROM tasks WHERE guild_id = $1 AND assignee_id = $2 \
              AND status <> 'done' AND deleted_at IS NULL",
         )
         .bind(id_in(guild_id))
         .bind(id_in(user_id))
-        .fetch_one(&self.pool)
+        .scalar(self.on())
         .await?;
-        let rows: Vec<TaskRow> = sqlx::query_as(&select_tasks(
+        let rows: Vec<TaskRow> = sql(select_tasks(
             "WHERE t.guild_id = $1 AND t.assignee_id = $2 AND t.status <> 'done' \
              AND t.deleted_at IS NULL \
              ORDER BY CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, t.number LIMIT $3",
@@ -345,7 +349,7 @@ impl Db {
         .bind(id_in(guild_id))
         .bind(id_in(user_id))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.on())
         .await?;
         Ok(TaskPage {
             tasks: tasks_out(rows)?,
@@ -369,13 +373,13 @@ impl Db {
         let typed = typed.trim().trim_start_matches('#').trim();
         let pair = |(number, title): (i64, String)| (TaskNumber(number), title);
         if typed.is_empty() {
-            let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+            let rows: Vec<(i64, String)> = sql(format!(
                 "SELECT t.number, t.title FROM tasks t WHERE {FILTER} ORDER BY t.number DESC LIMIT $3"
             ))
             .bind(id_in(guild_id))
             .bind(include_done)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(self.on())
             .await?;
             return Ok(rows.into_iter().map(pair).collect());
         }
@@ -386,7 +390,7 @@ impl Db {
                 if wanted <= 0 {
                     break;
                 }
-                let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+                let rows: Vec<(i64, String)> = sql(format!(
                     "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
                      AND t.number BETWEEN $3 AND $4 ORDER BY t.number DESC LIMIT $5"
                 ))
@@ -395,17 +399,29 @@ impl Db {
                 .bind(low)
                 .bind(high)
                 .bind(wanted)
-                .fetch_all(&self.pool)
+                .fetch_all(self.on())
                 .await?;
                 found.extend(rows.into_iter().map(pair));
             }
         }
         let wanted = limit - found.len() as i64;
         if wanted > 0 {
-            let rows: Vec<(i64, String)> = if typed.chars().count() >= 3 {
+            let rows: Vec<(i64, String)> = if self.engine() == Engine::Postgres {
+                // pg_trgm's index on lower(title) serves LIKE for any length of text.
+                sql(format!(
+                    "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
+                     AND lower(t.title) LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
+                ))
+                .bind(id_in(guild_id))
+                .bind(include_done)
+                .bind(like_pattern(&typed.to_lowercase()))
+                .bind(limit)
+                .fetch_all(self.on())
+                .await?
+            } else if typed.chars().count() >= 3 {
                 // The newest matches across the index first; the guild filter applies after.
                 let phrase = format!("\"{}\"", typed.replace('"', "\"\""));
-                sqlx::query_as(&format!(
+                sql(format!(
                     "SELECT t.number, t.title FROM ( \
                        SELECT rowid FROM tasks_title_search WHERE tasks_title_search MATCH $3 \
                        ORDER BY rowid DESC LIMIT 1000) AS hit \
@@ -415,11 +431,11 @@ impl Db {
                 .bind(include_done)
                 .bind(phrase)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(self.on())
                 .await?
             } else {
                 // One or two characters match often: newest first, stopping early.
-                sqlx::query_as(&format!(
+                sql(format!(
                     "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
                      AND t.title LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
                 ))
@@ -427,7 +443,7 @@ impl Db {
                 .bind(include_done)
                 .bind(like_pattern(typed))
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(self.on())
                 .await?
             };
             for (number, title) in rows {
@@ -447,7 +463,7 @@ impl Db {
 /// Writes what `command` changes, and nothing else. Each statement is whole, with its own
 /// binds, so no case depends on another's parameter numbering.
 async fn apply(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     task_id: i64,
     command: &TaskCommand,
     now: DateTime<Utc>,
@@ -455,7 +471,7 @@ async fn apply(
     let at = time_in(now);
     let query = match command {
         TaskCommand::Assign(user) => {
-            sqlx::query("UPDATE tasks SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+            sql("UPDATE tasks SET assignee_id = $1, updated_at = $2 WHERE id = $3")
                 .bind(user.map(id_in))
                 .bind(at)
                 .bind(task_id)
@@ -463,7 +479,7 @@ async fn apply(
         TaskCommand::Start => set_status(Status::InProgress, at, task_id),
         TaskCommand::Done => set_status(Status::Done, at, task_id),
         TaskCommand::Reopen => set_status(Status::Todo, at, task_id),
-        TaskCommand::Block(reason) => sqlx::query(
+        TaskCommand::Block(reason) => sql(
             "UPDATE tasks SET status = 'blocked', blocked_reason = $1, updated_at = $2 WHERE id = $3",
         )
         .bind(reason.clone())
@@ -471,7 +487,7 @@ async fn apply(
         .bind(task_id),
         // Only the fields the edit names; a new due time starts a new reminder schedule, so
         // offsets already past are skipped and a snooze no longer applies.
-        TaskCommand::Edit(edit) => sqlx::query(
+        TaskCommand::Edit(edit) => sql(
             "UPDATE tasks SET title = COALESCE($1, title), \
              description = COALESCE($2, description), \
              project_id = COALESCE($3, project_id), \
@@ -489,35 +505,29 @@ async fn apply(
         .bind(edit.due_at.map(time_in))
         .bind(at)
         .bind(task_id),
-        TaskCommand::Comment(_) => sqlx::query("UPDATE tasks SET updated_at = $1 WHERE id = $2")
+        TaskCommand::Comment(_) => sql("UPDATE tasks SET updated_at = $1 WHERE id = $2")
             .bind(at)
             .bind(task_id),
         TaskCommand::Snooze => {
-            sqlx::query("UPDATE tasks SET snoozed_until = $1, updated_at = $2 WHERE id = $3")
+            sql("UPDATE tasks SET snoozed_until = $1, updated_at = $2 WHERE id = $3")
                 .bind(time_in(now + crate::domain::duties::SNOOZE))
                 .bind(at)
                 .bind(task_id)
         }
         TaskCommand::Delete => {
-            sqlx::query("UPDATE tasks SET deleted_at = $1, updated_at = $1 WHERE id = $2")
+            sql("UPDATE tasks SET deleted_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(at)
                 .bind(task_id)
         }
     };
-    query.execute(&mut **tx).await?;
+    query.execute(tx.on()).await?;
     Ok(())
 }
 
 /// A status change; leaving `blocked` clears its reason, and `done_at` is set only by done.
-fn set_status(
-    status: Status,
-    at: i64,
-    task_id: i64,
-) -> sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>> {
-    sqlx::query(
-        "UPDATE tasks SET status = $1, blocked_reason = NULL, \
-         done_at = CASE WHEN $1 = 'done' THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3",
-    )
+fn set_status(status: Status, at: i64, task_id: i64) -> Sql {
+    sql("UPDATE tasks SET status = $1, blocked_reason = NULL, \
+         done_at = CASE WHEN $1 = 'done' THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3")
     .bind(status.as_str())
     .bind(at)
     .bind(task_id)
