@@ -502,7 +502,11 @@ fn check_guild_id(value: &figment::value::Value) -> Result<(), String> {
 }
 
 fn check_database_url(value: &figment::value::Value) -> Result<(), String> {
-    let text = text(value)?;
+    check_database_url_text(text(value)?)
+}
+
+/// A database URL the store can open: `sqlite:…`, or `postgres://` / `postgresql://`.
+pub fn check_database_url_text(text: &str) -> Result<(), String> {
     if text.starts_with("postgres://") || text.starts_with("postgresql://") {
         return <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(text)
             .map(|_| ())

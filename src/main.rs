@@ -31,6 +31,15 @@ enum Cmd {
     CheckConfig,
     /// Register the slash commands over REST (to DISCORD_GUILD_ID when set, else globally)
     RegisterCommands,
+    /// Copy every row of one database into another, new one (e.g. from SQLite to PostgreSQL)
+    Copy {
+        /// The database to read (it is not changed)
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to fill: migrated first, and it must hold no data yet
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Write a server's tasks with their history (deleted tasks included) as CSV or JSON
     Export {
         /// The server (guild) id
@@ -88,6 +97,12 @@ async fn main() -> ExitCode {
                 return fail(&e, EXIT_CONFIG);
             }
             finish(ops::register_commands(&settings).await)
+        }
+        Cmd::Copy { from, to } => {
+            if let Err(e) = init_logging(&settings, false) {
+                return fail(&e, EXIT_CONFIG);
+            }
+            finish(ops::copy(&from, &to).await)
         }
         Cmd::Export {
             guild,

@@ -91,6 +91,48 @@ pub async fn migrate(settings: &Settings) -> Result<MigrateReport, OpsError> {
     })
 }
 
+/// What `copy` did: rows per table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    pub from: String,
+    pub to: String,
+    pub tables: Vec<(&'static str, u64)>,
+}
+
+impl fmt::Display for CopyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total: u64 = self.tables.iter().map(|(_, n)| n).sum();
+        writeln!(f, "copied {total} rows from {} to {}:", self.from, self.to)?;
+        for (table, rows) in &self.tables {
+            writeln!(f, "  {table:<17} {rows}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies every row of the database at `from` into the one at `to` (migrated first, and
+/// required to be empty), across engines: the way to move a team from SQLite to PostgreSQL.
+/// The source must exist; it is only read.
+pub async fn copy(from: &str, to: &str) -> Result<CopyReport, OpsError> {
+    for url in [from, to] {
+        config::check_database_url_text(url)
+            .map_err(|e| ConfigError::Invalid(format!("database URL {url:?}: {e}")))?;
+    }
+    if !store_export::database_exists(from)? {
+        return Err(OpsError::NoDatabase(from.to_owned()));
+    }
+    let source = Db::connect(from).await?;
+    let target = Db::connect(to).await?;
+    let copied = source.copy_into(&target).await;
+    source.close().await;
+    target.close().await;
+    Ok(CopyReport {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        tables: copied?.tables,
+    })
+}
+
 /// Where `register-commands` put the commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registered {

@@ -6,6 +6,7 @@
 //! sooner (a task's due time or state, reminder offsets, a standup schedule, a new outbox row)
 //! signals [`Db::due_times_changed`] after its commit, so no caller can forget to.
 
+pub mod copy;
 mod duties;
 pub mod export;
 mod feeds;
@@ -67,6 +68,11 @@ pub enum StoreError {
     /// The check run inside the write's transaction refused it: nothing was written.
     #[error("refused: {0}")]
     Refused(UserError),
+    /// `copy` found data in the database it was to copy into; nothing was written.
+    #[error(
+        "the target database is not empty (table {0} has rows); copy only into a new database"
+    )]
+    TargetNotEmpty(&'static str),
     /// A project of this name (ignoring case) already exists in the guild; it is named as stored.
     #[error("a project called {0:?} already exists")]
     ProjectExists(String),

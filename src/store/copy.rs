@@ -1,0 +1,249 @@
+//! `coordinator copy`: every row of one database into another, across engines (a team moving
+//! from SQLite to PostgreSQL, or back). The target must be empty; the copy is one transaction
+//! on it, so a failure leaves it empty again.
+
+use sqlx::{Column, ColumnIndex, Decode, FromRow, Row, Type};
+
+use super::sql::{sql, Arg, Engine};
+use super::{Db, StoreError, StoreResult};
+
+/// How a column is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Text,
+}
+
+use Kind::{Int, Text};
+
+/// Every table, parents before children, with every column. Tables with an `id` column get
+/// their identity sequence moved past the copied ids on PostgreSQL.
+const TABLES: &[(&str, &[(&str, Kind)])] = &[
+    (
+        "guild_settings",
+        &[
+            ("guild_id", Int),
+            ("manager_role_id", Int),
+            ("timezone", Text),
+            ("alerts_channel_id", Int),
+            ("reminder_offsets", Text),
+            ("next_task_number", Int),
+        ],
+    ),
+    ("user_settings", &[("user_id", Int), ("timezone", Text)]),
+    (
+        "projects",
+        &[
+            ("id", Int),
+            ("guild_id", Int),
+            ("name", Text),
+            ("name_key", Text),
+            ("channel_id", Int),
+            ("description", Text),
+            ("created_by", Int),
+            ("created_at", Int),
+            ("archived_at", Int),
+        ],
+    ),
+    (
+        "tasks",
+        &[
+            ("id", Int),
+            ("guild_id", Int),
+            ("number", Int),
+            ("title", Text),
+            ("description", Text),
+            ("status", Text),
+            ("blocked_reason", Text),
+            ("priority", Text),
+            ("project_id", Int),
+            ("assignee_id", Int),
+            ("creator_id", Int),
+            ("channel_id", Int),
+            ("due_at", Int),
+            ("created_at", Int),
+            ("updated_at", Int),
+            ("deleted_at", Int),
+            ("done_at", Int),
+            ("due_set_at", Int),
+            ("duty_cursor", Int),
+            ("snoozed_until", Int),
+            ("next_duty_at", Int),
+        ],
+    ),
+    (
+        "task_history",
+        &[
+            ("id", Int),
+            ("task_id", Int),
+            ("actor_id", Int),
+            ("at", Int),
+            ("action", Text),
+            ("detail", Text),
+        ],
+    ),
+    (
+        "outbox",
+        &[
+            ("id", Int),
+            ("guild_id", Int),
+            ("channel_id", Int),
+            ("kind", Text),
+            ("target_message_id", Int),
+            ("body", Text),
+            ("due_at", Int),
+            ("created_at", Int),
+            ("state", Text),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("message_id", Int),
+            ("sent_at", Int),
+            ("error", Text),
+        ],
+    ),
+    (
+        "duty_claims",
+        &[
+            ("id", Int),
+            ("task_id", Int),
+            ("kind", Text),
+            ("due_at", Int),
+            ("offset_secs", Int),
+            ("scheduled_at", Int),
+            ("outbox_id", Int),
+        ],
+    ),
+    (
+        "standups",
+        &[
+            ("guild_id", Int),
+            ("channel_id", Int),
+            ("schedule", Text),
+            ("next_run_at", Int),
+            ("last_summary_at", Int),
+        ],
+    ),
+    ("standup_runs", &[("guild_id", Int), ("scheduled_at", Int)]),
+    (
+        "checkins",
+        &[
+            ("id", Int),
+            ("guild_id", Int),
+            ("user_id", Int),
+            ("yesterday", Text),
+            ("today", Text),
+            ("blockers", Text),
+            ("at", Int),
+            ("summarized_at", Int),
+        ],
+    ),
+    (
+        "channel_failures",
+        &[
+            ("guild_id", Int),
+            ("channel_id", Int),
+            ("status", Int),
+            ("error", Text),
+            ("at", Int),
+        ],
+    ),
+    (
+        "project_feeds",
+        &[
+            ("project_id", Int),
+            ("selector", Text),
+            ("token", Text),
+            ("created_at", Int),
+        ],
+    ),
+];
+
+/// A row of any table: each column as an integer or text, as the table's spec says. Values
+/// decode by their stored type, so the same row type reads both engines.
+struct AnyRow(Vec<Arg>);
+
+impl<'r, R: Row> FromRow<'r, R> for AnyRow
+where
+    usize: ColumnIndex<R>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let mut values = Vec::with_capacity(row.columns().len());
+        for (index, column) in row.columns().iter().enumerate() {
+            // Text columns are named `t_…` by the SELECT below, so the spec picks the decoder.
+            let value = if column.name().starts_with("t_") {
+                Arg::Text(row.try_get::<Option<String>, _>(index)?)
+            } else {
+                Arg::Int(row.try_get::<Option<i64>, _>(index)?)
+            };
+            values.push(value);
+        }
+        Ok(AnyRow(values))
+    }
+}
+
+/// How many rows of each table were copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    pub tables: Vec<(&'static str, u64)>,
+}
+
+impl Db {
+    /// Copies every row of `self` into `target`, which must hold no data yet.
+    pub async fn copy_into(&self, target: &Db) -> StoreResult<CopyReport> {
+        for (table, _) in TABLES {
+            let rows: i64 = sql(format!("SELECT COUNT(*) FROM {table}"))
+                .scalar(target.on())
+                .await?;
+            if rows > 0 {
+                return Err(StoreError::TargetNotEmpty(table));
+            }
+        }
+        let mut tx = target.begin().await?;
+        let mut report = CopyReport { tables: Vec::new() };
+        for (table, columns) in TABLES {
+            let select: Vec<String> = columns
+                .iter()
+                .map(|(name, kind)| match kind {
+                    Int => format!("{name} AS i_{name}"),
+                    Text => format!("{name} AS t_{name}"),
+                })
+                .collect();
+            let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+            let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+            let insert = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                placeholders.join(", ")
+            );
+            let rows: Vec<AnyRow> = sql(format!(
+                "SELECT {} FROM {table} ORDER BY {}",
+                select.join(", "),
+                names.join(", ")
+            ))
+            .fetch_all(self.on())
+            .await?;
+            let mut copied = 0;
+            for AnyRow(values) in rows {
+                let mut statement = sql(insert.clone());
+                for value in values {
+                    statement = statement.bind(value);
+                }
+                copied += statement.execute(tx.on()).await?;
+            }
+            if target.engine() == Engine::Postgres && names.first() == Some(&"id") {
+                // Identity columns do not see explicit ids: move each past the copied ones.
+                sql(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                ))
+                .execute(tx.on())
+                .await?;
+            }
+            report.tables.push((table, copied));
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
