@@ -14,6 +14,7 @@ use sqlx::Row;
 
 use super::fake_discord::FakeDiscord;
 use super::interactions::{autocomplete, slash, Caller, Opt};
+use super::turns::{self, Turn};
 
 pub const GUILD: u64 = 111_000_000_000_000_001;
 pub const OTHER_GUILD: u64 = 222_000_000_000_000_002;
@@ -32,13 +33,44 @@ pub fn start_time() -> DateTime<Utc> {
         .expect("valid start time")
 }
 
+/// `h` hours after [`start_time`].
+pub fn hours(h: i64) -> DateTime<Utc> {
+    start_time() + chrono::Duration::hours(h)
+}
+
 pub fn member(user: u64) -> Caller {
     Caller::member(GUILD, CHANNEL, user)
 }
 
-/// A manager through the configured manager role (tests set it up with `configure_manager_role`).
+/// A manager through the configured manager role (tests set it up with `set_manager_role`).
 pub fn manager() -> Caller {
     Caller::member(GUILD, CHANNEL, BOSS).with_roles(&[MANAGER_ROLE])
+}
+
+/// Who a caller is, for messages: `Alice`, `Boss with the manager role`, `Carol (admin)`.
+pub fn who(caller: &Caller) -> String {
+    let name = match caller.user_id {
+        BOSS => "Boss".to_string(),
+        ALICE => "Alice".to_string(),
+        BOB => "Bob".to_string(),
+        CAROL => "Carol".to_string(),
+        other => format!("user {other}"),
+    };
+    let mut out = name;
+    if caller.roles.contains(&MANAGER_ROLE) {
+        out.push_str(" with the manager role");
+    }
+    if caller.permissions & super::interactions::ADMINISTRATOR != 0 {
+        out.push_str(" (admin)");
+    } else if caller.permissions & super::interactions::MANAGE_GUILD != 0 {
+        out.push_str(" (Manage Server)");
+    }
+    match caller.guild_id {
+        None => out.push_str(" in a DM"),
+        Some(GUILD) => {}
+        Some(guild) => out.push_str(&format!(" in guild {guild}")),
+    }
+    out
 }
 
 pub struct TestBot {
@@ -49,6 +81,8 @@ pub struct TestBot {
     pub settings: Settings,
     /// Off by default: tests drive the duties worker with `step_at`, so nothing races them.
     pub background_worker: bool,
+    /// The test's turn, held for the bot's lifetime (see `support::turns`).
+    turn: Turn,
 }
 
 impl TestBot {
@@ -66,6 +100,7 @@ impl TestBot {
         background_worker: bool,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestBot {
+        let turn = turns::shared().await;
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("coordinator.db");
@@ -96,6 +131,7 @@ impl TestBot {
             dir,
             settings,
             background_worker,
+            turn,
         }
     }
 
@@ -283,34 +319,56 @@ pub fn embed_text(response: &Value) -> String {
 /// An ephemeral reply, whose text contains `needle`.
 #[track_caller]
 pub fn assert_private_error(response: &Value, needle: &str) {
+    assert_private_error_for("", response, needle);
+}
+
+/// [`assert_private_error`], its messages starting with `case` (which case of a table failed).
+#[track_caller]
+pub fn assert_private_error_for(case: &str, response: &Value, needle: &str) {
+    let case = prefix(case);
     assert!(
         is_ephemeral(response),
-        "expected an ephemeral reply: {response}"
+        "{case}expected an ephemeral reply: {response}"
     );
     let text = content(response);
     assert!(
         text.to_lowercase().contains(&needle.to_lowercase()),
-        "expected {needle:?} in {text:?}"
+        "{case}expected {needle:?} in {text:?}"
     );
 }
 
 /// The reply pings nobody at all.
 #[track_caller]
 pub fn assert_pings_nobody(response: &Value) {
+    assert_pings_nobody_for("", response);
+}
+
+/// [`assert_pings_nobody`], its messages starting with `case`.
+#[track_caller]
+pub fn assert_pings_nobody_for(case: &str, response: &Value) {
+    let case = prefix(case);
     let mentions = &response["data"]["allowed_mentions"];
     assert!(
         mentions.is_object(),
-        "allowed_mentions must be explicit: {response}"
+        "{case}allowed_mentions must be explicit: {response}"
     );
-    assert_eq!(mentions["parse"], serde_json::json!([]), "{mentions}");
+    assert_eq!(mentions["parse"], serde_json::json!([]), "{case}{mentions}");
     assert!(
         mentions["users"].as_array().is_none_or(|u| u.is_empty()),
-        "{mentions}"
+        "{case}{mentions}"
     );
     assert!(
         mentions["roles"].as_array().is_none_or(|r| r.is_empty()),
-        "{mentions}"
+        "{case}{mentions}"
     );
+}
+
+fn prefix(case: &str) -> String {
+    if case.is_empty() {
+        String::new()
+    } else {
+        format!("{case}: ")
+    }
 }
 
 impl TestBot {

@@ -40,6 +40,8 @@ use faults::{CuttableListener, Failure, FaultPlan, Kills, Peer};
 use gateway::{Outgoing, Session};
 use rate_limits::RateLimits;
 
+use super::turns::{self, Turn};
+
 pub const APPLICATION_ID: u64 = 900_000_000_000_000_001;
 pub const BOT_USER_ID: u64 = 900_000_000_000_000_002;
 /// Owner of the application (as returned by `/oauth2/applications/@me`).
@@ -94,6 +96,8 @@ struct Inner {
     server: Mutex<Option<JoinHandle<()>>>,
     /// Open REST/gateway TCP connections by peer, so a fault can cut one without an answer.
     kills: Kills,
+    /// The test's turn, held while the fake runs (see `support::turns`).
+    turn: Turn,
 }
 
 struct Injected {
@@ -157,6 +161,7 @@ struct FakeState {
 
 impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
+        let turn = turns::shared().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("FakeDiscord: bind 127.0.0.1:0");
@@ -170,6 +175,7 @@ impl FakeDiscord {
                 stop: watch::channel(false).0,
                 server: Mutex::new(None),
                 kills: kills.clone(),
+                turn,
             }),
         };
         let app = Router::new()

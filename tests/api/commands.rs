@@ -1,15 +1,10 @@
-//! Every command of spec §2 (but /standup and /checkin) through the real bot and the fake
-//! Discord: the reply, and what was stored.
-
-mod support;
+//! Every command of README "Commands" (but /standup and /checkin, in `standups`) through the
+//! real bot and the fake Discord: the reply, and what was stored.
 
 use serde_json::Value;
-use support::bot::*;
-use support::interactions::{button, Opt};
 
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{button, s, Opt};
 
 #[tokio::test]
 async fn registers_every_command_to_the_development_guild() {
@@ -647,7 +642,7 @@ async fn a_command_slower_than_two_seconds_is_deferred_then_answered() {
         .begin_with("BEGIN IMMEDIATE")
         .await
         .expect("write lock");
-    let (id, interaction) = support::interactions::slash(
+    let (id, interaction) = crate::support::interactions::slash(
         &member(ALICE),
         &["task", "create"],
         vec![s("title", "Slow one")],
@@ -691,7 +686,7 @@ async fn a_slow_public_command_that_ends_in_a_refusal_answers_only_the_caller() 
         .begin_with("BEGIN IMMEDIATE")
         .await
         .expect("write lock");
-    let (id, interaction) = support::interactions::slash(
+    let (id, interaction) = crate::support::interactions::slash(
         &member(BOB),
         &["task", "done"],
         vec![Opt::Int("task", task)],

@@ -2,17 +2,12 @@
 //! iCalendar feed that a real parser (the `icalendar` crate's) reads back exactly, rotation
 //! kills the old link at once, and nothing of one guild is reachable from another.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use icalendar::{CalendarComponent, Component, DatePerhapsTime};
-use support::bot::*;
-use support::interactions::{Caller, Opt, ADMINISTRATOR};
 
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{s, Caller, Opt, ADMINISTRATOR};
 
 /// A bot with the listener on a free port and its manager role configured.
 async fn bot_with_listener() -> TestBot {
