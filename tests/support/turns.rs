@@ -31,9 +31,12 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static TURNS: RwLock<()> = RwLock::const_new(());
 
-/// The turn each runtime holds, if any. A slot's own lock orders requests from one runtime, so
-/// two of them at once still end up with one turn.
-static HELD: Mutex<Vec<(Id, Arc<tokio::sync::Mutex<Weak<Held>>>)>> = Mutex::new(Vec::new());
+/// Where a runtime's turn is kept. Its own lock orders requests from one runtime, so two of
+/// them at once still end up with one turn.
+type Slot = Arc<tokio::sync::Mutex<Weak<Held>>>;
+
+/// The slot of each runtime that has asked for a turn.
+static HELD: Mutex<Vec<(Id, Slot)>> = Mutex::new(Vec::new());
 
 /// The guards are only held, never read: dropping the last clone of a turn gives it back.
 enum Held {
@@ -45,7 +48,7 @@ enum Held {
 #[derive(Clone)]
 pub struct Turn(Arc<Held>);
 
-fn slot(runtime: Id) -> Arc<tokio::sync::Mutex<Weak<Held>>> {
+fn slot(runtime: Id) -> Slot {
     let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, slot)) = held.iter().find(|(id, _)| *id == runtime) {
         return Arc::clone(slot);

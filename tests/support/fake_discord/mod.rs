@@ -31,8 +31,9 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+// The public surface, whether or not a given test binary uses all of it.
+#[allow(unused_imports)]
 pub use faults::{FaultCounts, Faults};
-// Part of the public surface, whether or not a given test binary uses them.
 #[allow(unused_imports)]
 pub use rest::{bot_user_json, error_body, message_json, timestamp_now};
 
