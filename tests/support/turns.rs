@@ -31,6 +31,11 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static TURNS: RwLock<()> = RwLock::const_new(());
 
+/// How long an exclusive turn waits once granted before the test goes on: the tests that just
+/// gave their turns back may still be winding down where no turn reaches (their runtime's
+/// threads stopping, their SQLite connections closing on their own threads).
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Where a runtime's turn is kept. Its own lock orders requests from one runtime, so two of
 /// them at once still end up with one turn.
 type Slot = Arc<tokio::sync::Mutex<Weak<Held>>>;
@@ -107,6 +112,7 @@ pub async fn exclusive() -> Turn {
     );
     let turn = Arc::new(Held::Exclusive(TURNS.write().await));
     *held = Arc::downgrade(&turn);
+    tokio::time::sleep(SETTLE).await;
     Turn(turn)
 }
 
@@ -116,5 +122,7 @@ pub fn exclusive_blocking() -> Turn {
         Handle::try_current().is_err(),
         "in an async test, use `exclusive().await`"
     );
-    Turn(Arc::new(Held::Exclusive(TURNS.blocking_write())))
+    let turn = Turn(Arc::new(Held::Exclusive(TURNS.blocking_write())));
+    std::thread::sleep(SETTLE);
+    turn
 }
