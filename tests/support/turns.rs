@@ -21,8 +21,8 @@
 //! a turn itself. A runtime's turn ends when the last holder is dropped (the bot, the fake, the
 //! fake's server task), at the latest when the test's runtime shuts down with its tasks.
 //!
-//! Tests without a runtime (plain `#[test]`s) use the `_blocking` forms; they start no bot, so
-//! they need no registration.
+//! Code that cannot await (a plain `#[test]`, or a synchronous helper called from an async
+//! test) uses the `_blocking` forms. `grep -rn 'turns::exclusive' tests` lists the timing tests.
 
 use std::sync::{Arc, Mutex, Weak};
 
