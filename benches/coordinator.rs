@@ -8,6 +8,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+/// The benchmarks' test bots run on SQLite.
+pub const ON_POSTGRES: bool = false;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -110,7 +113,12 @@ async fn seed(
     step: i64,
 ) {
     let offsets = GuildSettings::default_reminder_offsets();
-    let mut tx = db.pool().begin().await.expect("begin");
+    let mut tx = db
+        .sqlite_pool()
+        .expect("SQLite")
+        .begin()
+        .await
+        .expect("begin");
     sqlx::query("INSERT INTO guild_settings (guild_id, next_task_number) VALUES ($1, $2) ON CONFLICT (guild_id) DO UPDATE SET next_task_number = excluded.next_task_number")
         .bind(guild as i64)
         .bind(count + 1)
@@ -280,7 +288,7 @@ async fn scheduler_cost(sizes: &Sizes) {
             let _: (Option<i64>,) = sqlx::query_as(
                 "SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL",
             )
-            .fetch_one(db.pool())
+            .fetch_one(db.sqlite_pool().expect("SQLite"))
             .await
             .expect("bare");
             bare.push(t.elapsed().as_secs_f64() * 1_000.0);
@@ -296,7 +304,7 @@ async fn scheduler_cost(sizes: &Sizes) {
                 ("next due", "EXPLAIN QUERY PLAN SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL"),
                 ("pending outbox", "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= 0 ORDER BY id LIMIT 10"),
             ] {
-                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql).fetch_all(db.pool()).await.expect("plan");
+                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql).fetch_all(db.sqlite_pool().expect("SQLite")).await.expect("plan");
                 let plan: Vec<String> = rows.into_iter().map(|r| r.3).collect();
                 println!("  plan, {what}: {}", plan.join(" | "));
             }
@@ -532,7 +540,12 @@ async fn lateness_and_idle(sizes: &Sizes) {
     let step_ms = sizes.lateness_spread_secs * 1_000 / sizes.lateness_duties.max(1);
     let mut dues = Vec::new();
     {
-        let mut tx = db.pool().begin().await.expect("begin");
+        let mut tx = db
+            .sqlite_pool()
+            .expect("SQLite")
+            .begin()
+            .await
+            .expect("begin");
         for i in 0..sizes.lateness_duties {
             let due = DateTime::from_timestamp(
                 (first + chrono::Duration::milliseconds(i * step_ms)).timestamp(),

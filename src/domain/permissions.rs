@@ -149,17 +149,52 @@ mod tests {
     const BOSS: UserId = UserId::new(4);
     const ROLE: RoleId = RoleId::new(77);
 
-    fn member(user_id: UserId) -> Actor {
-        Actor::new(user_id, &[], false, Some(ROLE))
+    /// Who asks.
+    #[derive(Debug, Clone, Copy)]
+    enum Who {
+        Manager,
+        /// The task's creator (a plain member).
+        Creator,
+        /// A plain member, the assignee where the task has one.
+        Assignee,
+        /// A plain member who neither created nor holds the task.
+        Other,
     }
 
-    fn manager() -> Actor {
-        Actor::new(BOSS, &[ROLE], false, Some(ROLE))
+    /// The task asked about: none, or one made by `CREATOR`, assigned to nobody or someone.
+    #[derive(Debug, Clone, Copy)]
+    enum On {
+        NoTask,
+        Unassigned,
+        AssignedToCreator,
+        AssignedToAssignee,
     }
 
-    fn task(assignee: Option<UserId>) -> Task {
+    use On::*;
+    use Who::*;
+
+    /// One row: who asks to do what on which task, and what `may` must answer: `Ok`, or the
+    /// refusal naming who would have been allowed.
+    type Row = (Who, Action, On, Result<(), Needed>);
+
+    fn actor(who: Who) -> Actor {
+        match who {
+            Manager => Actor::new(BOSS, &[ROLE], false, Some(ROLE)),
+            Creator => Actor::new(CREATOR, &[], false, Some(ROLE)),
+            Assignee => Actor::new(ASSIGNEE, &[], false, Some(ROLE)),
+            Other => Actor::new(OTHER, &[], false, Some(ROLE)),
+        }
+    }
+
+    fn task(on: On) -> Option<Task> {
+        let assignee = match on {
+            NoTask => return None,
+            Unassigned => None,
+            AssignedToCreator => Some(CREATOR),
+            AssignedToAssignee => Some(ASSIGNEE),
+        };
         let epoch = DateTime::from_timestamp(0, 0).unwrap_or_default();
-        Task {
+        Some(Task {
             id: 1,
             guild_id: GuildId::new(9),
             number: TaskNumber(1),
@@ -176,29 +211,60 @@ mod tests {
             created_at: epoch,
             updated_at: epoch,
             done_at: None,
-        }
+        })
     }
 
-    fn refused_needing(result: Result<(), Refusal>, needed: Needed) {
-        assert_eq!(result.map_err(|r| r.needed), Err(needed));
+    /// Checks every row, then fails once, naming each row that went wrong.
+    fn check(rows: &[Row]) {
+        let failures: Vec<String> = rows
+            .iter()
+            .filter_map(|&(who, action, on, want)| {
+                let got = may(&actor(who), action, task(on).as_ref()).map_err(|r| r.needed);
+                (got != want).then(|| {
+                    format!("{who:?} asking {action:?} on {on:?}: want {want:?}, got {got:?}")
+                })
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} of {} rows failed:\n{}",
+            failures.len(),
+            rows.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]
     fn manager_comes_from_role_or_server_permissions() {
-        assert!(Actor::new(UserId::new(1), &[ROLE], false, Some(ROLE)).is_manager);
-        assert!(Actor::new(UserId::new(1), &[], true, None).is_manager);
-        assert!(!Actor::new(UserId::new(1), &[ROLE], false, None).is_manager);
-        assert!(!Actor::new(UserId::new(1), &[RoleId::new(5)], false, Some(ROLE)).is_manager);
+        // (roles held, Administrator or Manage Server, configured manager role, is a manager)
+        let rows: [(&[RoleId], bool, Option<RoleId>, bool); 4] = [
+            (&[ROLE], false, Some(ROLE), true),
+            (&[], true, None, true),
+            (&[ROLE], false, None, false),
+            (&[RoleId::new(5)], false, Some(ROLE), false),
+        ];
+        for (roles, admin, role, want) in rows {
+            assert_eq!(
+                Actor::new(UserId::new(1), roles, admin, role).is_manager,
+                want,
+                "roles {roles:?}, admin {admin}, manager role {role:?}"
+            );
+        }
     }
 
     #[test]
     fn anyone_creates_unassigned_or_self_assigned_tasks() {
-        let me = member(OTHER);
-        assert!(may(&me, Action::CreateTask { assignee: None }, None).is_ok());
-        let for_me = Action::CreateTask {
-            assignee: Some(OTHER),
-        };
-        assert!(may(&me, for_me, None).is_ok());
+        check(&[
+            (Other, Action::CreateTask { assignee: None }, NoTask, Ok(())),
+            (
+                Other,
+                Action::CreateTask {
+                    assignee: Some(OTHER),
+                },
+                NoTask,
+                Ok(()),
+            ),
+        ]);
     }
 
     #[test]
@@ -206,85 +272,86 @@ mod tests {
         let for_someone = Action::CreateTask {
             assignee: Some(ASSIGNEE),
         };
-        refused_needing(may(&member(OTHER), for_someone, None), Needed::Manager);
-        assert!(may(&manager(), for_someone, None).is_ok());
-        let t = task(None);
-        refused_needing(
-            may(&member(CREATOR), Action::Assign, Some(&t)),
-            Needed::Manager,
-        );
-        assert!(may(&manager(), Action::Assign, Some(&t)).is_ok());
+        check(&[
+            (Other, for_someone, NoTask, Err(Needed::Manager)),
+            (Manager, for_someone, NoTask, Ok(())),
+            (Creator, Action::Assign, Unassigned, Err(Needed::Manager)),
+            (Manager, Action::Assign, Unassigned, Ok(())),
+        ]);
     }
 
     #[test]
     fn due_and_priority_belong_to_the_creator_only_while_unassigned_or_self_assigned() {
-        for field in [Field::Due, Field::Priority] {
-            let action = Action::Edit(field);
-            assert!(may(&member(CREATOR), action, Some(&task(None))).is_ok());
-            assert!(may(&member(CREATOR), action, Some(&task(Some(CREATOR)))).is_ok());
-            refused_needing(
-                may(&member(CREATOR), action, Some(&task(Some(ASSIGNEE)))),
-                Needed::ManagerOrOwningCreator,
-            );
-            refused_needing(
-                may(&member(ASSIGNEE), action, Some(&task(Some(ASSIGNEE)))),
-                Needed::ManagerOrOwningCreator,
-            );
-            assert!(may(&manager(), action, Some(&task(Some(ASSIGNEE)))).is_ok());
-        }
+        let refused = Err(Needed::ManagerOrOwningCreator);
+        let rows: Vec<Row> = [Field::Due, Field::Priority]
+            .into_iter()
+            .map(Action::Edit)
+            .flat_map(|edit| {
+                [
+                    (Creator, edit, Unassigned, Ok(())),
+                    (Creator, edit, AssignedToCreator, Ok(())),
+                    (Creator, edit, AssignedToAssignee, refused),
+                    (Assignee, edit, AssignedToAssignee, refused),
+                    (Manager, edit, AssignedToAssignee, Ok(())),
+                ]
+            })
+            .collect();
+        check(&rows);
     }
 
     #[test]
     fn title_description_project_belong_to_the_creator() {
-        for field in [Field::Title, Field::Description, Field::Project] {
-            let action = Action::Edit(field);
-            assert!(may(&member(CREATOR), action, Some(&task(Some(ASSIGNEE)))).is_ok());
-            refused_needing(
-                may(&member(ASSIGNEE), action, Some(&task(Some(ASSIGNEE)))),
-                Needed::ManagerOrCreator,
-            );
-            assert!(may(&manager(), action, Some(&task(None))).is_ok());
-        }
+        let rows: Vec<Row> = [Field::Title, Field::Description, Field::Project]
+            .into_iter()
+            .map(Action::Edit)
+            .flat_map(|edit| {
+                [
+                    (Creator, edit, AssignedToAssignee, Ok(())),
+                    (
+                        Assignee,
+                        edit,
+                        AssignedToAssignee,
+                        Err(Needed::ManagerOrCreator),
+                    ),
+                    (Manager, edit, Unassigned, Ok(())),
+                ]
+            })
+            .collect();
+        check(&rows);
     }
 
     #[test]
     fn progress_is_for_manager_assignee_and_creator() {
-        let t = task(Some(ASSIGNEE));
-        assert!(may(&member(ASSIGNEE), Action::Progress, Some(&t)).is_ok());
-        assert!(may(&member(CREATOR), Action::Progress, Some(&t)).is_ok());
-        assert!(may(&manager(), Action::Progress, Some(&t)).is_ok());
-        refused_needing(
-            may(&member(OTHER), Action::Progress, Some(&t)),
-            Needed::ManagerAssigneeOrCreator,
-        );
+        check(&[
+            (Assignee, Action::Progress, AssignedToAssignee, Ok(())),
+            (Creator, Action::Progress, AssignedToAssignee, Ok(())),
+            (Manager, Action::Progress, AssignedToAssignee, Ok(())),
+            (
+                Other,
+                Action::Progress,
+                AssignedToAssignee,
+                Err(Needed::ManagerAssigneeOrCreator),
+            ),
+        ]);
     }
 
     #[test]
     fn delete_follows_the_owning_creator_rule() {
-        assert!(may(&member(CREATOR), Action::Delete, Some(&task(None))).is_ok());
-        refused_needing(
-            may(
-                &member(CREATOR),
-                Action::Delete,
-                Some(&task(Some(ASSIGNEE))),
-            ),
-            Needed::ManagerOrOwningCreator,
-        );
-        refused_needing(
-            may(
-                &member(ASSIGNEE),
-                Action::Delete,
-                Some(&task(Some(ASSIGNEE))),
-            ),
-            Needed::ManagerOrOwningCreator,
-        );
-        assert!(may(&manager(), Action::Delete, Some(&task(Some(ASSIGNEE)))).is_ok());
+        let refused = Err(Needed::ManagerOrOwningCreator);
+        check(&[
+            (Creator, Action::Delete, Unassigned, Ok(())),
+            (Creator, Action::Delete, AssignedToAssignee, refused),
+            (Assignee, Action::Delete, AssignedToAssignee, refused),
+            (Manager, Action::Delete, AssignedToAssignee, Ok(())),
+        ]);
     }
 
     #[test]
     fn managing_projects_config_and_standups_needs_a_manager() {
-        refused_needing(may(&member(CREATOR), Action::Manage, None), Needed::Manager);
-        assert!(may(&manager(), Action::Manage, None).is_ok());
+        check(&[
+            (Creator, Action::Manage, NoTask, Err(Needed::Manager)),
+            (Manager, Action::Manage, NoTask, Ok(())),
+        ]);
     }
 
     #[test]

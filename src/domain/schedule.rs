@@ -448,7 +448,7 @@ fn days_text(days: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{NaiveDateTime, TimeZone};
     use chrono_tz::{America::New_York, Europe::Berlin};
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -514,171 +514,100 @@ mod tests {
         week
     }
 
-    // ---- Plain times and days ----
-
-    #[test]
-    fn plain_time_defaults_to_weekdays() {
-        let standup = schedule("09:30", None);
-        assert_eq!(standup.expr(), "30 9 * * 1-5");
-        assert_eq!(standup.describe(), "09:30 Mon–Fri");
-    }
-
-    #[test]
-    fn friday_run_is_followed_by_monday_run() {
-        let standup = schedule("09:30", None);
-        // Friday 2026-01-16 09:30 CET.
-        let friday = utc(2026, 1, 16, 8, 30);
-        assert_eq!(next(&standup, friday, Berlin), utc(2026, 1, 19, 8, 30));
-        assert_eq!(
-            next(&standup, friday - chrono::Duration::minutes(1), Berlin),
-            friday
+    /// Fails once for a table, listing every row that went wrong (empty: all passed).
+    fn assert_rows(rows: usize, failures: Vec<String>) {
+        assert!(
+            failures.is_empty(),
+            "{} of {rows} rows failed:\n{}",
+            failures.len(),
+            failures.join("\n")
         );
     }
 
-    #[test]
-    fn daily_runs_on_weekends_too() {
-        let daily = schedule("09:30", Some("daily"));
-        assert_eq!(daily.expr(), "30 9 * * *");
-        assert_eq!(daily.describe(), "09:30 every day");
-        let week = runs(&daily, utc(2026, 1, 16, 8, 30), Berlin, 3);
-        assert_eq!(
-            week,
-            [
-                utc(2026, 1, 17, 8, 30),
-                utc(2026, 1, 18, 8, 30),
-                utc(2026, 1, 19, 8, 30)
-            ]
-        );
-    }
+    // ---- Reading schedules ----
 
     #[test]
-    fn every_day_spellings_mean_daily() {
-        for days in [
-            "daily",
-            "every day",
-            "Everyday",
-            "  DAILY ",
-            "mon-sun",
-            "sun,weekdays,sat",
-        ] {
-            assert_eq!(schedule("9:30", Some(days)).expr(), "30 9 * * *", "{days}");
-        }
-    }
-
-    #[test]
-    fn day_list_runs_on_those_days_only() {
-        let standup = schedule("17:00", Some("mon,wed,fri"));
-        assert_eq!(standup.expr(), "0 17 * * 1,3,5");
-        assert_eq!(standup.describe(), "17:00 Mon, Wed, Fri");
-        // From Monday 2026-01-12 noon UTC, in UTC+1.
-        let week = runs(&standup, utc(2026, 1, 12, 12, 0), Berlin, 4);
-        assert_eq!(
-            week,
-            [
-                utc(2026, 1, 12, 16, 0),
-                utc(2026, 1, 14, 16, 0),
-                utc(2026, 1, 16, 16, 0),
-                utc(2026, 1, 19, 16, 0)
-            ]
-        );
-    }
-
-    #[test]
-    fn day_names_ranges_and_aliases_are_read() {
-        let cases = [
-            ("tue-thu", "2-4", "Tue–Thu"),
-            ("Monday, Wednesday, Friday", "1,3,5", "Mon, Wed, Fri"),
-            ("mon wed", "1,3", "Mon, Wed"),
-            ("mon - fri", "1-5", "Mon–Fri"),
-            ("weekdays", "1-5", "Mon–Fri"),
-            ("weekends", "0,6", "Sat, Sun"),
-            ("sun", "0", "Sun"),
-            ("fri-mon", "0,1,5,6", "Mon, Fri–Sun"),
-            ("tues,thurs", "2,4", "Tue, Thu"),
+    fn times_and_days_are_read() {
+        // (time, days, stored crontab, description if checked)
+        #[rustfmt::skip]
+        let rows: Vec<(&str, Option<&str>, &str, Option<&str>)> = vec![
+            // A plain time means weekdays.
+            ("09:30",        None,                              "30 9 * * 1-5",     Some("09:30 Mon–Fri")),
+            // Every spelling of every day.
+            ("09:30",        Some("daily"),                     "30 9 * * *",       Some("09:30 every day")),
+            ("9:30",         Some("daily"),                     "30 9 * * *",       None),
+            ("9:30",         Some("every day"),                 "30 9 * * *",       None),
+            ("9:30",         Some("Everyday"),                  "30 9 * * *",       None),
+            ("9:30",         Some("  DAILY "),                  "30 9 * * *",       None),
+            ("9:30",         Some("mon-sun"),                   "30 9 * * *",       None),
+            ("9:30",         Some("sun,weekdays,sat"),          "30 9 * * *",       None),
+            // Day lists, names, ranges and aliases.
+            ("17:00",        Some("mon,wed,fri"),               "0 17 * * 1,3,5",   Some("17:00 Mon, Wed, Fri")),
+            ("09:30",        Some("tue-thu"),                   "30 9 * * 2-4",     Some("09:30 Tue–Thu")),
+            ("09:30",        Some("Monday, Wednesday, Friday"), "30 9 * * 1,3,5",   Some("09:30 Mon, Wed, Fri")),
+            ("09:30",        Some("mon wed"),                   "30 9 * * 1,3",     Some("09:30 Mon, Wed")),
+            ("09:30",        Some("mon - fri"),                 "30 9 * * 1-5",     Some("09:30 Mon–Fri")),
+            ("09:30",        Some("weekdays"),                  "30 9 * * 1-5",     Some("09:30 Mon–Fri")),
+            ("09:30",        Some("weekends"),                  "30 9 * * 0,6",     Some("09:30 Sat, Sun")),
+            ("09:30",        Some("sun"),                       "30 9 * * 0",       Some("09:30 Sun")),
+            ("09:30",        Some("fri-mon"),                   "30 9 * * 0,1,5,6", Some("09:30 Mon, Fri–Sun")),
+            ("09:30",        Some("tues,thurs"),                "30 9 * * 2,4",     Some("09:30 Tue, Thu")),
+            // Twelve- and twenty-four-hour times.
+            ("09:30",        None,                              "30 9 * * 1-5",     None),
+            ("9:30",         None,                              "30 9 * * 1-5",     None),
+            ("9am",          None,                              "0 9 * * 1-5",      None),
+            ("9 AM",         None,                              "0 9 * * 1-5",      None),
+            ("17:00",        None,                              "0 17 * * 1-5",     None),
+            ("5:30pm",       None,                              "30 17 * * 1-5",    Some("17:30 Mon–Fri")),
+            ("12am",         None,                              "0 0 * * 1-5",      None),
+            ("12:15pm",      None,                              "15 12 * * 1-5",    None),
+            ("00:00",        None,                              "0 0 * * 1-5",      None),
+            ("23:59",        None,                              "59 23 * * 1-5",    None),
+            ("noon",         None,                              "0 12 * * 1-5",     None),
+            // A crontab for weekdays reads as the plain form does.
+            ("30 9 * * 1-5", None,                              "30 9 * * 1-5",     Some("09:30 Mon–Fri")),
         ];
-        for (days, dow, described) in cases {
-            let standup = schedule("09:30", Some(days));
-            assert_eq!(standup.expr(), format!("30 9 * * {dow}"), "{days}");
-            assert_eq!(standup.describe(), format!("09:30 {described}"), "{days}");
-        }
+        let failures = rows
+            .iter()
+            .filter_map(|(time, days, expr, described)| {
+                let read = schedule(time, *days);
+                let got = (read.expr().to_string(), read.describe());
+                let fine = got.0 == *expr && described.is_none_or(|d| got.1 == d);
+                (!fine)
+                    .then(|| format!("{time:?} {days:?}: want {expr:?} {described:?}, got {got:?}"))
+            })
+            .collect();
+        assert_rows(rows.len(), failures);
     }
 
     #[test]
-    fn twelve_and_twenty_four_hour_times_are_read() {
-        let cases = [
-            ("09:30", "30 9"),
-            ("9:30", "30 9"),
-            ("9am", "0 9"),
-            ("9 AM", "0 9"),
-            ("17:00", "0 17"),
-            ("5:30pm", "30 17"),
-            ("12am", "0 0"),
-            ("12:15pm", "15 12"),
-            ("00:00", "0 0"),
-            ("23:59", "59 23"),
-            ("noon", "0 12"),
+    fn crontabs_are_normalized_where_simple_and_kept_as_written_otherwise() {
+        // (crontab as typed, stored crontab if checked, description if checked)
+        #[rustfmt::skip]
+        let rows: Vec<(&str, Option<&str>, Option<&str>)> = vec![
+            // Simple weekday fields are normalized.
+            ("  30  09 * *   MON-FRI ", Some("30 9 * * 1-5"),  None),
+            ("0 9 ? * 1,2,3,4,5",       Some("0 9 * * 1-5"),   None),
+            ("0 9 * * fri-sun",         Some("0 9 * * 0,5,6"), None),
+            // Sunday is 0, 7 or SUN.
+            ("0 10 * * 0",              Some("0 10 * * 0"),    Some("10:00 Sun")),
+            ("0 10 * * 7",              Some("0 10 * * 0"),    Some("10:00 Sun")),
+            ("0 10 * * SUN",            Some("0 10 * * 0"),    Some("10:00 Sun")),
+            ("0 10 * * 6-7",            None,                  Some("10:00 Sat, Sun")),
+            // Anything else is kept, and described, as written.
+            ("0 9 1 * *",               Some("0 9 1 * *"),     Some("0 9 1 * *")),
+            ("0 9 * * 1-5/2",           None,                  Some("0 9 * * 1-5/2")),
         ];
-        for (time, fields) in cases {
-            assert_eq!(
-                schedule(time, None).expr(),
-                format!("{fields} * * 1-5"),
-                "{time}"
-            );
-        }
-        assert_eq!(schedule("5:30pm", None).describe(), "17:30 Mon–Fri");
-    }
-
-    // ---- Crontabs ----
-
-    #[test]
-    fn crontab_weekdays_match_the_plain_form() {
-        let standup = schedule("30 9 * * 1-5", None);
-        assert_eq!(standup.expr(), "30 9 * * 1-5");
-        assert_eq!(standup.describe(), "09:30 Mon–Fri");
-        let friday = utc(2026, 1, 16, 8, 30);
-        assert_eq!(next(&standup, friday, Berlin), utc(2026, 1, 19, 8, 30));
-    }
-
-    #[test]
-    fn crontab_is_normalized_for_simple_weekday_fields() {
-        assert_eq!(crontab("  30  09 * *   MON-FRI ").expr(), "30 9 * * 1-5");
-        assert_eq!(crontab("0 9 ? * 1,2,3,4,5").expr(), "0 9 * * 1-5");
-        assert_eq!(crontab("0 9 * * fri-sun").expr(), "0 9 * * 0,5,6");
-    }
-
-    #[test]
-    fn sunday_is_0_or_7_or_sun() {
-        // Wednesday 2026-01-14; the next Sunday is 2026-01-18.
-        let wednesday = utc(2026, 1, 14, 12, 0);
-        for expr in ["0 10 * * 0", "0 10 * * 7", "0 10 * * SUN"] {
-            let sunday = crontab(expr);
-            assert_eq!(sunday.expr(), "0 10 * * 0", "{expr}");
-            assert_eq!(sunday.describe(), "10:00 Sun", "{expr}");
-            assert_eq!(next(&sunday, wednesday, Berlin), utc(2026, 1, 18, 9, 0));
-        }
-        assert_eq!(crontab("0 10 * * 6-7").describe(), "10:00 Sat, Sun");
-    }
-
-    #[test]
-    fn complex_crontab_is_kept_and_described_as_written() {
-        let first_of_month = crontab("0 9 1 * *");
-        assert_eq!(first_of_month.expr(), "0 9 1 * *");
-        assert_eq!(first_of_month.describe(), "0 9 1 * *");
-        assert_eq!(
-            next(&first_of_month, utc(2026, 1, 14, 12, 0), Berlin),
-            utc(2026, 2, 1, 8, 0)
-        );
-        let every_other_day = crontab("0 9 * * 1-5/2");
-        assert_eq!(every_other_day.describe(), "0 9 * * 1-5/2");
-    }
-
-    #[test]
-    fn crontab_uses_posix_dom_or_dow() {
-        // Either the 1st of the month or a Monday, as in Vixie cron.
-        let standup = crontab("0 9 1 * 1");
-        // From Friday 2026-01-30: Sunday 2026-02-01, then Monday 2026-02-02.
-        let week = runs(&standup, utc(2026, 1, 30, 12, 0), Berlin, 2);
-        assert_eq!(week, [utc(2026, 2, 1, 8, 0), utc(2026, 2, 2, 8, 0)]);
+        let failures = rows
+            .iter()
+            .filter_map(|(typed, expr, described)| {
+                let read = crontab(typed);
+                let got = (read.expr().to_string(), read.describe());
+                let fine = expr.is_none_or(|e| got.0 == e) && described.is_none_or(|d| got.1 == d);
+                (!fine).then(|| format!("{typed:?}: want {expr:?} {described:?}, got {got:?}"))
+            })
+            .collect();
+        assert_rows(rows.len(), failures);
     }
 
     #[test]
@@ -690,69 +619,138 @@ mod tests {
             schedule("0 10 * * 7", None),
             schedule("15 8 1,15 * *", None),
         ];
-        for original in all {
-            let rebuilt = crontab(original.expr());
-            assert_eq!(rebuilt.expr(), original.expr());
-            assert_eq!(rebuilt.describe(), original.describe());
-            let after = utc(2026, 5, 5, 5, 5);
-            assert_eq!(
-                rebuilt.next_after(after, New_York),
-                original.next_after(after, New_York)
-            );
-        }
+        let after = utc(2026, 5, 5, 5, 5);
+        let failures = all
+            .iter()
+            .filter_map(|original| {
+                let rebuilt = crontab(original.expr());
+                let fine = rebuilt.expr() == original.expr()
+                    && rebuilt.describe() == original.describe()
+                    && rebuilt.next_after(after, New_York) == original.next_after(after, New_York);
+                (!fine).then(|| format!("{:?} rebuilt differs", original.expr()))
+            })
+            .collect();
+        assert_rows(all.len(), failures);
+    }
+
+    // ---- Next runs ----
+
+    #[test]
+    fn next_runs() {
+        let weekdays = schedule("09:30", None);
+        let daily = schedule("09:30", Some("daily"));
+        let late = schedule("23:30", None);
+        let crontab_weekdays = schedule("30 9 * * 1-5", None);
+        let berlin_0230 = schedule("02:30", Some("daily"));
+        let new_york_0130 = schedule("01:30", Some("daily"));
+        // Friday 2026-01-16 09:30 CET; Wednesday 2026-01-14.
+        let friday = utc(2026, 1, 16, 8, 30);
+        let wednesday = utc(2026, 1, 14, 12, 0);
+        let daily_run = utc(2026, 1, 14, 8, 30);
+        let minute_before = friday - chrono::Duration::minutes(1);
+        let second_before = daily_run - chrono::Duration::seconds(1);
+        // (schedule, after, zone, next run)
+        #[rustfmt::skip]
+        let rows: Vec<(StandupSchedule, DateTime<Utc>, Tz, DateTime<Utc>)> = vec![
+            // A Friday run is followed by Monday's.
+            (weekdays.clone(),        friday,                   Berlin,   utc(2026, 1, 19, 8, 30)),
+            (weekdays.clone(),        minute_before,            Berlin,   friday),
+            (crontab_weekdays,        friday,                   Berlin,   utc(2026, 1, 19, 8, 30)),
+            // Sunday as 0, 7 or SUN; the 1st of the month.
+            (crontab("0 10 * * 0"),   wednesday,                Berlin,   utc(2026, 1, 18, 9, 0)),
+            (crontab("0 10 * * 7"),   wednesday,                Berlin,   utc(2026, 1, 18, 9, 0)),
+            (crontab("0 10 * * SUN"), wednesday,                Berlin,   utc(2026, 1, 18, 9, 0)),
+            (crontab("0 9 1 * *"),    wednesday,                Berlin,   utc(2026, 2, 1, 8, 0)),
+            // Local time, winter (CET, UTC+1; EST, UTC-5) and summer (CEST, UTC+2; EDT, UTC-4).
+            (weekdays.clone(),        wednesday,                Berlin,   utc(2026, 1, 15, 8, 30)),
+            (weekdays.clone(),        utc(2026, 7, 1, 6, 0),    Berlin,   utc(2026, 7, 1, 7, 30)),
+            (weekdays.clone(),        utc(2026, 1, 14, 15, 0),  New_York, utc(2026, 1, 15, 14, 30)),
+            (weekdays.clone(),        utc(2026, 7, 1, 12, 0),   New_York, utc(2026, 7, 1, 13, 30)),
+            // The local date decides the day: 23:30 Friday in New York is Saturday in UTC.
+            (late.clone(),            utc(2026, 1, 16, 4, 30),  New_York, utc(2026, 1, 17, 4, 30)),
+            (late,                    utc(2026, 1, 17, 4, 30),  New_York, utc(2026, 1, 20, 4, 30)),
+            // A restart inside the repeated hour does not run again (croner alone answers with
+            // the earlier 02:30, already past, in Berlin), nor between the two New York 01:30s.
+            (berlin_0230.clone(),     utc(2026, 10, 25, 1, 10), Berlin,   utc(2026, 10, 26, 1, 30)),
+            (new_york_0130.clone(),   utc(2026, 11, 1, 6, 10),  New_York, utc(2026, 11, 2, 6, 30)),
+            (new_york_0130,           utc(2026, 11, 1, 6, 0),   New_York, utc(2026, 11, 2, 6, 30)),
+            // A restart just before the gap (01:59 CET on spring-forward day) still runs then.
+            (berlin_0230,             utc(2026, 3, 29, 0, 59),  Berlin,   utc(2026, 3, 29, 1, 0)),
+            // The next run is strictly after the given instant.
+            (daily.clone(),           daily_run,                Berlin,   utc(2026, 1, 15, 8, 30)),
+            (daily,                   second_before,            Berlin,   daily_run),
+        ];
+        let failures = rows
+            .iter()
+            .filter_map(|(schedule, after, zone, want)| {
+                let got = schedule.next_after(*after, *zone);
+                (got != Some(*want)).then(|| {
+                    format!(
+                        "{} after {after} in {zone}: want {want}, got {got:?}",
+                        schedule.expr()
+                    )
+                })
+            })
+            .collect();
+        assert_rows(rows.len(), failures);
+    }
+
+    #[test]
+    fn runs_follow_each_other() {
+        // (schedule, from, zone, the next runs in order)
+        let rows = [
+            // Daily runs on weekends too.
+            (
+                schedule("09:30", Some("daily")),
+                utc(2026, 1, 16, 8, 30),
+                Berlin,
+                vec![
+                    utc(2026, 1, 17, 8, 30),
+                    utc(2026, 1, 18, 8, 30),
+                    utc(2026, 1, 19, 8, 30),
+                ],
+            ),
+            // A day list runs on those days only: from Monday 2026-01-12 noon UTC, in UTC+1.
+            (
+                schedule("17:00", Some("mon,wed,fri")),
+                utc(2026, 1, 12, 12, 0),
+                Berlin,
+                vec![
+                    utc(2026, 1, 12, 16, 0),
+                    utc(2026, 1, 14, 16, 0),
+                    utc(2026, 1, 16, 16, 0),
+                    utc(2026, 1, 19, 16, 0),
+                ],
+            ),
+            // POSIX day-of-month OR day-of-week, as in Vixie cron: the 1st or a Monday. From
+            // Friday 2026-01-30: Sunday 2026-02-01, then Monday 2026-02-02.
+            (
+                crontab("0 9 1 * 1"),
+                utc(2026, 1, 30, 12, 0),
+                Berlin,
+                vec![utc(2026, 2, 1, 8, 0), utc(2026, 2, 2, 8, 0)],
+            ),
+        ];
+        let failures = rows
+            .iter()
+            .filter_map(|(schedule, from, zone, want)| {
+                let got = runs(schedule, *from, *zone, want.len());
+                (got != *want).then(|| {
+                    format!(
+                        "{} from {from} in {zone}: want {want:?}, got {got:?}",
+                        schedule.expr()
+                    )
+                })
+            })
+            .collect();
+        assert_rows(rows.len(), failures);
     }
 
     // ---- Refusals ----
 
     #[test]
-    fn days_with_crontab_is_refused() {
-        let message = refusal("30 9 * * 1-5", Some("mon"));
-        assert!(
-            message.contains("`days` can't be combined with a crontab"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn crontab_firing_more_than_once_a_day_is_refused() {
-        for expr in [
-            "*/15 9 * * *",
-            "0 9,17 * * *",
-            "0 * * * *",
-            "0 9-17 * * *",
-            "0,30 9 * * *",
-            "0 */2 * * *",
-        ] {
-            let message = refusal(expr, None);
-            assert!(message.contains("one plain number"), "{expr}: {message}");
-            assert!(StandupSchedule::from_expr(expr).is_err(), "{expr}");
-        }
-    }
-
-    #[test]
-    fn garbage_crontab_is_refused_with_the_crontab_help() {
-        for expr in [
-            "a b c d e",
-            "0 9 * * 1 5",
-            "0 9 * *",
-            "@daily",
-            "60 9 * * *",
-            "0 24 * * *",
-            "0 9 32 * *",
-            "0 9 * 13 *",
-            "0 9 * * 8",
-            "0 9 * * funday",
-            "0 9 31 2 *",
-        ] {
-            let message = refusal(expr, None);
-            assert!(message.contains("5 fields"), "{expr}: {message}");
-        }
-        assert!(StandupSchedule::from_expr("").is_err());
-    }
-
-    #[test]
-    fn bad_times_are_refused_with_the_accepted_forms() {
-        for time in [
+    fn refusals_say_what_is_accepted() {
+        let bad_times = [
             "25:00",
             "9:75",
             "noonish",
@@ -767,195 +765,217 @@ mod tests {
             "-1:00",
             "nine",
             "half past 9",
-        ] {
-            let message = refusal(time, None);
-            assert!(message.contains("`09:30`"), "{time}: {message}");
-            assert!(message.contains("`5:30pm`"), "{time}: {message}");
-            assert!(message.contains("`30 9 * * 1-5`"), "{time}: {message}");
+        ];
+        // (time, days, what the refusal must say)
+        #[rustfmt::skip]
+        let mut rows: Vec<(&str, Option<&str>, Vec<&str>)> = vec![
+            // `days` together with a crontab.
+            ("30 9 * * 1-5",   Some("mon"),          vec!["`days` can't be combined with a crontab"]),
+            // A crontab firing more than once a day.
+            ("*/15 9 * * *",   None,                 vec!["one plain number"]),
+            ("0 9,17 * * *",   None,                 vec!["one plain number"]),
+            ("0 * * * *",      None,                 vec!["one plain number"]),
+            ("0 9-17 * * *",   None,                 vec!["one plain number"]),
+            ("0,30 9 * * *",   None,                 vec!["one plain number"]),
+            ("0 */2 * * *",    None,                 vec!["one plain number"]),
+            // A crontab that can't be read, or never fires.
+            ("a b c d e",      None,                 vec!["5 fields"]),
+            ("0 9 * * 1 5",    None,                 vec!["5 fields"]),
+            ("0 9 * *",        None,                 vec!["5 fields"]),
+            ("@daily",         None,                 vec!["5 fields"]),
+            ("60 9 * * *",     None,                 vec!["5 fields"]),
+            ("0 24 * * *",     None,                 vec!["5 fields"]),
+            ("0 9 32 * *",     None,                 vec!["5 fields"]),
+            ("0 9 * 13 *",     None,                 vec!["5 fields"]),
+            ("0 9 * * 8",      None,                 vec!["5 fields"]),
+            ("0 9 * * funday", None,                 vec!["5 fields"]),
+            ("0 9 31 2 *",     None,                 vec!["5 fields"]),
+            // Unknown days, and empty ones.
+            ("09:30",          Some("funday"),       vec!["I don't know the day", "`tue-thu`"]),
+            ("09:30",          Some("mon,blursday"), vec!["I don't know the day", "`tue-thu`"]),
+            ("09:30",          Some("mon-"),         vec!["I don't know the day", "`tue-thu`"]),
+            ("09:30",          Some("mon-wed-fri"),  vec!["I don't know the day", "`tue-thu`"]),
+            ("09:30",          Some("monday-ish"),   vec!["I don't know the day", "`tue-thu`"]),
+            ("09:30",          Some(""),             vec!["empty", "`daily`"]),
+            ("09:30",          Some("  "),           vec!["empty", "`daily`"]),
+            ("09:30",          Some(","),            vec!["empty", "`daily`"]),
+            ("09:30",          Some(", ,"),          vec!["empty", "`daily`"]),
+        ];
+        // Times that can't be read: the accepted forms.
+        for time in bad_times {
+            rows.push((time, None, vec!["`09:30`", "`5:30pm`", "`30 9 * * 1-5`"]));
         }
+        let failures = rows
+            .iter()
+            .filter_map(|(time, days, needles)| {
+                let message = refusal(time, *days);
+                let missing: Vec<&&str> =
+                    needles.iter().filter(|n| !message.contains(**n)).collect();
+                (!missing.is_empty())
+                    .then(|| format!("{time:?} {days:?}: {missing:?} not in {message:?}"))
+            })
+            .collect();
+        assert_rows(rows.len(), failures);
     }
 
     #[test]
-    fn unknown_or_empty_days_are_refused_with_the_accepted_forms() {
-        for days in [
-            "funday",
-            "mon,blursday",
-            "mon-",
-            "mon-wed-fri",
-            "monday-ish",
-        ] {
-            let message = refusal("09:30", Some(days));
-            assert!(
-                message.contains("I don't know the day"),
-                "{days}: {message}"
-            );
-            assert!(message.contains("`tue-thu`"), "{days}: {message}");
-        }
-        for days in ["", "  ", ",", ", ,"] {
-            let message = refusal("09:30", Some(days));
-            assert!(message.contains("empty"), "{days:?}: {message}");
-            assert!(message.contains("`daily`"), "{days:?}: {message}");
-        }
-    }
-
-    // ---- Time zones ----
-
-    #[test]
-    fn runs_at_local_time_in_berlin() {
-        let standup = schedule("09:30", None);
-        // Winter (CET, UTC+1) and summer (CEST, UTC+2), both from a Wednesday.
-        assert_eq!(
-            next(&standup, utc(2026, 1, 14, 12, 0), Berlin),
-            utc(2026, 1, 15, 8, 30)
-        );
-        assert_eq!(
-            next(&standup, utc(2026, 7, 1, 6, 0), Berlin),
-            utc(2026, 7, 1, 7, 30)
-        );
-    }
-
-    #[test]
-    fn runs_at_local_time_in_new_york() {
-        let standup = schedule("09:30", None);
-        // Winter (EST, UTC-5) and summer (EDT, UTC-4), both from a Wednesday.
-        assert_eq!(
-            next(&standup, utc(2026, 1, 14, 15, 0), New_York),
-            utc(2026, 1, 15, 14, 30)
-        );
-        assert_eq!(
-            next(&standup, utc(2026, 7, 1, 12, 0), New_York),
-            utc(2026, 7, 1, 13, 30)
-        );
-    }
-
-    #[test]
-    fn local_date_not_utc_date_decides_the_day() {
-        // 23:30 Friday in New York is already Saturday in UTC.
-        let standup = schedule("23:30", None);
-        let thursday_night = utc(2026, 1, 16, 4, 30);
-        assert_eq!(
-            next(&standup, thursday_night, New_York),
-            utc(2026, 1, 17, 4, 30)
-        );
-        assert_eq!(
-            next(&standup, utc(2026, 1, 17, 4, 30), New_York),
-            utc(2026, 1, 20, 4, 30)
-        );
+    fn from_expr_refuses_crontabs_that_are_not_once_a_day() {
+        let rows = [
+            "*/15 9 * * *",
+            "0 9,17 * * *",
+            "0 * * * *",
+            "0 9-17 * * *",
+            "0,30 9 * * *",
+            "0 */2 * * *",
+            "",
+        ];
+        let failures = rows
+            .iter()
+            .filter(|expr| StandupSchedule::from_expr(expr).is_ok())
+            .map(|expr| format!("{expr:?} was accepted"))
+            .collect();
+        assert_rows(rows.len(), failures);
     }
 
     // ---- Daylight saving ----
 
     #[test]
-    fn berlin_spring_forward_week_has_one_run_a_day() {
-        // Clocks jump 02:00 -> 03:00 on Sunday 2026-03-29.
-        let morning = week_of_daily_runs("09:30", Berlin, date(2026, 3, 26));
-        assert_eq!(morning[2], utc(2026, 3, 28, 8, 30));
-        assert_eq!(morning[3], utc(2026, 3, 29, 7, 30));
-
-        let in_gap = week_of_daily_runs("02:30", Berlin, date(2026, 3, 26));
-        assert_eq!(in_gap[2], utc(2026, 3, 28, 1, 30));
-        // 02:30 doesn't exist that day: the run is at 03:00 CEST.
-        assert_eq!(in_gap[3], utc(2026, 3, 29, 1, 0));
-        assert_eq!(
-            in_gap[3].with_timezone(&Berlin).naive_local(),
-            date(2026, 3, 29).and_hms_opt(3, 0, 0).unwrap()
+    fn dst_weeks_have_one_run_a_day() {
+        let at_3 = |d: NaiveDate| d.and_hms_opt(3, 0, 0).unwrap();
+        // (time, zone, first of the 7 days walked, runs checked by index, and a run whose
+        // local wall time is checked: the end of the gap)
+        type Row = (
+            &'static str,
+            Tz,
+            NaiveDate,
+            Vec<(usize, DateTime<Utc>)>,
+            Option<(usize, NaiveDateTime)>,
         );
-        assert_eq!(in_gap[4], utc(2026, 3, 30, 0, 30));
-    }
-
-    #[test]
-    fn berlin_fall_back_week_has_one_run_a_day() {
-        // Clocks go back 03:00 -> 02:00 on Sunday 2026-10-25.
-        let morning = week_of_daily_runs("09:30", Berlin, date(2026, 10, 22));
-        assert_eq!(morning[2], utc(2026, 10, 24, 7, 30));
-        assert_eq!(morning[3], utc(2026, 10, 25, 8, 30));
-
-        let repeated = week_of_daily_runs("02:30", Berlin, date(2026, 10, 22));
-        assert_eq!(repeated[2], utc(2026, 10, 24, 0, 30));
-        // 02:30 happens twice: the run is the first one, 02:30 CEST.
-        assert_eq!(repeated[3], utc(2026, 10, 25, 0, 30));
-        assert_eq!(repeated[4], utc(2026, 10, 26, 1, 30));
-    }
-
-    #[test]
-    fn new_york_spring_forward_week_has_one_run_a_day() {
-        // Clocks jump 02:00 -> 03:00 on Sunday 2026-03-08.
-        let morning = week_of_daily_runs("09:30", New_York, date(2026, 3, 5));
-        assert_eq!(morning[2], utc(2026, 3, 7, 14, 30));
-        assert_eq!(morning[3], utc(2026, 3, 8, 13, 30));
-
-        let in_gap = week_of_daily_runs("02:30", New_York, date(2026, 3, 5));
-        assert_eq!(in_gap[2], utc(2026, 3, 7, 7, 30));
-        // 02:30 doesn't exist that day: the run is at 03:00 EDT.
-        assert_eq!(in_gap[3], utc(2026, 3, 8, 7, 0));
-        assert_eq!(
-            in_gap[3].with_timezone(&New_York).naive_local(),
-            date(2026, 3, 8).and_hms_opt(3, 0, 0).unwrap()
-        );
-        assert_eq!(in_gap[4], utc(2026, 3, 9, 6, 30));
-
-        // 01:30 is before the gap and unaffected.
-        let before_gap = week_of_daily_runs("01:30", New_York, date(2026, 3, 5));
-        assert_eq!(before_gap[3], utc(2026, 3, 8, 6, 30));
-        assert_eq!(before_gap[4], utc(2026, 3, 9, 5, 30));
-    }
-
-    #[test]
-    fn new_york_fall_back_week_has_one_run_a_day() {
-        // Clocks go back 02:00 -> 01:00 on Sunday 2026-11-01.
-        let morning = week_of_daily_runs("09:30", New_York, date(2026, 10, 29));
-        assert_eq!(morning[2], utc(2026, 10, 31, 13, 30));
-        assert_eq!(morning[3], utc(2026, 11, 1, 14, 30));
-
-        let repeated = week_of_daily_runs("01:30", New_York, date(2026, 10, 29));
-        assert_eq!(repeated[2], utc(2026, 10, 31, 5, 30));
-        // 01:30 happens twice: the run is the first one, 01:30 EDT.
-        assert_eq!(repeated[3], utc(2026, 11, 1, 5, 30));
-        assert_eq!(repeated[4], utc(2026, 11, 2, 6, 30));
-
-        // 02:30 comes once that day (in EST).
-        let after_repeat = week_of_daily_runs("02:30", New_York, date(2026, 10, 29));
-        assert_eq!(after_repeat[2], utc(2026, 10, 31, 6, 30));
-        assert_eq!(after_repeat[3], utc(2026, 11, 1, 7, 30));
-    }
-
-    #[test]
-    fn restart_inside_repeated_hour_does_not_run_again() {
-        // croner alone answers with the earlier 02:30 (already past) here.
-        let berlin = schedule("02:30", Some("daily"));
-        let second_0210 = utc(2026, 10, 25, 1, 10);
-        assert_eq!(next(&berlin, second_0210, Berlin), utc(2026, 10, 26, 1, 30));
-
-        let new_york = schedule("01:30", Some("daily"));
-        let second_0110 = utc(2026, 11, 1, 6, 10);
-        assert_eq!(
-            next(&new_york, second_0110, New_York),
-            utc(2026, 11, 2, 6, 30)
-        );
-        // Between the two 01:30s, the day's run has already happened.
-        let between = utc(2026, 11, 1, 6, 0);
-        assert_eq!(next(&new_york, between, New_York), utc(2026, 11, 2, 6, 30));
-    }
-
-    #[test]
-    fn restart_just_before_the_gap_still_runs_that_day() {
-        let berlin = schedule("02:30", Some("daily"));
-        // 01:59 CET on the spring-forward day.
-        assert_eq!(
-            next(&berlin, utc(2026, 3, 29, 0, 59), Berlin),
-            utc(2026, 3, 29, 1, 0)
-        );
-    }
-
-    #[test]
-    fn run_is_strictly_after_the_given_instant() {
-        let standup = schedule("09:30", Some("daily"));
-        let run = utc(2026, 1, 14, 8, 30);
-        assert_eq!(next(&standup, run, Berlin), utc(2026, 1, 15, 8, 30));
-        assert_eq!(
-            next(&standup, run - chrono::Duration::seconds(1), Berlin),
-            run
-        );
+        let rows: Vec<Row> = vec![
+            // Berlin: clocks jump 02:00 -> 03:00 on Sunday 2026-03-29; 02:30 doesn't exist that
+            // day, so the run is at 03:00 CEST.
+            (
+                "09:30",
+                Berlin,
+                date(2026, 3, 26),
+                vec![(2, utc(2026, 3, 28, 8, 30)), (3, utc(2026, 3, 29, 7, 30))],
+                None,
+            ),
+            (
+                "02:30",
+                Berlin,
+                date(2026, 3, 26),
+                vec![
+                    (2, utc(2026, 3, 28, 1, 30)),
+                    (3, utc(2026, 3, 29, 1, 0)),
+                    (4, utc(2026, 3, 30, 0, 30)),
+                ],
+                Some((3, at_3(date(2026, 3, 29)))),
+            ),
+            // Berlin: clocks go back 03:00 -> 02:00 on Sunday 2026-10-25; 02:30 happens twice,
+            // the run is the first one, 02:30 CEST.
+            (
+                "09:30",
+                Berlin,
+                date(2026, 10, 22),
+                vec![(2, utc(2026, 10, 24, 7, 30)), (3, utc(2026, 10, 25, 8, 30))],
+                None,
+            ),
+            (
+                "02:30",
+                Berlin,
+                date(2026, 10, 22),
+                vec![
+                    (2, utc(2026, 10, 24, 0, 30)),
+                    (3, utc(2026, 10, 25, 0, 30)),
+                    (4, utc(2026, 10, 26, 1, 30)),
+                ],
+                None,
+            ),
+            // New York: clocks jump 02:00 -> 03:00 on Sunday 2026-03-08; 02:30 doesn't exist
+            // that day, so the run is at 03:00 EDT; 01:30 is before the gap and unaffected.
+            (
+                "09:30",
+                New_York,
+                date(2026, 3, 5),
+                vec![(2, utc(2026, 3, 7, 14, 30)), (3, utc(2026, 3, 8, 13, 30))],
+                None,
+            ),
+            (
+                "02:30",
+                New_York,
+                date(2026, 3, 5),
+                vec![
+                    (2, utc(2026, 3, 7, 7, 30)),
+                    (3, utc(2026, 3, 8, 7, 0)),
+                    (4, utc(2026, 3, 9, 6, 30)),
+                ],
+                Some((3, at_3(date(2026, 3, 8)))),
+            ),
+            (
+                "01:30",
+                New_York,
+                date(2026, 3, 5),
+                vec![(3, utc(2026, 3, 8, 6, 30)), (4, utc(2026, 3, 9, 5, 30))],
+                None,
+            ),
+            // New York: clocks go back 02:00 -> 01:00 on Sunday 2026-11-01; 01:30 happens
+            // twice, the run is the first one, 01:30 EDT; 02:30 comes once (in EST).
+            (
+                "09:30",
+                New_York,
+                date(2026, 10, 29),
+                vec![
+                    (2, utc(2026, 10, 31, 13, 30)),
+                    (3, utc(2026, 11, 1, 14, 30)),
+                ],
+                None,
+            ),
+            (
+                "01:30",
+                New_York,
+                date(2026, 10, 29),
+                vec![
+                    (2, utc(2026, 10, 31, 5, 30)),
+                    (3, utc(2026, 11, 1, 5, 30)),
+                    (4, utc(2026, 11, 2, 6, 30)),
+                ],
+                None,
+            ),
+            (
+                "02:30",
+                New_York,
+                date(2026, 10, 29),
+                vec![(2, utc(2026, 10, 31, 6, 30)), (3, utc(2026, 11, 1, 7, 30))],
+                None,
+            ),
+        ];
+        let failures = rows
+            .iter()
+            .flat_map(|(time, zone, first, checked, wall)| {
+                let week = week_of_daily_runs(time, *zone, *first);
+                let mut wrong: Vec<String> = checked
+                    .iter()
+                    .filter(|(i, want)| week[*i] != *want)
+                    .map(|(i, want)| {
+                        format!(
+                            "{time} in {zone} from {first}: run {i} want {want}, got {}",
+                            week[*i]
+                        )
+                    })
+                    .collect();
+                if let Some((i, want)) = wall {
+                    let shown = week[*i].with_timezone(zone).naive_local();
+                    if shown != *want {
+                        wrong.push(format!(
+                            "{time} in {zone} from {first}: run {i} shows {shown}, want {want}"
+                        ));
+                    }
+                }
+                wrong
+            })
+            .collect();
+        assert_rows(rows.len(), failures);
     }
 }
 

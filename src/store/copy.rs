@@ -183,6 +183,32 @@ where
     }
 }
 
+/// A row of any table as text, each value decoded as an integer if it is one, else as text,
+/// for comparing everything stored before and after (tests, diagnostics).
+struct TextRow(String);
+
+impl<'r, R: Row> FromRow<'r, R> for TextRow
+where
+    usize: ColumnIndex<R>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let cells: Vec<String> = (0..row.columns().len())
+            .map(|i| {
+                row.try_get::<Option<i64>, _>(i)
+                    .map(|v| format!("{v:?}"))
+                    .or_else(|_| {
+                        row.try_get::<Option<String>, _>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .unwrap_or_else(|_| "?".into())
+            })
+            .collect();
+        Ok(TextRow(cells.join("|")))
+    }
+}
+
 /// How many rows of each table were copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyReport {
@@ -190,6 +216,23 @@ pub struct CopyReport {
 }
 
 impl Db {
+    /// Every row of `table` (one of the store's own), ordered by its columns, each as one
+    /// line of values: what tests compare to prove a refused command changed nothing.
+    pub async fn rows_as_text(&self, table: &str) -> StoreResult<Vec<String>> {
+        let Some((_, columns)) = TABLES.iter().find(|(name, _)| *name == table) else {
+            return Err(StoreError::Corrupt(format!("no table {table:?}")));
+        };
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let rows: Vec<TextRow> = sql(format!(
+            "SELECT {} FROM {table} ORDER BY {}",
+            names.join(", "),
+            names.join(", ")
+        ))
+        .fetch_all(self.on())
+        .await?;
+        Ok(rows.into_iter().map(|TextRow(text)| text).collect())
+    }
+
     /// Copies every row of `self` into `target`, which must hold no data yet.
     pub async fn copy_into(&self, target: &Db) -> StoreResult<CopyReport> {
         for (table, _) in TABLES {

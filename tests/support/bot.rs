@@ -10,10 +10,10 @@ use coordinator::config::{
 };
 use coordinator::Running;
 use serde_json::Value;
-use sqlx::Row;
 
 use super::fake_discord::FakeDiscord;
 use super::interactions::{autocomplete, slash, Caller, Opt};
+use super::turns::{self, Turn};
 
 pub const GUILD: u64 = 111_000_000_000_000_001;
 pub const OTHER_GUILD: u64 = 222_000_000_000_000_002;
@@ -32,13 +32,63 @@ pub fn start_time() -> DateTime<Utc> {
         .expect("valid start time")
 }
 
+/// `h` hours after [`start_time`].
+pub fn hours(h: i64) -> DateTime<Utc> {
+    start_time() + chrono::Duration::hours(h)
+}
+
 pub fn member(user: u64) -> Caller {
     Caller::member(GUILD, CHANNEL, user)
 }
 
-/// A manager through the configured manager role (tests set it up with `configure_manager_role`).
+/// A manager through the configured manager role (tests set it up with `set_manager_role`).
 pub fn manager() -> Caller {
     Caller::member(GUILD, CHANNEL, BOSS).with_roles(&[MANAGER_ROLE])
+}
+
+/// Who a caller is, for messages: `Alice`, `Boss with the manager role`, `Carol (admin)`.
+pub fn who(caller: &Caller) -> String {
+    let name = match caller.user_id {
+        BOSS => "Boss".to_string(),
+        ALICE => "Alice".to_string(),
+        BOB => "Bob".to_string(),
+        CAROL => "Carol".to_string(),
+        other => format!("user {other}"),
+    };
+    let mut out = name;
+    if caller.roles.contains(&MANAGER_ROLE) {
+        out.push_str(" with the manager role");
+    }
+    if caller.permissions & super::interactions::ADMINISTRATOR != 0 {
+        out.push_str(" (admin)");
+    } else if caller.permissions & super::interactions::MANAGE_GUILD != 0 {
+        out.push_str(" (Manage Server)");
+    }
+    match caller.guild_id {
+        None => out.push_str(" in a DM"),
+        Some(GUILD) => {}
+        Some(guild) => out.push_str(&format!(" in guild {guild}")),
+    }
+    out
+}
+
+/// A write lock held by a test, released with [`WriteLock::release`].
+pub enum WriteLock {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    pub async fn release(self) {
+        match self {
+            WriteLock::Sqlite(tx) => tx.rollback().await.expect("release the lock"),
+            WriteLock::Postgres(connection) => {
+                <sqlx::PgConnection as sqlx::Connection>::close(connection)
+                    .await
+                    .expect("release the lock");
+            }
+        }
+    }
 }
 
 pub struct TestBot {
@@ -49,6 +99,8 @@ pub struct TestBot {
     pub settings: Settings,
     /// Off by default: tests drive the duties worker with `step_at`, so nothing races them.
     pub background_worker: bool,
+    /// The test's turn, held for the bot's lifetime (see `support::turns`).
+    turn: Turn,
 }
 
 impl TestBot {
@@ -66,18 +118,17 @@ impl TestBot {
         background_worker: bool,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestBot {
+        let turn = turns::shared().await;
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("coordinator.db");
+        let database_url = super::database::url_for_test(dir.path()).await;
         let settings = Settings {
             discord: DiscordSettings {
                 token: Some(Token::new(TOKEN)),
                 api_base: fake.base_url(),
                 guild_id: Some(GUILD),
             },
-            database: DatabaseSettings {
-                url: format!("sqlite://{}", db_path.display()),
-            },
+            database: DatabaseSettings { url: database_url },
             log: LogSettings::default(),
             http: HttpSettings::default(),
         };
@@ -96,6 +147,7 @@ impl TestBot {
             dir,
             settings,
             background_worker,
+            turn,
         }
     }
 
@@ -123,8 +175,42 @@ impl TestBot {
         &self.running.as_ref().expect("bot running").app
     }
 
+    /// The store, for statements a test runs itself (`coordinator::store::sql`, on either
+    /// engine).
+    pub fn db(&self) -> &coordinator::store::Db {
+        &self.app().db
+    }
+
+    /// Holds the write lock the store's writes to `GUILD` wait for, from another connection:
+    /// SQLite's database write lock, or the guild's advisory lock on PostgreSQL.
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        match self.db().sqlite_pool() {
+            Some(pool) => WriteLock::Sqlite(
+                pool.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .expect("write lock"),
+            ),
+            None => {
+                let mut connection =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&self.settings.database.url)
+                        .await
+                        .expect("second connection");
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(GUILD as i64)
+                    .execute(&mut connection)
+                    .await
+                    .expect("advisory lock");
+                WriteLock::Postgres(connection)
+            }
+        }
+    }
+
+    /// The SQLite pool, for the tests that inspect SQLite itself (files, locks, FTS).
     pub fn pool(&self) -> &sqlx::SqlitePool {
-        self.app().db.pool()
+        self.app()
+            .db
+            .sqlite_pool()
+            .expect("this test inspects SQLite itself")
     }
 
     /// Stops the bot cleanly and starts it again on the same database file.
@@ -200,24 +286,10 @@ impl TestBot {
             "tasks",
             "task_history",
         ] {
-            let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY 1"))
-                .fetch_all(self.pool())
-                .await
-                .expect("snapshot query");
+            let rows = self.db().rows_as_text(table).await.expect("snapshot query");
             out.push_str(&format!("{table}: {} rows\n", rows.len()));
             for row in rows {
-                let cells: Vec<String> = (0..row.len())
-                    .map(|i| {
-                        row.try_get::<Option<i64>, _>(i)
-                            .map(|v| format!("{v:?}"))
-                            .or_else(|_| {
-                                row.try_get::<Option<String>, _>(i)
-                                    .map(|v| format!("{v:?}"))
-                            })
-                            .unwrap_or_else(|_| "?".into())
-                    })
-                    .collect();
-                out.push_str(&cells.join("|"));
+                out.push_str(&row);
                 out.push('\n');
             }
         }
@@ -226,25 +298,25 @@ impl TestBot {
 
     /// A task row's column, by guild and number.
     pub async fn task_column(&self, guild: u64, number: i64, column: &str) -> Option<String> {
-        let row = sqlx::query(&format!(
+        coordinator::store::sql(format!(
             "SELECT CAST({column} AS TEXT) AS v FROM tasks WHERE guild_id = $1 AND number = $2"
         ))
         .bind(guild as i64)
         .bind(number)
-        .fetch_optional(self.pool())
+        .scalar_optional::<Option<String>>(self.db().on())
         .await
-        .expect("task column query")?;
-        row.try_get::<Option<String>, _>("v").expect("column value")
+        .expect("task column query")
+        .flatten()
     }
 
     pub async fn history_actions(&self, guild: u64, number: i64) -> Vec<String> {
-        sqlx::query_scalar(
+        coordinator::store::sql(
             "SELECT h.action FROM task_history h JOIN tasks t ON t.id = h.task_id \
              WHERE t.guild_id = $1 AND t.number = $2 ORDER BY h.id",
         )
         .bind(guild as i64)
         .bind(number)
-        .fetch_all(self.pool())
+        .scalars(self.db().on())
         .await
         .expect("history query")
     }
@@ -283,34 +355,56 @@ pub fn embed_text(response: &Value) -> String {
 /// An ephemeral reply, whose text contains `needle`.
 #[track_caller]
 pub fn assert_private_error(response: &Value, needle: &str) {
+    assert_private_error_for("", response, needle);
+}
+
+/// [`assert_private_error`], its messages starting with `case` (which case of a table failed).
+#[track_caller]
+pub fn assert_private_error_for(case: &str, response: &Value, needle: &str) {
+    let case = prefix(case);
     assert!(
         is_ephemeral(response),
-        "expected an ephemeral reply: {response}"
+        "{case}expected an ephemeral reply: {response}"
     );
     let text = content(response);
     assert!(
         text.to_lowercase().contains(&needle.to_lowercase()),
-        "expected {needle:?} in {text:?}"
+        "{case}expected {needle:?} in {text:?}"
     );
 }
 
 /// The reply pings nobody at all.
 #[track_caller]
 pub fn assert_pings_nobody(response: &Value) {
+    assert_pings_nobody_for("", response);
+}
+
+/// [`assert_pings_nobody`], its messages starting with `case`.
+#[track_caller]
+pub fn assert_pings_nobody_for(case: &str, response: &Value) {
+    let case = prefix(case);
     let mentions = &response["data"]["allowed_mentions"];
     assert!(
         mentions.is_object(),
-        "allowed_mentions must be explicit: {response}"
+        "{case}allowed_mentions must be explicit: {response}"
     );
-    assert_eq!(mentions["parse"], serde_json::json!([]), "{mentions}");
+    assert_eq!(mentions["parse"], serde_json::json!([]), "{case}{mentions}");
     assert!(
         mentions["users"].as_array().is_none_or(|u| u.is_empty()),
-        "{mentions}"
+        "{case}{mentions}"
     );
     assert!(
         mentions["roles"].as_array().is_none_or(|r| r.is_empty()),
-        "{mentions}"
+        "{case}{mentions}"
     );
+}
+
+fn prefix(case: &str) -> String {
+    if case.is_empty() {
+        String::new()
+    } else {
+        format!("{case}: ")
+    }
 }
 
 impl TestBot {

@@ -87,6 +87,34 @@ pub enum Opt {
     Role(&'static str, u64),
 }
 
+/// A string option, as most options are typed: `s("title", "Ship it")`.
+pub fn s(name: &'static str, value: &str) -> Opt {
+    Opt::Str(name, value.to_string())
+}
+
+/// How a command reads when typed, long repeated values shortened: `/task show task:1`.
+pub fn typed(path: &[&str], options: &[Opt]) -> String {
+    let mut out = format!("/{}", path.join(" "));
+    for option in options {
+        let (name, value) = match option {
+            Opt::Str(n, v) => {
+                let first = v.chars().next().unwrap_or(' ');
+                let value = if v.chars().count() > 30 && v.chars().all(|c| c == first) {
+                    format!("\"{first}\"×{}", v.chars().count())
+                } else {
+                    format!("{v:?}")
+                };
+                (n, value)
+            }
+            Opt::Int(n, v) => (n, v.to_string()),
+            Opt::Bool(n, v) => (n, v.to_string()),
+            Opt::User(n, v) | Opt::Channel(n, v) | Opt::Role(n, v) => (n, v.to_string()),
+        };
+        out.push_str(&format!(" {name}:{value}"));
+    }
+    out
+}
+
 impl Opt {
     fn name(&self) -> &'static str {
         match self {

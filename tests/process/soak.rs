@@ -1,4 +1,4 @@
-//! Soak under faults (issue 5): the real bot, in process with its background duties worker and a
+//! Soak under faults: the real bot, in process with its background duties worker and a
 //! manual clock, against a fake Discord that injects seeded REST faults (429, 500/502/503, slow
 //! answers, connections cut before or after the request took effect) and gateway faults (closes
 //! 1000, 4000, 4009 and zombie connections whose heartbeats go unacknowledged). Several users
@@ -10,13 +10,10 @@
 //!
 //! `SOAK_SECS` sets the duration (default 30, run in CI); `SOAK_SEED` the fault seed. The
 //! 10-minute run:
-//! `SOAK_SECS=600 cargo test --test soak -- --nocapture` (prints the figures RELIABILITY.md
-//! records). `SOAK_LOG=1` echoes the bot's log, `SOAK_FILTER` sets its filter.
-
-mod support;
+//! `SOAK_SECS=600 cargo test --test process soak -- --nocapture` (prints the figures
+//! RELIABILITY.md records). `SOAK_LOG=1` echoes the bot's log, `SOAK_FILTER` sets its filter.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,10 +21,14 @@ use chrono::Duration as ChronoDuration;
 use coordinator::clock::Clock;
 use serde_json::Value;
 use sqlx::Row;
-use support::bot::*;
-use support::fake_discord::{FakeDiscord, Faults};
-use support::interactions::{autocomplete, button_on_message, slash, Caller, Opt};
-use support::rng::SplitMix as Rng;
+
+use crate::support::bot::*;
+use crate::support::fake_discord::{FakeDiscord, Faults};
+use crate::support::interactions::{autocomplete, button_on_message, s, slash, Caller, Opt};
+use crate::support::logs::{self, Format};
+use crate::support::rng::SplitMix as Rng;
+use crate::support::turns;
+use crate::support::wait::eventually_every;
 
 const CHANNELS: [u64; 3] = [CHANNEL, CHANNEL + 1, CHANNEL + 2];
 /// Manual time the clock driver adds per tick, and how often it ticks: about as many duty
@@ -47,47 +48,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-// ----- Log capture: "or the bot logged why not" is checked against what it logged -----
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        if std::env::var_os("SOAK_LOG").is_some() {
-            let _ = std::io::stderr().write_all(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
-fn capture_logs() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(
-            std::env::var("SOAK_FILTER").unwrap_or_else(|_| "warn,coordinator=info".into()),
-        )
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
-    captured
 }
 
 // ----- What the users did -----
@@ -118,10 +78,6 @@ struct Ledger {
     offline: usize,
     /// Task numbers announced in creation replies.
     numbers: Vec<i64>,
-}
-
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
 }
 
 fn created_number(reply: &Value) -> Option<i64> {
@@ -283,9 +239,17 @@ async fn count(pool: &sqlx::SqlitePool, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
+    // Its figures are the record, and it is long: alone.
+    let _alone = turns::exclusive().await;
     let secs = env_u64("SOAK_SECS", 30);
     let seed = env_u64("SOAK_SEED", 5);
-    let logs = capture_logs();
+    // "Or the bot logged why not" is checked against what it logged.
+    let filter = std::env::var("SOAK_FILTER").unwrap_or_else(|_| "warn,coordinator=info".into());
+    let logs = logs::capture(
+        Format::Text,
+        &filter,
+        std::env::var_os("SOAK_LOG").is_some(),
+    );
     let mut bot = TestBot::start_with_worker(true).await;
     let fake = bot.fake.clone();
     // Fast heartbeats so a zombie connection is noticed within a second or two.
@@ -349,22 +313,38 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
     bot.clock.advance(ChronoDuration::days(3));
     app.db.wake_worker();
     let pool = bot.pool().clone();
-    let drain_start = Instant::now();
-    loop {
-        let pending = count(&pool, "SELECT COUNT(*) FROM outbox WHERE state = 'pending'").await;
-        let unclaimed_due = app.db.next_wake().await.expect("next wake");
-        if pending == 0 && unclaimed_due.is_none_or(|at| at > bot.clock.now()) {
-            break;
-        }
-        assert!(
-            drain_start.elapsed() < DRAIN_LIMIT.max(Duration::from_secs(secs / 2)),
-            "outbox not drained: {pending} pending\n{}",
-            fake.debug_summary()
-        );
-        tokio::time::sleep(DRAIN_TICK_EVERY).await;
-        bot.clock.advance(TICK);
-        app.db.wake_worker();
-    }
+    let (drain_pool, drain_app, clock, drain_fake) = (&pool, &app, &bot.clock, &fake);
+    let mut first = true;
+    eventually_every(
+        "the outbox to drain",
+        DRAIN_LIMIT.max(Duration::from_secs(secs / 2)),
+        DRAIN_TICK_EVERY,
+        || {
+            // After each pause the clock moves a tick on, so what is owed keeps falling due.
+            let tick = !std::mem::replace(&mut first, false);
+            async move {
+                if tick {
+                    clock.advance(TICK);
+                    drain_app.db.wake_worker();
+                }
+                let pending = count(
+                    drain_pool,
+                    "SELECT COUNT(*) FROM outbox WHERE state = 'pending'",
+                )
+                .await;
+                let unclaimed_due = drain_app.db.next_wake().await.expect("next wake");
+                if pending == 0 && unclaimed_due.is_none_or(|at| at > clock.now()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "outbox not drained: {pending} pending\n{}",
+                        drain_fake.debug_summary()
+                    ))
+                }
+            }
+        },
+    )
+    .await;
 
     let drained = draining.elapsed();
 

@@ -1,13 +1,7 @@
 //! Data survives a restart: stop the bot, start it again on the same database file.
 
-mod support;
-
-use support::bot::*;
-use support::interactions::Opt;
-
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{s, Opt};
 
 #[tokio::test]
 async fn tasks_projects_settings_and_history_survive_a_restart() {

@@ -3,11 +3,9 @@
 //! half-written, each duty is either posted and marked sent or still pending, and a restart
 //! posts the rest exactly once. The database closes cleanly (integrity ok, WAL checkpointed).
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,10 +15,13 @@ use coordinator::domain::task::Priority;
 use coordinator::store::{Db, NewTask};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use support::fake_discord::FakeDiscord;
-use support::interactions::{slash, Caller, Opt};
 
-const BIN: &str = env!("CARGO_BIN_EXE_coordinator");
+use crate::support::fake_discord::FakeDiscord;
+use crate::support::interactions::{slash, Caller, Opt};
+use crate::support::process::{bot_command, overdue_alerts_per_task as alerts_per_task, terminate};
+use crate::support::turns;
+use crate::support::wait::{eventually, eventually_every};
+
 const GUILD: u64 = 424_242_424_242_424_243;
 const CHANNEL: u64 = 77_000;
 /// The seeded tasks' creator, who may comment on them and close them.
@@ -42,20 +43,17 @@ struct Bot {
 
 impl Bot {
     fn start(fake: &FakeDiscord, db_url: &str) -> Bot {
-        let mut child = Command::new(BIN)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("DISCORD_TOKEN", "shutdown-test-token")
-            .env("DISCORD_API_BASE", fake.base_url())
-            .env("DATABASE_URL", db_url)
-            .env(
-                "RUST_LOG",
-                "warn,coordinator=info,coordinator::discord::client=debug",
-            )
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
+        let mut child = bot_command(
+            "shutdown-test-token",
+            &fake.base_url(),
+            db_url,
+            "warn,coordinator=info,coordinator::discord::client=debug",
+        )
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
         let logs = Arc::new(Mutex::new(Vec::new()));
         for stream in [
             child
@@ -81,35 +79,27 @@ impl Bot {
     }
 
     fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        terminate(self.child.id());
     }
 
     /// Waits (bounded) for the process to exit; returns its status and how long it took.
     async fn exit(&mut self) -> (std::process::ExitStatus, Duration) {
         let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < EXIT_BOUND,
-                "still running {EXIT_BOUND:?} after SIGTERM; last logs:\n{}",
-                self.logs
-                    .lock()
-                    .expect("logs")
-                    .iter()
-                    .rev()
-                    .take(30)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (child, logs) = (&mut self.child, &self.logs);
+        let status = eventually(
+            &format!("the bot to exit, at most {EXIT_BOUND:?} after SIGTERM"),
+            EXIT_BOUND,
+            || {
+                let exited = child.try_wait().expect("wait").ok_or_else(|| {
+                    let last = logs.lock().expect("logs");
+                    let last: Vec<String> = last.iter().rev().take(30).cloned().collect();
+                    format!("still running; last logs:\n{}", last.join("\n"))
+                });
+                std::future::ready(exited)
+            },
+        )
+        .await;
+        (status, started.elapsed())
     }
 
     fn log_lines(&self) -> Vec<String> {
@@ -230,20 +220,6 @@ fn answer(fake: &FakeDiscord, id: u64) -> Option<String> {
     )
 }
 
-fn alerts_per_task(fake: &FakeDiscord) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for message in fake.messages() {
-        for line in message.body["content"].as_str().unwrap_or_default().lines() {
-            if let Some(rest) = line.strip_prefix("🚨 **#") {
-                if let Some(n) = rest.split(' ').next().and_then(|n| n.parse().ok()) {
-                    *seen.entry(n).or_insert(0) += 1;
-                }
-            }
-        }
-    }
-    seen
-}
-
 /// The database as the bot left it (opened only after the WAL was checked).
 async fn open(db_path: &std::path::Path) -> sqlx::SqlitePool {
     SqlitePoolOptions::new()
@@ -261,6 +237,8 @@ fn assert_wal_checkpointed(db_path: &std::path::Path) {
 
 #[tokio::test]
 async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() {
+    // Bounds how long the stop takes, and its figures are the record: alone.
+    let _alone = turns::exclusive().await;
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("shutdown.db");
@@ -440,22 +418,25 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
     // A restart posts the rest, each alert once, without leaning on nonce de-duplication.
     let mut again = Bot::start(&fake, &db_url);
     let pool = open(&db_path).await;
-    let started = Instant::now();
-    loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&pool)
-                .await
-                .expect("pending rows");
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{pending} rows still pending after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let pending_pool = &pool;
+    eventually_every(
+        "the restarted bot to send every pending outbox row",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || async move {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+                    .fetch_one(pending_pool)
+                    .await
+                    .expect("pending rows");
+            if pending == 0 {
+                Ok(())
+            } else {
+                Err(format!("{pending} rows still pending after the restart"))
+            }
+        },
+    )
+    .await;
     let open_tasks: BTreeSet<u64> = sqlx::query_scalar::<_, i64>(
         "SELECT number FROM tasks WHERE guild_id = $1 AND status <> 'done' AND number <= $2",
     )

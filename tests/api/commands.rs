@@ -1,15 +1,10 @@
-//! Every command of spec §2 (but /standup and /checkin) through the real bot and the fake
-//! Discord: the reply, and what was stored.
-
-mod support;
+//! Every command of README "Commands" (but /standup and /checkin, in `standups`) through the
+//! real bot and the fake Discord: the reply, and what was stored.
 
 use serde_json::Value;
-use support::bot::*;
-use support::interactions::{button, Opt};
 
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{button, s, Opt};
 
 #[tokio::test]
 async fn registers_every_command_to_the_development_guild() {
@@ -642,12 +637,8 @@ async fn autocomplete_offers_at_most_25_matching_choices() {
 async fn a_command_slower_than_two_seconds_is_deferred_then_answered() {
     let bot = TestBot::start().await;
     // Another connection holds the write lock, so the create waits on it (busy timeout 5 s).
-    let lock = bot
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .expect("write lock");
-    let (id, interaction) = support::interactions::slash(
+    let lock = bot.hold_write_lock().await;
+    let (id, interaction) = crate::support::interactions::slash(
         &member(ALICE),
         &["task", "create"],
         vec![s("title", "Slow one")],
@@ -663,7 +654,7 @@ async fn a_command_slower_than_two_seconds_is_deferred_then_answered() {
         0,
         "a public answer is deferred publicly"
     );
-    lock.rollback().await.expect("release the lock");
+    lock.release().await;
     let edit = bot.fake.wait_original_edit(id).await;
     assert!(
         edit["content"]
@@ -686,12 +677,8 @@ async fn a_slow_public_command_that_ends_in_a_refusal_answers_only_the_caller() 
         .await;
     let before = bot.snapshot().await;
     // The write lock is held, so Bob's attempt waits past the deferral before being refused.
-    let lock = bot
-        .pool()
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .expect("write lock");
-    let (id, interaction) = support::interactions::slash(
+    let lock = bot.hold_write_lock().await;
+    let (id, interaction) = crate::support::interactions::slash(
         &member(BOB),
         &["task", "done"],
         vec![Opt::Int("task", task)],
@@ -704,7 +691,7 @@ async fn a_slow_public_command_that_ends_in_a_refusal_answers_only_the_caller() 
         0,
         "deferred publicly, as a /task done that succeeds is answered"
     );
-    lock.rollback().await.expect("release the lock");
+    lock.release().await;
     let private = bot.fake.wait_followup(id).await;
     assert_eq!(
         private["flags"].as_u64().unwrap_or(0) & 64,

@@ -1,14 +1,8 @@
-//! Spec §8: bad input through the real command path. Every case gets a clear ephemeral error
-//! and leaves the data exactly as it was.
+//! Bad input through the real command path, one test per case (the table below): every case
+//! gets a clear ephemeral error and leaves the data exactly as it was.
 
-mod support;
-
-use support::bot::*;
-use support::interactions::{button, Caller, Opt};
-
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{button, s, typed, Caller, Opt};
 
 /// A guild with a manager role, an active and an archived project, task #1 (Alice's, open) and
 /// #2 (done); and a second guild whose tasks #1–#5 include a secret title.
@@ -47,36 +41,12 @@ async fn everything(bot: &TestBot) -> String {
         "outbox",
         "duty_claims",
     ] {
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT CAST(json_array(*) AS TEXT) FROM (SELECT * FROM {table}) ORDER BY 1"
-        ))
-        .fetch_all(bot.pool())
-        .await
-        .unwrap_or_else(|_| vec![format!("{table}: unreadable")]);
+        let rows: Vec<String> = bot
+            .db()
+            .rows_as_text(table)
+            .await
+            .unwrap_or_else(|_| vec![format!("{table}: unreadable")]);
         out.push_str(&format!("{table}: {rows:?}\n"));
-    }
-    out
-}
-
-/// How the case reads when typed, long values shortened (for RELIABILITY.md's table).
-fn typed(path: &[&str], options: &[Opt]) -> String {
-    let mut out = format!("/{}", path.join(" "));
-    for option in options {
-        let (name, value) = match option {
-            Opt::Str(n, v) => {
-                let first = v.chars().next().unwrap_or(' ');
-                let value = if v.chars().count() > 30 && v.chars().all(|c| c == first) {
-                    format!("\"{first}\"×{}", v.chars().count())
-                } else {
-                    format!("{v:?}")
-                };
-                (n, value)
-            }
-            Opt::Int(n, v) => (n, v.to_string()),
-            Opt::Bool(n, v) => (n, v.to_string()),
-            Opt::User(n, v) | Opt::Channel(n, v) | Opt::Role(n, v) => (n, v.to_string()),
-        };
-        out.push_str(&format!(" {name}:{value}"));
     }
     out
 }
@@ -86,14 +56,15 @@ async fn rejects(name: &str, caller: Caller, path: &[&str], options: Vec<Opt>, n
     let before = everything(&bot).await;
     let case = typed(path, &options);
     let reply = bot.run(&caller, path, options).await;
-    assert_private_error(&reply, needle);
-    assert_pings_nobody(&reply);
+    let row = format!("{name} ({case})");
+    assert_private_error_for(&row, &reply, needle);
+    assert_pings_nobody_for(&row, &reply);
     assert!(
         !content(&reply).contains("Secret"),
-        "another guild's title leaked: {reply}"
+        "{row}: another guild's title leaked: {reply}"
     );
-    assert_eq!(before, everything(&bot).await, "data changed");
-    // A record line for RELIABILITY.md: `cargo test --test bad_input -- --nocapture`.
+    assert_eq!(before, everything(&bot).await, "{row}: data changed");
+    // A record line for RELIABILITY.md: `cargo test --test api bad_input -- --nocapture`.
     eprintln!(
         "bad input | {name} | {case} | {} | unchanged",
         content(&reply)

@@ -1,8 +1,6 @@
 //! Checks the fake Discord server and the interaction builders against real serenity code, so
 //! that tests built on them fail only for reasons that would also fail in production.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +16,8 @@ use serenity::http::Http;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use support::fake_discord::{FakeDiscord, Faults, APPLICATION_ID, BOT_USER_ID};
-use support::interactions::{
+use crate::support::fake_discord::{FakeDiscord, Faults, APPLICATION_ID, BOT_USER_ID};
+use crate::support::interactions::{
     autocomplete, button, button_on_message, command_id, slash, Caller, Opt, ADMINISTRATOR,
 };
 
@@ -608,6 +606,8 @@ const RATE_LIMIT_HEADERS: [&str; 4] = [
 
 #[tokio::test]
 async fn channel_message_rate_limits_are_enforced() {
+    // Its 5-second windows must not run out between requests: alone.
+    let _alone = crate::support::turns::exclusive().await;
     let fake = FakeDiscord::start().await;
     let client = reqwest::Client::new();
     // Off by default.
@@ -696,6 +696,8 @@ async fn channel_message_rate_limits_are_enforced() {
 
 #[tokio::test]
 async fn rate_limit_windows_slide_and_nonce_resends_count() {
+    // Times sliding windows of 400 ms and 1 s: alone.
+    let _alone = crate::support::turns::exclusive().await;
     let fake = FakeDiscord::start().await;
     let client = reqwest::Client::new();
     let window = Duration::from_millis(400);
@@ -748,6 +750,8 @@ async fn rate_limit_windows_slide_and_nonce_resends_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_enforcement_handles_thousands_of_messages() {
+    // A throughput figure: alone.
+    let _alone = crate::support::turns::exclusive().await;
     let fake = FakeDiscord::start().await;
     fake.enforce_rate_limits(100_000, 1_000, Duration::from_secs(5));
     let client = reqwest::Client::new();
@@ -995,7 +999,8 @@ async fn gateway_closes_and_withheld_acks_make_serenity_reconnect() {
         !fake.try_inject(ping).await,
         "no live session: nothing is sent"
     );
-    // (4009, a timed-out session whose RESUME is refused, is exercised by tests/soak.rs.)
+    // (4009, a timed-out session whose RESUME is refused, is exercised by the soak test in
+    // tests/process/soak.rs.)
     fake.wait_identified(2).await;
 
     let (id, ping) = slash(&Caller::member(1, 2, 3), &["ping"], vec![]);

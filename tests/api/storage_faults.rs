@@ -1,22 +1,19 @@
-//! Storage faults (issue 5, point 4): the database opened read-only, locked by another
-//! connection past the busy timeout, or full. Each time the user gets a clear ephemeral reply
+//! Storage faults: the database opened read-only, locked by another connection past the busy
+//! timeout, or full. Each time the user gets a clear ephemeral reply
 //! that says nothing was changed, the data is exactly as before (no task without its history
 //! row), the duties worker claims nothing it cannot keep, and once the fault clears the same
 //! command succeeds and the due reminder is posted exactly once.
-
-mod support;
 
 use std::time::Instant;
 
 use chrono::Duration;
 use serde_json::Value;
 use sqlx::{Connection, Executor, SqliteConnection};
-use support::bot::*;
-use support::interactions::{slash, Opt};
 
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{s, slash, Opt};
+use crate::support::turns;
+use crate::support::wait::eventually_every;
 
 /// When the 24 h reminder of a task due "in 2 days" falls due.
 fn reminder_time() -> chrono::DateTime<chrono::Utc> {
@@ -145,6 +142,8 @@ async fn read_only_database_refuses_changes_clearly_and_recovers() {
 
 #[tokio::test]
 async fn locked_database_times_out_clearly_and_recovers() {
+    // Measures how long the bot waits on the lock: alone, so a busy machine cannot blur it.
+    let _alone = turns::exclusive().await;
     let bot = TestBot::start().await;
     dated_task(&bot).await;
     let before = bot.snapshot().await;
@@ -309,14 +308,14 @@ async fn background_worker_retries_through_a_lock() {
     bot.app().db.wake_worker();
     // Held until a step has failed on it (after the 5 s busy timeout).
     let failures = bot.app().metrics.worker_step_failures();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while bot.app().metrics.worker_step_failures() == failures {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no duties step failed on the held lock"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let app = bot.app();
+    eventually_every(
+        "a duties step to fail on the held lock",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(50),
+        || async move { app.metrics.worker_step_failures() != failures },
+    )
+    .await;
     assert!(
         bot.posted_with("Ship the release").is_empty(),
         "nothing can be claimed while the lock is held"

@@ -1,20 +1,12 @@
-//! Spec §4 with a settable clock: reminders, overdue alerts, escalation, catch-up, buttons,
-//! failures and routing, through the real bot and the fake Discord.
-
-mod support;
+//! What the bot does on its own (README "What the bot does on its own"), with a settable clock:
+//! reminders, overdue alerts, escalation, catch-up, buttons, failures and routing, through the
+//! real bot and the fake Discord.
 
 use chrono::Duration;
 use serde_json::{json, Value};
-use support::bot::*;
-use support::interactions::{button, Opt};
 
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
-
-fn hours(h: i64) -> chrono::DateTime<chrono::Utc> {
-    start_time() + Duration::hours(h)
-}
+use crate::support::bot::*;
+use crate::support::interactions::{button, s, Opt};
 
 fn content(body: &Value) -> String {
     body["content"].as_str().unwrap_or_default().to_string()
@@ -353,7 +345,7 @@ async fn mark_done_works_for_assignee_creator_and_managers_only() {
 
 async fn press(
     bot: &TestBot,
-    who: support::interactions::Caller,
+    who: crate::support::interactions::Caller,
     n: i64,
     message_id: u64,
 ) -> Value {
@@ -452,6 +444,8 @@ async fn a_refusing_channel_fails_the_duty_once_and_shows_in_config() {
 
 #[tokio::test]
 async fn rate_limits_are_waited_out_and_server_errors_retried() {
+    // Measures the wait for `retry_after`: alone, so other tests cannot stretch it.
+    let _alone = crate::support::turns::exclusive().await;
     let bot = TestBot::start().await;
     bot.create_task(&member(ALICE), "limited", vec![s("due", "in 2h")])
         .await;

@@ -2,17 +2,12 @@
 //! iCalendar feed that a real parser (the `icalendar` crate's) reads back exactly, rotation
 //! kills the old link at once, and nothing of one guild is reachable from another.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use icalendar::{CalendarComponent, Component, DatePerhapsTime};
-use support::bot::*;
-use support::interactions::{Caller, Opt, ADMINISTRATOR};
 
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
+use crate::support::bot::*;
+use crate::support::interactions::{s, Caller, Opt, ADMINISTRATOR};
 
 /// A bot with the listener on a free port and its manager role configured.
 async fn bot_with_listener() -> TestBot {
@@ -372,8 +367,8 @@ async fn without_the_listener_the_command_says_how_to_turn_it_on() {
         .await;
     assert_private_error(&reply, "listener, which is off");
     assert_private_error(&reply, "http.listen");
-    let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project_feeds")
-        .fetch_one(bot.pool())
+    let tokens: i64 = coordinator::store::sql("SELECT COUNT(*) FROM project_feeds")
+        .scalar(bot.db().on())
         .await
         .expect("count");
     assert_eq!(tokens, 0, "no token is made while nobody can use it");

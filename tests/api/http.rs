@@ -2,17 +2,17 @@
 //! `/metrics` is OpenMetrics text whose counters follow commands, duties and reconnects, and
 //! nothing listens unless `http.listen` is set.
 
-mod support;
-
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use serde_json::{json, Value};
-use support::bot::*;
-use support::fake_discord::FakeDiscord;
-use support::interactions::Opt;
+
+use crate::support::bot::*;
+use crate::support::fake_discord::FakeDiscord;
+use crate::support::interactions::Opt;
+use crate::support::logs::{self, Captured, Format};
+use crate::support::wait::eventually;
 
 /// A channel the fake refuses with 403.
 const DEAD_CHANNEL: u64 = 333_000_000_000_000_099;
@@ -59,18 +59,16 @@ async fn get(url: &str) -> (u16, Option<String>, String) {
 
 /// Polls `url` until `check` accepts the (status, body), within [`WAIT_LIMIT`].
 async fn wait_for(url: &str, what: &str, check: impl Fn(u16, &str) -> bool) -> (u16, String) {
-    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-    loop {
+    let check = &check;
+    eventually(what, WAIT_LIMIT, || async move {
         let (status, _, body) = get(url).await;
         if check(status, &body) {
-            return (status, body);
+            Ok((status, body))
+        } else {
+            Err(format!("{status} {body}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; last: {status} {body}"
-        );
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// Every sample of the exposition, by series (`name{labels}`); checks the format as it goes.
@@ -109,39 +107,10 @@ async fn metrics(base: &str) -> HashMap<String, f64> {
     samples(&body)
 }
 
-/// Everything the bot logs while this test binary runs, as JSON lines (tests share it: each
-/// test looks only for its own lines).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || LogWriter(Arc::clone(&sink)))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one log subscriber");
-        logs
-    })
-    .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The `fields` of every captured log event whose message is `message`.
-fn events(logs: &Mutex<Vec<u8>>, message: &str) -> Vec<Value> {
-    let text = String::from_utf8(logs.lock().expect("log buffer").clone()).expect("utf-8 logs");
+/// The `fields` of every event this test's bot logged (as JSON lines, at INFO and above)
+/// whose message is `message`.
+fn events(logs: &Captured, message: &str) -> Vec<Value> {
+    let text = logs.text();
     assert!(!text.contains(TOKEN), "the token was logged");
     text.lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("a JSON log line"))
@@ -150,17 +119,13 @@ fn events(logs: &Mutex<Vec<u8>>, message: &str) -> Vec<Value> {
         .collect()
 }
 
-fn hours(h: i64) -> chrono::DateTime<chrono::Utc> {
-    start_time() + Duration::hours(h)
-}
-
 fn due(value: &str) -> Opt {
     Opt::Str("due", value.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_follow_commands_duties_and_reconnects() {
-    let logs = captured_logs();
+    let logs = logs::capture(Format::Json, "info", false);
     let (bot, base) = http_bot().await;
     let (_, _, text) = get(&format!("{base}/metrics")).await;
     for family in [

@@ -1,12 +1,10 @@
-//! Router fuzzing (issue 5, point 1): `router::handle` fed thousands of interactions shaped like
+//! Router fuzzing: `router::handle` fed thousands of interactions shaped like
 //! Discord's but with arbitrary payloads — known and unknown commands and subcommands, options
 //! of the wrong type, missing or unknown options, huge and odd strings, invalid snowflakes, odd
 //! button ids. Every payload serenity can deserialise must get an answer, never a panic, never
 //! the generic "something went wrong" (no input should reach the database as an error), and
 //! every answer stays within Discord's limits. Payloads serenity rejects would be dropped by the
 //! gateway before reaching us; they are counted separately.
-
-mod support;
 
 use std::sync::Arc;
 
@@ -18,8 +16,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
 use serenity::all::Interaction;
-use support::bot::*;
-use support::interactions::{
+
+use crate::support::bot::*;
+use crate::support::interactions::{
     autocomplete, button, slash, Caller, Opt, ADMINISTRATOR, BASIC_PERMISSIONS,
 };
 
@@ -237,7 +236,7 @@ fn command_data(schema: Arc<Schema>, focus: bool) -> BoxedStrategy<(Value, Calle
                     None => leaf,
                 };
                 let data = json!({
-                    "id": support::interactions::command_id(&command).to_string(),
+                    "id": crate::support::interactions::command_id(&command).to_string(),
                     "name": command,
                     "type": 1,
                     "options": options,
@@ -338,7 +337,7 @@ async fn answer(app: &App, payload: Value, tally: &mut Tally) -> Result<(), Test
 
 /// An app over a fresh database with a manager role, a project and tasks #1 (open) and #2 (done).
 async fn seeded_app(dir: &tempfile::TempDir) -> App {
-    let url = format!("sqlite://{}", dir.path().join("fuzz.db").display());
+    let url = crate::support::database::url_for_test(dir.path()).await;
     let db = Db::connect(&url).await.expect("database");
     let app = App::new(db, Arc::new(ManualClock::new(start_time())));
     let admin = member(CAROL).with_permissions(ADMINISTRATOR);
@@ -386,8 +385,8 @@ async fn seeded_app(dir: &tempfile::TempDir) -> App {
     app
 }
 
-/// After thousands of arbitrary commands, everything stored still obeys spec §8's limits: the
-/// validation ran before every write that went through.
+/// After thousands of arbitrary commands, everything stored still obeys the limits on input
+/// (see `bad_input`): the validation ran before every write that went through.
 async fn assert_stored_data_is_valid(app: &App, what: &str) {
     let checks = [
         ("tasks with a title outside 1–200 characters",
@@ -412,8 +411,8 @@ async fn assert_stored_data_is_valid(app: &App, what: &str) {
           OR length(coalesce(blockers, '')) > 1000"),
     ];
     for (problem, sql) in checks {
-        let count: i64 = sqlx::query_scalar(sql)
-            .fetch_one(app.db.pool())
+        let count: i64 = coordinator::store::sql(sql)
+            .scalar(app.db.on())
             .await
             .unwrap_or_else(|e| panic!("{what}: {sql}: {e}"));
         assert_eq!(count, 0, "{what}: {problem}");
@@ -429,6 +428,8 @@ fn runner(cases: u32) -> TestRunner {
 }
 
 fn run_fuzz(cases: u32, strategy: BoxedStrategy<Value>, what: &str) -> Tally {
+    // Seconds of CPU: a shared turn, so no timing test runs beside it.
+    let _turn = crate::support::turns::shared_blocking();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -527,6 +528,7 @@ fn reminder_offsets_read_or_are_refused() {
     ];
     let strategy = prop::collection::vec(part, 0..5).prop_map(|parts| parts.join(", "));
     let cases = 3000;
+    let _turn = crate::support::turns::shared_blocking();
     let accepted = std::cell::Cell::new(0u32);
     let result = runner(cases).run(&strategy, |text| {
         if let Ok(offsets) = reminder_offsets(&text) {

@@ -1,8 +1,6 @@
 //! The command line, through the real binary: help, check-config, migrate, register-commands
 //! and export. Every run starts from an empty environment, so the CI's variables cannot leak in.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -10,9 +8,11 @@ use chrono::{TimeZone, Utc};
 use coordinator::domain::task::{Priority, ProjectRef, TaskCommand, TaskNumber};
 use coordinator::store::{Db, NewTask};
 use serde_json::Value;
-use support::fake_discord::FakeDiscord;
 
-const BIN: &str = env!("CARGO_BIN_EXE_coordinator");
+use crate::support::fake_discord::FakeDiscord;
+use crate::support::process::{Piped, BIN};
+use crate::support::turns::{self, Turn};
+
 /// Shaped like a real bot token (three base64url parts); never a real one.
 const TOKEN: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GAbcde.cli-test-secret_part-0123456789";
 const GUILD: u64 = 700_000_000_000_000_001;
@@ -21,10 +21,13 @@ const OTHER_GUILD: u64 = 700_000_000_000_000_002;
 /// A temp dir holding `config/default.toml` (the shipped one) and the database's place.
 struct Setup {
     dir: tempfile::TempDir,
+    /// The binary runs while this is held (see `support::turns`).
+    _turn: Turn,
 }
 
 impl Setup {
     fn new() -> Setup {
+        let turn = turns::shared_blocking();
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("config")).expect("config dir");
         std::fs::copy(
@@ -32,7 +35,7 @@ impl Setup {
             dir.path().join("config/default.toml"),
         )
         .expect("copy default.toml");
-        Setup { dir }
+        Setup { dir, _turn: turn }
     }
 
     fn path(&self) -> &Path {
@@ -557,6 +560,8 @@ fn export_of_a_missing_database_fails_without_creating_one() {
 
 #[tokio::test]
 async fn run_is_the_default_and_log_format_json_writes_one_json_object_per_line() {
+    // Bounds how long the stop takes: alone.
+    let _alone = turns::exclusive().await;
     let fake = FakeDiscord::start().await;
     let setup = Setup::new();
     let url = setup.database_url();
@@ -571,30 +576,13 @@ async fn run_is_the_default_and_log_format_json_writes_one_json_object_per_line(
             ("LOG_FORMAT", "json"),
         ],
     );
-    let child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let pid = child.id();
-    let _guard = KillOnDrop(pid);
-    // Drained while it runs, so a full pipe cannot stall the bot.
-    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let bot = Piped::spawn(&mut command).await;
     fake.wait_ready().await;
     fake.wait_until("commands registered", |f| {
         f.registered_commands().into_iter().next()
     })
     .await;
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let output = tokio::time::timeout(std::time::Duration::from_secs(20), waiting)
-        .await
-        .expect("stops within 20 s")
-        .expect("join")
-        .expect("output");
+    let output = bot.stop_within(std::time::Duration::from_secs(20)).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let logs = stdout(&output);
     let lines: Vec<Value> = logs
@@ -617,18 +605,6 @@ async fn run_is_the_default_and_log_format_json_writes_one_json_object_per_line(
         "{logs}"
     );
     assert!(!logs.contains("secret_part"), "the token leaked");
-}
-
-/// Kills the bot if the test fails half-way, so no process outlives it.
-struct KillOnDrop(u32);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.0.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 /// `KEY=value` pairs each deployment recipe sets, by file: the env example (its commented

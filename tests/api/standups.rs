@@ -1,17 +1,13 @@
-//! Spec §4.3: the daily standup summary, `/standup` and `/checkin`, with a settable clock.
-
-mod support;
+//! The daily standup summary, `/standup` and `/checkin` (README "Standups and check-ins"), with
+//! a settable clock.
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
-use support::bot::*;
-use support::interactions::Opt;
+
+use crate::support::bot::*;
+use crate::support::interactions::{s, Opt};
 
 const STANDUP_CHANNEL: u64 = 888_000_000_000_000_008;
-
-fn s(name: &'static str, value: &str) -> Opt {
-    Opt::Str(name, value.to_string())
-}
 
 /// All the text of a posted summary message: embed titles, descriptions and fields.
 fn text(body: &Value) -> String {
@@ -283,6 +279,7 @@ async fn bad_schedules_are_refused() {
 
 /// One summary per scheduled day across DST changes, never none and never two.
 async fn one_summary_per_day(zone: &str, first_day: (i32, u32, u32), days: i64) {
+    let case = format!("{zone} from {first_day:?}");
     let bot = TestBot::with_manager_role().await;
     bot.run(&manager(), &["config", "timezone"], vec![s("zone", zone)])
         .await;
@@ -302,8 +299,8 @@ async fn one_summary_per_day(zone: &str, first_day: (i32, u32, u32), days: i64) 
     let posted = bot.fake.messages_in(STANDUP_CHANNEL);
     let mut local_days = Vec::new();
     let runs: Vec<(i64,)> =
-        sqlx::query_as("SELECT scheduled_at FROM standup_runs ORDER BY scheduled_at")
-            .fetch_all(bot.pool())
+        coordinator::store::sql("SELECT scheduled_at FROM standup_runs ORDER BY scheduled_at")
+            .fetch_all(bot.db().on())
             .await
             .expect("runs");
     for (scheduled,) in &runs {
@@ -312,35 +309,40 @@ async fn one_summary_per_day(zone: &str, first_day: (i32, u32, u32), days: i64) 
             .single()
             .expect("instant")
             .with_timezone(&tz);
-        assert_eq!(local.format("%H:%M").to_string(), "09:30", "{local}");
+        assert_eq!(
+            local.format("%H:%M").to_string(),
+            "09:30",
+            "{case}: {local}"
+        );
         local_days.push(local.format("%Y-%m-%d").to_string());
     }
     let mut unique = local_days.clone();
     unique.dedup();
     assert_eq!(
         unique, local_days,
-        "two summaries on one day: {local_days:?}"
+        "{case}: two summaries on one day: {local_days:?}"
     );
-    assert_eq!(local_days.len() as i64, days, "one per day: {local_days:?}");
-    assert_eq!(posted.len() as i64, days);
+    assert_eq!(
+        local_days.len() as i64,
+        days,
+        "{case}: one per day: {local_days:?}"
+    );
+    assert_eq!(posted.len() as i64, days, "{case}");
 }
 
-#[tokio::test]
-async fn berlin_spring_forward_gives_one_summary_per_day() {
-    one_summary_per_day("Europe/Berlin", (2026, 3, 26), 6).await;
+/// One test per row: a zone and the first of six days around one of its DST changes.
+macro_rules! dst_weeks {
+    ($($name:ident: $zone:expr, $first_day:expr;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            one_summary_per_day($zone, $first_day, 6).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn berlin_fall_back_gives_one_summary_per_day() {
-    one_summary_per_day("Europe/Berlin", (2026, 10, 22), 6).await;
-}
-
-#[tokio::test]
-async fn new_york_spring_forward_gives_one_summary_per_day() {
-    one_summary_per_day("America/New_York", (2026, 3, 5), 6).await;
-}
-
-#[tokio::test]
-async fn new_york_fall_back_gives_one_summary_per_day() {
-    one_summary_per_day("America/New_York", (2026, 10, 29), 6).await;
+dst_weeks! {
+    berlin_spring_forward_gives_one_summary_per_day: "Europe/Berlin", (2026, 3, 26);
+    berlin_fall_back_gives_one_summary_per_day: "Europe/Berlin", (2026, 10, 22);
+    new_york_spring_forward_gives_one_summary_per_day: "America/New_York", (2026, 3, 5);
+    new_york_fall_back_gives_one_summary_per_day: "America/New_York", (2026, 10, 29);
 }

@@ -1,18 +1,19 @@
 //! The real binary, real clock: duties survive SIGKILL exactly once, and arrive on time.
 
-mod support;
-
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use coordinator::domain::task::Priority;
 use coordinator::store::{Db, NewTask};
-use support::fake_discord::{FakeDiscord, PostedMessage};
-use support::rng::SplitMix as Rng;
 
-const BIN: &str = env!("CARGO_BIN_EXE_coordinator");
+use crate::support::fake_discord::{FakeDiscord, PostedMessage};
+use crate::support::process::{bot_command, overdue_alerts_per_task as alerts_per_task};
+use crate::support::rng::SplitMix as Rng;
+use crate::support::turns;
+use crate::support::wait::eventually_every;
+
 const GUILD: u64 = 424_242_424_242_424_242;
 const TASKS: u64 = 240;
 const CHANNELS: u64 = 60;
@@ -22,12 +23,7 @@ struct Bot(Child);
 
 impl Bot {
     fn start(fake: &FakeDiscord, db_url: &str) -> Bot {
-        let child = Command::new(BIN)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("DISCORD_TOKEN", "crash-test-token")
-            .env("DISCORD_API_BASE", fake.base_url())
-            .env("DATABASE_URL", db_url)
-            .env("RUST_LOG", "warn")
+        let child = bot_command("crash-test-token", &fake.base_url(), db_url, "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -76,25 +72,6 @@ async fn seed(db_url: &str, count: u64, due_in: chrono::Duration) -> chrono::Dat
     due
 }
 
-/// How many times each task number appears in an overdue alert the fake holds.
-fn alerts_per_task(fake: &FakeDiscord) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for message in fake.messages() {
-        let content = message.body["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        for line in content.lines() {
-            if let Some(rest) = line.strip_prefix("🚨 **#") {
-                if let Some(n) = rest.split(' ').next().and_then(|n| n.parse().ok()) {
-                    *seen.entry(n).or_insert(0) += 1;
-                }
-            }
-        }
-    }
-    seen
-}
-
 #[tokio::test]
 async fn sigkill_during_delivery_loses_nothing_and_posts_nothing_twice() {
     let fake = FakeDiscord::start().await;
@@ -135,6 +112,8 @@ async fn sigkill_during_delivery_loses_nothing_and_posts_nothing_twice() {
 
 #[tokio::test]
 async fn with_the_real_clock_an_overdue_alert_arrives_on_time() {
+    // Measures lateness on the real clock: alone.
+    let _alone = turns::exclusive().await;
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db_url = format!("sqlite://{}/clock.db", dir.path().display());
@@ -239,7 +218,7 @@ const MIX_ASSIGNEE: u64 = 32;
 
 /// Builds the next interaction, records it, injects it and waits a bounded time for its answer.
 async fn drive_one(fake: &FakeDiscord, driver: &std::sync::Mutex<Driver>) {
-    use support::interactions::{button, slash, Caller, Opt, ADMINISTRATOR};
+    use crate::support::interactions::{button, slash, Caller, Opt, ADMINISTRATOR};
     let caller = Caller::member(GUILD, MIX_CHANNEL, MIX_USER).with_permissions(ADMINISTRATOR);
     let (sent_at, interaction) = {
         let mut d = driver.lock().expect("driver");
@@ -351,7 +330,7 @@ async fn drive_one(fake: &FakeDiscord, driver: &std::sync::Mutex<Driver>) {
                 };
                 let on = caller.clone().in_channel(message.channel_id);
                 let full = fake.message(message.id).expect("posted message");
-                let built = support::interactions::button_on_message(&on, &custom_id, full);
+                let built = crate::support::interactions::button_on_message(&on, &custom_id, full);
                 (kind, None, (built.0, built.1))
             }
             81..=95 => (
@@ -452,7 +431,7 @@ struct Figures {
 async fn check_consistency(db_url: &str, fake: &FakeDiscord, driver: &Driver) -> Figures {
     use sqlx::Row;
     let db = Db::connect(db_url).await.expect("database reopens");
-    let pool = db.pool();
+    let pool = db.sqlite_pool().expect("SQLite");
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(pool)
         .await
@@ -659,7 +638,7 @@ async fn owed_alerts(db_url: &str, now: i64) -> Vec<i64> {
     )
     .bind(GUILD as i64)
     .bind(now)
-    .fetch_all(db.pool())
+    .fetch_all(db.sqlite_pool().expect("SQLite"))
     .await
     .expect("owed alerts");
     db.close().await;
@@ -671,6 +650,8 @@ const MIX_SEEDED: u64 = 120;
 
 #[tokio::test]
 async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
+    // Times its load and its kills, and its figures are the record: alone.
+    let _alone = turns::exclusive().await;
     let seed = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -759,24 +740,29 @@ async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
     let identified = fake.identify_count();
     let _bot = Bot::start(&fake, &db_url);
     fake.wait_identified(identified + 1).await;
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let now = Utc::now().timestamp();
-        let owed = owed_alerts(&db_url, now).await;
-        let counts = alert_counts(&fake);
-        let missing: Vec<i64> = owed
-            .iter()
-            .copied()
-            .filter(|n| !counts.contains_key(n))
-            .collect();
-        if now > last_due + 1 && missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "owed alerts never posted: {missing:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    {
+        let (db_url, fake) = (&db_url, &fake);
+        eventually_every(
+            "every owed alert to be posted",
+            Duration::from_secs(40),
+            Duration::from_millis(100),
+            || async move {
+                let now = Utc::now().timestamp();
+                let owed = owed_alerts(db_url, now).await;
+                let counts = alert_counts(fake);
+                let missing: Vec<i64> = owed
+                    .iter()
+                    .copied()
+                    .filter(|n| !counts.contains_key(n))
+                    .collect();
+                if now > last_due + 1 && missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("owed alerts never posted: {missing:?}"))
+                }
+            },
+        )
+        .await;
     }
     let figures = check_consistency(&db_url, &fake, driver.get_mut().expect("driver")).await;
     let counts = alert_counts(&fake);
@@ -787,7 +773,7 @@ async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
         let n = sqlx::query_scalar(
             "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'post'",
         )
-        .fetch_one(db.pool())
+        .fetch_one(db.sqlite_pool().expect("SQLite"))
         .await
         .expect("outbox");
         db.close().await;

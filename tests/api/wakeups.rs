@@ -1,0 +1,118 @@
+//! The store wakes the duties worker itself after a write that changes what is due: the real
+//! worker loop, no manual step, posts a reminder that falls due 2 seconds after its task is
+//! created. Without the wake-up the worker would sleep on for up to an hour.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use coordinator::clock::Clock;
+
+use crate::support::bot::*;
+use crate::support::fake_discord::FakeDiscord;
+use crate::support::interactions::{slash, Opt};
+
+/// The settings every test bot starts with, on this binary's database engine.
+async fn test_settings(fake: &FakeDiscord, dir: &std::path::Path) -> coordinator::config::Settings {
+    use coordinator::config::{
+        DatabaseSettings, DiscordSettings, HttpSettings, LogSettings, Settings, Token,
+    };
+    Settings {
+        discord: DiscordSettings {
+            token: Some(Token::new(TOKEN)),
+            api_base: fake.base_url(),
+            guild_id: Some(GUILD),
+        },
+        database: DatabaseSettings {
+            url: crate::support::database::url_for_test(dir).await,
+        },
+        log: LogSettings::default(),
+        http: HttpSettings::default(),
+    }
+}
+
+/// A clock that runs with real time from a chosen instant, so the worker's real sleeps and the
+/// domain's instants agree.
+struct RealTimeFrom {
+    start: DateTime<Utc>,
+    started: Instant,
+}
+
+impl Clock for RealTimeFrom {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn a_reminder_due_two_seconds_after_its_task_is_created_is_posted_without_a_manual_step() {
+    let _alone = crate::support::turns::exclusive().await;
+    // Three seconds before 09:00:00: the 1-hour reminder of a task due at 10:00 falls due at
+    // 09:00:00, about two seconds after the task is created.
+    let reminder_due = Utc
+        .with_ymd_and_hms(2026, 12, 7, 9, 0, 0)
+        .single()
+        .expect("valid instant");
+    let clock = Arc::new(RealTimeFrom {
+        start: reminder_due - chrono::Duration::seconds(3),
+        started: Instant::now(),
+    });
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = test_settings(&fake, dir.path()).await;
+    let running = coordinator::start_with(
+        &settings,
+        clock.clone(),
+        coordinator::StartOptions {
+            background_worker: true,
+        },
+    )
+    .await
+    .expect("bot starts");
+    fake.wait_ready().await;
+    // The worker has stepped once with nothing due, so it now sleeps for its longest interval.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.app.metrics.worker_steps() == 0 {
+        assert!(Instant::now() < deadline, "the worker never stepped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let (id, interaction) = slash(
+        &member(ALICE),
+        &["task", "create"],
+        vec![
+            Opt::Str("title", "Ship the release notes".into()),
+            Opt::Str("due", "2026-12-07 10:00".into()),
+        ],
+    );
+    fake.inject(interaction).await;
+    let created = fake.response(id).await;
+    assert!(content(&created).contains("Created"), "{created}");
+    assert!(
+        clock.now() < reminder_due,
+        "the task was created after its reminder fell due; the test proves nothing"
+    );
+
+    let steps_before = running.app.metrics.worker_steps();
+    loop {
+        let posted = fake.messages().into_iter().any(|m| {
+            m.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Ship the release notes")
+        });
+        if posted {
+            break;
+        }
+        let late = clock.now() - reminder_due;
+        assert!(
+            late <= chrono::Duration::seconds(2),
+            "the reminder due at {reminder_due} was not posted within 2 s of it (worker steps: {} \
+             before the create, {} now): the worker was not woken by the new task",
+            steps_before,
+            running.app.metrics.worker_steps()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.shutdown().await;
+}

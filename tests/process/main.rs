@@ -1,0 +1,23 @@
+//! Process-level tests: the real binary as a child process (and the soak's long in-process run),
+//! slow by nature.
+//!
+//! - `binary`: how it starts, fails and stops; the token in no log line, even at trace.
+//! - `cli`: help, check-config, migrate, register-commands, export.
+//! - `shutdown`: SIGTERM under load leaves nothing half done.
+//! - `crash`: SIGKILL at any moment loses and doubles nothing; alerts arrive on time.
+//! - `soak`: the bot under seeded REST and gateway faults (`SOAK_SECS`, `SOAK_SEED`).
+//!
+//! Most of these measure time, so they take the exclusive turn (`support::turns`) and run
+//! alone; the quick command-line runs share.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+/// The process suites run the binary on SQLite files.
+pub const ON_POSTGRES: bool = false;
+
+mod binary;
+mod cli;
+mod crash;
+mod shutdown;
+mod soak;
