@@ -388,12 +388,12 @@ impl Db {
         if self.engine() == Engine::Postgres {
             return Ok(0);
         }
-        Ok(sql(
+        sql(
             "UPDATE outbox SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1",
         )
         .bind(time_in(now))
         .execute(self.on())
-        .await?)
+        .await
     }
 
     pub async fn mark_sent(

@@ -119,7 +119,7 @@ impl Db {
         typed: &str,
         limit: i64,
     ) -> StoreResult<Vec<String>> {
-        Ok(sql(
+        sql(
             "SELECT name FROM projects WHERE guild_id = $1 AND archived_at IS NULL \
              AND name_key LIKE $2 ESCAPE '\\' ORDER BY name_key LIMIT $3",
         )
@@ -127,7 +127,7 @@ impl Db {
         .bind(like_pattern(&project_key(typed)))
         .bind(limit)
         .scalars(self.on())
-        .await?)
+        .await
     }
 
     /// Archives a project; it then accepts no new tasks.

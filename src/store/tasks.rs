@@ -297,7 +297,7 @@ impl Db {
         let overdue = filter.overdue_at.map(time_in);
         // Counting stops past the cap: a page of ten never pays for a count of 100,000.
         let total: i64 = sql(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {CONDITION} LIMIT {})",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {CONDITION} LIMIT {}) AS matching",
             LIST_COUNT_CAP + 1
         ))
         .bind(id_in(guild_id))

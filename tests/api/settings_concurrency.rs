@@ -6,11 +6,11 @@ use crate::support::bot::*;
 use crate::support::interactions::{slash, Opt};
 
 async fn stored_settings(bot: &TestBot) -> (String, String, Option<i64>) {
-    sqlx::query_as(
+    coordinator::store::sql(
         "SELECT timezone, reminder_offsets, alerts_channel_id FROM guild_settings WHERE guild_id = $1",
     )
     .bind(GUILD as i64)
-    .fetch_one(bot.pool())
+    .fetch_one(bot.db().on())
     .await
     .expect("settings row")
 }

@@ -232,7 +232,7 @@ async fn drive_one(fake: &FakeDiscord, driver: &std::sync::Mutex<Driver>) {
             0..=24 => {
                 let title = format!("mix {seq}");
                 let mut options = vec![Opt::Str("title", title.clone())];
-                if seq % 3 == 0 {
+                if seq.is_multiple_of(3) {
                     options.push(Opt::Str("due", "in 3 days".into()));
                 }
                 (
@@ -320,7 +320,7 @@ async fn drive_one(fake: &FakeDiscord, driver: &std::sync::Mutex<Driver>) {
                 let Some(done) = ids.first().cloned() else {
                     return;
                 };
-                let (kind, custom_id) = if pick % 3 == 0 {
+                let (kind, custom_id) = if pick.is_multiple_of(3) {
                     (
                         Kind::ButtonSnooze,
                         done.replace("duty:done:", "duty:snooze:"),
