@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::duties::refresh_guild_duties;
-use super::sql::sql;
+use super::sql::{sql, Arg, Tx};
 use super::{id_in, id_out, Db, StoreError, StoreResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
@@ -37,9 +37,44 @@ struct SettingsRow {
     reminder_offsets: String,
 }
 
-/// Makes sure the guild has its settings row, so a targeted `UPDATE` has a row to change.
-const ENSURE_ROW: &str =
-    "INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING";
+/// A guild setting: the one column a write changes.
+#[derive(Debug, Clone, Copy)]
+enum Setting {
+    ManagerRole,
+    Timezone,
+    AlertsChannel,
+    ReminderOffsets,
+}
+
+impl Setting {
+    fn column(self) -> &'static str {
+        match self {
+            Setting::ManagerRole => "manager_role_id",
+            Setting::Timezone => "timezone",
+            Setting::AlertsChannel => "alerts_channel_id",
+            Setting::ReminderOffsets => "reminder_offsets",
+        }
+    }
+}
+
+/// Opens the guild's write transaction and sets one column of its settings row (created
+/// first if the guild has none), leaving every other setting as it is.
+async fn set_one(db: &Db, guild_id: GuildId, setting: Setting, value: Arg) -> StoreResult<Tx> {
+    let mut tx = db.begin_write(guild_id).await?;
+    sql("INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING")
+        .bind(id_in(guild_id))
+        .execute(tx.on())
+        .await?;
+    sql(format!(
+        "UPDATE guild_settings SET {} = $1 WHERE guild_id = $2",
+        setting.column()
+    ))
+    .bind(value)
+    .bind(id_in(guild_id))
+    .execute(tx.on())
+    .await?;
+    Ok(tx)
+}
 
 impl Db {
     /// The guild's settings, or the defaults for a guild never configured.
@@ -66,17 +101,10 @@ impl Db {
     }
 
     pub async fn set_manager_role(&self, guild_id: GuildId, role: RoleId) -> StoreResult<()> {
-        let mut tx = self.begin_write(guild_id).await?;
-        sql(ENSURE_ROW)
-            .bind(id_in(guild_id))
-            .execute(tx.on())
+        set_one(self, guild_id, Setting::ManagerRole, id_in(role).into())
+            .await?
+            .commit()
             .await?;
-        sql("UPDATE guild_settings SET manager_role_id = $1 WHERE guild_id = $2")
-            .bind(id_in(role))
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -88,16 +116,7 @@ impl Db {
         zone: Tz,
         reschedule: impl FnOnce(&str) -> Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write(guild_id).await?;
-        sql(ENSURE_ROW)
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
-        sql("UPDATE guild_settings SET timezone = $1 WHERE guild_id = $2")
-            .bind(zone.name())
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
+        let mut tx = set_one(self, guild_id, Setting::Timezone, zone.name().into()).await?;
         let scheduled: Option<String> =
             sql("SELECT schedule FROM standups WHERE guild_id = $1 AND next_run_at IS NOT NULL")
                 .bind(id_in(guild_id))
@@ -123,17 +142,15 @@ impl Db {
         guild_id: GuildId,
         channel: ChannelId,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write(guild_id).await?;
-        sql(ENSURE_ROW)
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
-        sql("UPDATE guild_settings SET alerts_channel_id = $1 WHERE guild_id = $2")
-            .bind(id_in(channel))
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
-        tx.commit().await?;
+        set_one(
+            self,
+            guild_id,
+            Setting::AlertsChannel,
+            id_in(channel).into(),
+        )
+        .await?
+        .commit()
+        .await?;
         Ok(())
     }
 
@@ -144,16 +161,13 @@ impl Db {
         guild_id: GuildId,
         offsets: &[Duration],
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write(guild_id).await?;
-        sql(ENSURE_ROW)
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
-        sql("UPDATE guild_settings SET reminder_offsets = $1 WHERE guild_id = $2")
-            .bind(offsets_in(offsets))
-            .bind(id_in(guild_id))
-            .execute(tx.on())
-            .await?;
+        let mut tx = set_one(
+            self,
+            guild_id,
+            Setting::ReminderOffsets,
+            offsets_in(offsets).into(),
+        )
+        .await?;
         refresh_guild_duties(&mut tx, guild_id).await?;
         tx.commit().await?;
         self.due_times_changed();

@@ -12,25 +12,6 @@ use crate::support::bot::*;
 use crate::support::fake_discord::FakeDiscord;
 use crate::support::interactions::{slash, Opt};
 
-/// The settings every test bot starts with, on this binary's database engine.
-async fn test_settings(fake: &FakeDiscord, dir: &std::path::Path) -> coordinator::config::Settings {
-    use coordinator::config::{
-        DatabaseSettings, DiscordSettings, HttpSettings, LogSettings, Settings, Token,
-    };
-    Settings {
-        discord: DiscordSettings {
-            token: Some(Token::new(TOKEN)),
-            api_base: fake.base_url(),
-            guild_id: Some(GUILD),
-        },
-        database: DatabaseSettings {
-            url: crate::support::database::url_for_test(dir).await,
-        },
-        log: LogSettings::default(),
-        http: HttpSettings::default(),
-    }
-}
-
 /// A clock that runs with real time from a chosen instant, so the worker's real sleeps and the
 /// domain's instants agree.
 struct RealTimeFrom {
@@ -59,7 +40,10 @@ async fn a_reminder_due_two_seconds_after_its_task_is_created_is_posted_without_
     });
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let settings = test_settings(&fake, dir.path()).await;
+    let settings = bot_settings(
+        &fake,
+        crate::support::database::url_for_test(dir.path()).await,
+    );
     let running = coordinator::start_with(
         &settings,
         clock.clone(),

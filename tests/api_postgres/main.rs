@@ -24,6 +24,8 @@ mod duties;
 mod feeds;
 #[path = "../api/http.rs"]
 mod http;
+#[path = "../api/multi_worker.rs"]
+mod multi_worker;
 #[path = "../api/permissions.rs"]
 mod permissions;
 #[path = "../api/properties.rs"]

@@ -94,6 +94,7 @@ fn help_is_printed_for_the_program_and_every_subcommand() {
         "migrate",
         "check-config",
         "register-commands",
+        "copy",
         "export",
     ] {
         assert!(text.contains(sub), "{sub} listed: {text}");
@@ -204,13 +205,13 @@ fn check_config_names_a_bad_value_with_the_file_or_variable_it_came_from() {
     let err = one_line_failure(
         &setup.run(
             &["check-config"],
-            &[token, ("DATABASE_URL", "postgres://db/coordinator")],
+            &[token, ("DATABASE_URL", "mysql://db/coordinator")],
         ),
         2,
     );
     assert!(
         err.contains(
-            "database.url = \"postgres://db/coordinator\" (from environment variable DATABASE_URL)"
+            "database.url = \"mysql://db/coordinator\" (from environment variable DATABASE_URL)"
         ),
         "{err}"
     );
@@ -262,7 +263,7 @@ fn check_config_names_a_bad_value_with_the_file_or_variable_it_came_from() {
 fn migrate_creates_a_fresh_database_then_finds_nothing_to_do() {
     let setup = Setup::new();
     let url = setup.database_url();
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .expect("migrations dir")
         .filter(|e| {
             e.as_ref()
@@ -451,6 +452,100 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
         "unterminated: {text:?}"
     );
     records
+}
+
+/// Every table of the store, as text rows, for comparing two databases.
+async fn every_table(url: &str) -> Vec<(String, Vec<String>)> {
+    let db = Db::connect(url).await.expect("db");
+    let mut out = Vec::new();
+    for table in [
+        "guild_settings",
+        "user_settings",
+        "projects",
+        "tasks",
+        "task_history",
+        "outbox",
+        "duty_claims",
+        "standups",
+        "standup_runs",
+        "checkins",
+        "channel_failures",
+        "project_feeds",
+    ] {
+        out.push((
+            table.to_owned(),
+            db.rows_as_text(table).await.expect("rows"),
+        ));
+    }
+    db.close().await;
+    out
+}
+
+/// `copy` into a new SQLite file, and, when the test PostgreSQL server is there, into a new
+/// PostgreSQL database: every table equal after, a second copy into a full database refused,
+/// and on PostgreSQL new rows get ids past the copied ones.
+#[tokio::test]
+async fn copy_moves_every_table_into_an_empty_database_of_either_engine() {
+    let setup = Setup::new();
+    let from = setup.database_url();
+    seed(&from).await;
+    let before = every_table(&from).await;
+    assert!(
+        before
+            .iter()
+            .any(|(table, rows)| table == "tasks" && rows.len() >= 3),
+        "the seed wrote tasks: {before:?}"
+    );
+    let mut targets = vec![format!("sqlite://{}/data/copy.db", setup.path().display())];
+    if std::env::var_os("COORDINATOR_TEST_POSTGRES").is_some() {
+        targets.push(crate::support::database::fresh_postgres_database().await);
+    }
+    for to in &targets {
+        let output = run_async(setup.command(&["copy", "--from", &from, "--to", to], &[])).await;
+        assert!(output.status.success(), "{to}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(text.contains("  tasks "), "{text}");
+        assert_eq!(
+            every_table(to).await,
+            before,
+            "{to}: a table differs after the copy"
+        );
+
+        let again = run_async(setup.command(&["copy", "--from", &from, "--to", to], &[])).await;
+        assert_eq!(again.status.code(), Some(1), "a second copy is refused");
+        assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+
+        // New rows must not collide with copied ids (PostgreSQL's sequences were moved).
+        let db = Db::connect(to).await.expect("target");
+        let max_id: i64 = coordinator::store::sql("SELECT MAX(id) FROM tasks")
+            .scalar(db.on())
+            .await
+            .expect("max id");
+        let now = Utc::now();
+        let task = db
+            .create_task(
+                &NewTask {
+                    guild_id: GUILD.into(),
+                    title: "After the move".into(),
+                    description: None,
+                    priority: Priority::Normal,
+                    project: None,
+                    assignee_id: None,
+                    creator_id: 11.into(),
+                    channel_id: 21.into(),
+                    due_at: None,
+                },
+                now,
+            )
+            .await
+            .expect("a new task after the copy");
+        assert!(
+            task.id > max_id,
+            "{to}: id {} reused (max {max_id})",
+            task.id
+        );
+        db.close().await;
+    }
 }
 
 #[tokio::test]

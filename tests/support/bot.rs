@@ -91,6 +91,20 @@ impl WriteLock {
     }
 }
 
+/// The settings of a test bot: the fake Discord, the development guild, the given database.
+pub fn bot_settings(fake: &FakeDiscord, database_url: String) -> Settings {
+    Settings {
+        discord: DiscordSettings {
+            token: Some(Token::new(TOKEN)),
+            api_base: fake.base_url(),
+            guild_id: Some(GUILD),
+        },
+        database: DatabaseSettings { url: database_url },
+        log: LogSettings::default(),
+        http: HttpSettings::default(),
+    }
+}
+
 pub struct TestBot {
     pub fake: FakeDiscord,
     pub clock: ManualClock,
@@ -122,17 +136,7 @@ impl TestBot {
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = super::database::url_for_test(dir.path()).await;
-        let settings = Settings {
-            discord: DiscordSettings {
-                token: Some(Token::new(TOKEN)),
-                api_base: fake.base_url(),
-                guild_id: Some(GUILD),
-            },
-            database: DatabaseSettings { url: database_url },
-            log: LogSettings::default(),
-            http: HttpSettings::default(),
-        };
-        let mut settings = settings;
+        let mut settings = bot_settings(&fake, database_url);
         adjust(&mut settings);
         let clock = ManualClock::new(start_time());
         let options = coordinator::StartOptions { background_worker };

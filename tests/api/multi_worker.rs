@@ -1,0 +1,119 @@
+//! Two bots sharing one PostgreSQL database, as two processes would (each with its own pool,
+//! worker and Discord connection): 500 overdue alerts fall due within the same minute across
+//! 50 channels, both workers are woken together every simulated second to claim and send, and
+//! every alert is posted exactly once. PostgreSQL only: SQLite serves one process.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use coordinator::clock::ManualClock;
+use coordinator::domain::task::Priority;
+use coordinator::store::{sql, Db, NewTask};
+
+use crate::support::bot::*;
+use crate::support::fake_discord::FakeDiscord;
+use crate::support::wait::eventually;
+
+const TASKS: u64 = 500;
+const CHANNELS: u64 = 50;
+
+#[tokio::test]
+async fn two_workers_on_one_database_post_each_duty_exactly_once() {
+    let _turn = crate::support::turns::shared().await;
+    let url = crate::support::database::fresh_postgres_database().await;
+    let now = start_time();
+    let seed = Db::connect(&url).await.expect("database");
+    for i in 0..TASKS {
+        let new = NewTask {
+            guild_id: GUILD.into(),
+            title: format!("Duty load {i:03}"),
+            description: None,
+            priority: Priority::Normal,
+            project: None,
+            assignee_id: Some(ALICE.into()),
+            creator_id: ALICE.into(),
+            channel_id: (10_000 + i % CHANNELS).into(),
+            // Spread over one minute, so the workers meet on every second of it.
+            due_at: Some(
+                now + ChronoDuration::minutes(30) + ChronoDuration::seconds((i % 60) as i64),
+            ),
+        };
+        seed.create_task(&new, now).await.expect("seed task");
+    }
+    seed.close().await;
+
+    let clock = ManualClock::new(now);
+    let mut bots = Vec::new();
+    let mut fakes = Vec::new();
+    for _ in 0..2 {
+        let fake = FakeDiscord::start().await;
+        let running = coordinator::start_with(
+            &bot_settings(&fake, url.clone()),
+            Arc::new(clock.clone()),
+            coordinator::StartOptions {
+                background_worker: true,
+            },
+        )
+        .await
+        .expect("bot starts");
+        fake.wait_ready().await;
+        bots.push(running);
+        fakes.push(fake);
+    }
+    // The minute passes a second at a time; both workers are woken at each step and race for
+    // what fell due.
+    clock.set(now + ChronoDuration::minutes(30));
+    for _ in 0..=60 {
+        clock.advance(ChronoDuration::seconds(1));
+        for bot in &bots {
+            bot.app.db.wake_worker();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let fakes = &fakes;
+    let posted = eventually(
+        "all 500 overdue alerts to be posted",
+        Duration::from_secs(60),
+        || async move {
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for fake in fakes {
+                for message in fake.messages() {
+                    let content = message.body["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    for line in content.lines() {
+                        if let Some(at) = line.find("Duty load ") {
+                            let title = line[at..at + "Duty load 000".len()].to_owned();
+                            *seen.entry(title).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            (seen.len() as u64 == TASKS).then_some(seen)
+        },
+    )
+    .await;
+    let twice: Vec<_> = posted.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "posted more than once: {twice:?}");
+    // Which worker won each race varies from run to run; the total never does.
+    let per_fake: Vec<usize> = fakes.iter().map(|f| f.messages().len()).collect();
+    let db = &bots[0].app.db;
+    let claims: i64 = sql("SELECT COUNT(*) FROM duty_claims")
+        .scalar(db.on())
+        .await
+        .expect("claims");
+    let unsent: i64 = sql("SELECT COUNT(*) FROM outbox WHERE state <> 'sent'")
+        .scalar(db.on())
+        .await
+        .expect("outbox");
+    assert_eq!(claims, TASKS as i64, "one claim per duty");
+    assert_eq!(unsent, 0, "every message marked sent once");
+    println!("messages posted by each worker: {per_fake:?}");
+    for bot in bots {
+        bot.shutdown().await;
+    }
+}
