@@ -62,10 +62,10 @@ impl Invocation {
             };
             let value = match (&option.value, option_spec.kind) {
                 (CommandDataOptionValue::Autocomplete { value, .. }, _) => {
-                    invocation.focused = Some((option_spec.name, value.clone()));
+                    invocation.focused = Some((option_spec.name, typed_text(value)));
                     continue;
                 }
-                (CommandDataOptionValue::String(s), Kind::Str) => Value::Str(s.clone()),
+                (CommandDataOptionValue::String(s), Kind::Str) => Value::Str(typed_text(s)),
                 (CommandDataOptionValue::Integer(i), Kind::Int) => Value::Int(*i),
                 (CommandDataOptionValue::Boolean(b), Kind::Bool) => Value::Bool(*b),
                 (CommandDataOptionValue::User(id), Kind::User) => Value::User(id.get()),
@@ -172,6 +172,12 @@ impl Invocation {
     pub fn required_role(&self, name: &str) -> Result<RoleId, UserError> {
         self.role(name).ok_or_else(|| missing(name))
     }
+}
+
+/// Typed text as the rest of the bot sees it: without U+0000, which no keyboard types and
+/// PostgreSQL cannot store (a title of "\0" is then empty, and refused as such).
+fn typed_text(text: &str) -> String {
+    text.replace('\0', "")
 }
 
 fn missing(name: &str) -> UserError {

@@ -715,3 +715,24 @@ async fn a_slow_public_command_that_ends_in_a_refusal_answers_only_the_caller() 
     );
     assert_eq!(bot.snapshot().await, before, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_nul_character_in_typed_text_is_dropped_before_it_is_stored() {
+    // PostgreSQL cannot store U+0000; no keyboard types it, so it is dropped on every engine.
+    let bot = TestBot::start().await;
+    let number = bot
+        .create_task(&member(ALICE), "Plan\0 the launch", vec![])
+        .await;
+    assert_eq!(
+        bot.task_column(GUILD, number, "title").await.as_deref(),
+        Some("Plan the launch")
+    );
+    let reply = bot
+        .run(
+            &member(ALICE),
+            &["task", "comment"],
+            vec![Opt::Int("task", number), s("text", "\0")],
+        )
+        .await;
+    assert_private_error(&reply, "can't be empty");
+}
