@@ -183,30 +183,23 @@ where
     }
 }
 
-/// A row of any table as text, each value decoded as an integer if it is one, else as text,
-/// for comparing everything stored before and after (tests, diagnostics).
-struct TextRow(String);
-
-impl<'r, R: Row> FromRow<'r, R> for TextRow
-where
-    usize: ColumnIndex<R>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
-    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        let cells: Vec<String> = (0..row.columns().len())
-            .map(|i| {
-                row.try_get::<Option<i64>, _>(i)
-                    .map(|v| format!("{v:?}"))
-                    .or_else(|_| {
-                        row.try_get::<Option<String>, _>(i)
-                            .map(|v| format!("{v:?}"))
-                    })
-                    .unwrap_or_else(|_| "?".into())
-            })
-            .collect();
-        Ok(TextRow(cells.join("|")))
-    }
+/// Every row of `table`, ordered by all its columns, each value read as its spec says.
+async fn read_table(db: &Db, table: &str, columns: &[(&str, Kind)]) -> StoreResult<Vec<AnyRow>> {
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(name, kind)| match kind {
+            Int => format!("{name} AS i_{name}"),
+            Text => format!("{name} AS t_{name}"),
+        })
+        .collect();
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    sql(format!(
+        "SELECT {} FROM {table} ORDER BY {}",
+        select.join(", "),
+        names.join(", ")
+    ))
+    .fetch_all(db.on())
+    .await
 }
 
 /// How many rows of each table were copied.
@@ -222,15 +215,21 @@ impl Db {
         let Some((_, columns)) = TABLES.iter().find(|(name, _)| *name == table) else {
             return Err(StoreError::Corrupt(format!("no table {table:?}")));
         };
-        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-        let rows: Vec<TextRow> = sql(format!(
-            "SELECT {} FROM {table} ORDER BY {}",
-            names.join(", "),
-            names.join(", ")
-        ))
-        .fetch_all(self.on())
-        .await?;
-        Ok(rows.into_iter().map(|TextRow(text)| text).collect())
+        let rows = read_table(self, table, columns).await?;
+        Ok(rows
+            .into_iter()
+            .map(|AnyRow(values)| {
+                let cells: Vec<String> = values
+                    .iter()
+                    .map(|value| match value {
+                        Arg::Int(v) => format!("{v:?}"),
+                        Arg::Text(v) => format!("{v:?}"),
+                        Arg::Bool(v) => format!("{v:?}"),
+                    })
+                    .collect();
+                cells.join("|")
+            })
+            .collect())
     }
 
     /// Copies every row of `self` into `target`, which must hold no data yet.
@@ -246,13 +245,6 @@ impl Db {
         let mut tx = target.begin().await?;
         let mut report = CopyReport { tables: Vec::new() };
         for (table, columns) in TABLES {
-            let select: Vec<String> = columns
-                .iter()
-                .map(|(name, kind)| match kind {
-                    Int => format!("{name} AS i_{name}"),
-                    Text => format!("{name} AS t_{name}"),
-                })
-                .collect();
             let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
             let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
             let insert = format!(
@@ -260,13 +252,7 @@ impl Db {
                 names.join(", "),
                 placeholders.join(", ")
             );
-            let rows: Vec<AnyRow> = sql(format!(
-                "SELECT {} FROM {table} ORDER BY {}",
-                select.join(", "),
-                names.join(", ")
-            ))
-            .fetch_all(self.on())
-            .await?;
+            let rows = read_table(self, table, columns).await?;
             let mut copied = 0;
             for AnyRow(values) in rows {
                 let mut statement = sql(insert.clone());
