@@ -202,7 +202,7 @@ impl Db {
     /// Wakes the duties worker: it re-reads what is due next. A permit is kept if it is busy,
     /// so a change made during its step is not missed.
     fn due_times_changed(&self) {
-        self.due_changed.notify_one();
+        self.wake_worker();
     }
 
     /// Wakes the duties worker without a write: for a clock that jumps rather than runs (tests,
