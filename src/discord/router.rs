@@ -117,7 +117,7 @@ fn error_reply(error: CommandError, settings: Option<&GuildSettings>) -> CreateI
         CommandError::User(user) => private(render::typed(&user.to_string())),
         CommandError::Store(store) => private(match store {
             StoreError::ReadOnly(_) => STORE_READ_ONLY,
-            StoreError::Busy(_) => STORE_BUSY,
+            StoreError::Busy(_) | StoreError::Conflict(_) => STORE_BUSY,
             StoreError::Full(_) => STORE_FULL,
             _ => INTERNAL,
         }),
@@ -144,7 +144,7 @@ fn error_class<T>(result: &CommandResult<T>) -> Option<&'static str> {
         CommandError::User(UserError::NotFound(_)) => "not_found",
         CommandError::User(UserError::Date(_)) => "date",
         CommandError::Store(StoreError::ReadOnly(_)) => "read_only",
-        CommandError::Store(StoreError::Busy(_)) => "busy",
+        CommandError::Store(StoreError::Busy(_) | StoreError::Conflict(_)) => "busy",
         CommandError::Store(StoreError::Full(_)) => "full",
         CommandError::Store(_) => "store",
     })

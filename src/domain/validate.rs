@@ -51,6 +51,12 @@ pub fn project_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// Text folded for matching without regard to case: titles are stored with it and typed text
+/// is folded the same way, so every engine matches alike (no collation or locale involved).
+pub fn search_key(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// An IANA time zone name, read without regard to case.
 pub fn time_zone(text: &str) -> Result<Tz, UserError> {
     let wanted = text.trim();

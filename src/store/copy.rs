@@ -69,6 +69,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("duty_cursor", Int),
             ("snoozed_until", Int),
             ("next_duty_at", Int),
+            ("title_key", Text),
         ],
     ),
     (

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::settings::offsets_out;
 use super::sql::{sql, Engine, Tx};
 use super::tasks::{select_tasks, TaskRow};
-use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreResult};
+use super::{id_in, id_out, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreResult};
 use crate::domain::duties::{due_now, next_at, Duty, DutyClock};
 use crate::domain::ids::{ChannelId, GuildId, RoleId};
 use crate::domain::task::{Status, Task, TaskNumber};
@@ -189,7 +189,16 @@ impl Db {
         &self,
         now: DateTime<Utc>,
         limit: i64,
-        render: impl FnOnce(&[ClaimedDuty]) -> Vec<OutboxDraft>,
+        render: impl Fn(&[ClaimedDuty]) -> Vec<OutboxDraft>,
+    ) -> StoreResult<usize> {
+        retry_conflicts(|| self.claim_due_duties_once(now, limit, &render)).await
+    }
+
+    async fn claim_due_duties_once(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        render: &impl Fn(&[ClaimedDuty]) -> Vec<OutboxDraft>,
     ) -> StoreResult<usize> {
         // A read first: a step with nothing due takes no write lock.
         let any_due: Option<i64> = sql(

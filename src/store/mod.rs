@@ -47,6 +47,11 @@ pub enum StoreError {
     /// Another connection held the write lock past the busy timeout: nothing was written.
     #[error("the database is locked by another connection: {0}")]
     Busy(sqlx::Error),
+    /// PostgreSQL aborted the transaction for a serialization failure or a deadlock with
+    /// another writer: nothing was written. The store tries such writes again
+    /// ([`retry_conflicts`]); this reaches callers only when every attempt conflicted.
+    #[error("the write conflicted with another writer: {0}")]
+    Conflict(sqlx::Error),
     /// The disk (or the configured page limit) is full: the transaction was rolled back.
     #[error("the database is full: {0}")]
     Full(sqlx::Error),
@@ -99,16 +104,18 @@ const SQLITE_FULL: i64 = 13;
 enum Fault {
     ReadOnly,
     Busy,
+    Conflict,
     Full,
 }
 
 /// PostgreSQL's SQLSTATE classes and codes for the same faults: a read-only transaction or a
-/// standby; a serialization failure, deadlock or lock timeout (the store retries those first);
-/// a full disk or too many connections.
+/// standby; a serialization failure or deadlock (which the store tries again); a lock timeout,
+/// a cancelled statement or too many connections; a full disk or out of memory.
 fn postgres_fault(code: &str) -> Option<Fault> {
     match code {
         "25006" | "25P02" => Some(Fault::ReadOnly),
-        "40001" | "40P01" | "55P03" | "57014" | "53300" => Some(Fault::Busy),
+        "40001" | "40P01" => Some(Fault::Conflict),
+        "55P03" | "57014" | "53300" => Some(Fault::Busy),
         "53100" | "53200" => Some(Fault::Full),
         _ => None,
     }
@@ -147,6 +154,7 @@ impl From<sqlx::Error> for StoreError {
         match fault {
             Some(Fault::ReadOnly) => StoreError::ReadOnly(error),
             Some(Fault::Busy) => StoreError::Busy(error),
+            Some(Fault::Conflict) => StoreError::Conflict(error),
             Some(Fault::Full) => StoreError::Full(error),
             None => StoreError::Sqlx(error),
         }
@@ -154,6 +162,31 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How many times a write is attempted while PostgreSQL keeps aborting it as a conflict.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// Runs a whole write transaction again when PostgreSQL aborted it for a serialization failure
+/// or a deadlock (it rolled back, so running it again is safe), after a short pause that grows
+/// with each attempt. Every other outcome is returned as it came. SQLite never reports these:
+/// it has one writer at a time.
+async fn retry_conflicts<T, F, Fut>(mut attempt: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(StoreError::Conflict(error)) if tries < CONFLICT_ATTEMPTS => {
+                tracing::debug!(%error, tries, "write conflicted with another writer; trying again");
+                tokio::time::sleep(Duration::from_millis(5 << tries)).await;
+                tries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -170,10 +203,12 @@ impl Db {
             Engine::Sqlite => Pool::Sqlite(connect_sqlite(url).await?),
             Engine::Postgres => Pool::Postgres(connect_postgres(url).await?),
         };
-        Ok(Self {
+        let db = Self {
             pool,
             due_changed: Arc::new(Notify::new()),
-        })
+        };
+        db.fill_title_keys().await?;
+        Ok(db)
     }
 
     pub fn engine(&self) -> Engine {
@@ -348,6 +383,63 @@ fn like_pattern(typed: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{retry_conflicts, StoreError, CONFLICT_ATTEMPTS};
+
+    #[tokio::test]
+    async fn conflicts_are_tried_again_until_one_attempt_goes_through() {
+        let mut attempts = 0;
+        let outcome = retry_conflicts(|| {
+            attempts += 1;
+            let now = attempts;
+            async move {
+                if now < 3 {
+                    Err(StoreError::Conflict(sqlx::Error::PoolClosed))
+                } else {
+                    Ok(now)
+                }
+            }
+        })
+        .await;
+        assert_eq!(outcome.ok(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn conflicts_give_up_after_the_last_attempt_and_other_errors_at_once() {
+        let mut attempts = 0;
+        let outcome: Result<(), _> = retry_conflicts(|| {
+            attempts += 1;
+            async { Err(StoreError::Conflict(sqlx::Error::PoolClosed)) }
+        })
+        .await;
+        assert!(matches!(outcome, Err(StoreError::Conflict(_))));
+        assert_eq!(attempts, CONFLICT_ATTEMPTS);
+
+        let mut attempts = 0;
+        let outcome: Result<(), _> = retry_conflicts(|| {
+            attempts += 1;
+            async { Err(StoreError::Busy(sqlx::Error::PoolClosed)) }
+        })
+        .await;
+        assert!(matches!(outcome, Err(StoreError::Busy(_))));
+        assert_eq!(attempts, 1);
+    }
+
+    #[test]
+    fn postgres_conflict_codes_are_told_apart_from_busy() {
+        assert!(matches!(
+            super::postgres_fault("40001"),
+            Some(super::Fault::Conflict)
+        ));
+        assert!(matches!(
+            super::postgres_fault("40P01"),
+            Some(super::Fault::Conflict)
+        ));
+        assert!(matches!(
+            super::postgres_fault("55P03"),
+            Some(super::Fault::Busy)
+        ));
+        assert!(super::postgres_fault("23505").is_none());
+    }
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(super::like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");

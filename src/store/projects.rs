@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::sql::sql;
 use super::{
-    id_in, id_out, like_pattern, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
+    id_in, id_out, like_pattern, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreError,
+    StoreResult,
 };
 use crate::domain::guild::Project;
 use crate::domain::ids::{ChannelId, GuildId, UserId};
@@ -47,6 +48,21 @@ impl Db {
     /// Creates a project; a name already used in the guild (ignoring case) fails with
     /// [`StoreError::ProjectExists`].
     pub async fn create_project(
+        &self,
+        guild_id: GuildId,
+        name: &str,
+        channel_id: Option<ChannelId>,
+        description: Option<&str>,
+        created_by: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Project> {
+        retry_conflicts(|| {
+            self.create_project_once(guild_id, name, channel_id, description, created_by, now)
+        })
+        .await
+    }
+
+    async fn create_project_once(
         &self,
         guild_id: GuildId,
         name: &str,

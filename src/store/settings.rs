@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 
 use super::duties::refresh_guild_duties;
 use super::sql::{sql, Arg, Tx};
-use super::{id_in, id_out, Db, StoreError, StoreResult};
+use super::{id_in, id_out, retry_conflicts, Db, StoreError, StoreResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
 
@@ -101,11 +101,13 @@ impl Db {
     }
 
     pub async fn set_manager_role(&self, guild_id: GuildId, role: RoleId) -> StoreResult<()> {
-        set_one(self, guild_id, Setting::ManagerRole, id_in(role).into())
-            .await?
-            .commit()
-            .await?;
-        Ok(())
+        retry_conflicts(|| async move {
+            set_one(self, guild_id, Setting::ManagerRole, id_in(role).into())
+                .await?
+                .commit()
+                .await
+        })
+        .await
     }
 
     /// Sets the guild's zone and, in the same transaction, moves a scheduled standup to the
@@ -114,23 +116,29 @@ impl Db {
         &self,
         guild_id: GuildId,
         zone: Tz,
-        reschedule: impl FnOnce(&str) -> Option<DateTime<Utc>>,
+        reschedule: impl Fn(&str) -> Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut tx = set_one(self, guild_id, Setting::Timezone, zone.name().into()).await?;
-        let scheduled: Option<String> =
-            sql("SELECT schedule FROM standups WHERE guild_id = $1 AND next_run_at IS NOT NULL")
-                .bind(id_in(guild_id))
-                .scalar_optional(tx.on())
-                .await?;
-        let moved = scheduled.is_some();
-        if let Some(schedule) = scheduled {
-            sql("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
-                .bind(reschedule(&schedule).map(super::time_in))
-                .bind(id_in(guild_id))
-                .execute(tx.on())
-                .await?;
-        }
-        tx.commit().await?;
+        let reschedule = &reschedule;
+        let moved = retry_conflicts(|| async move {
+            let mut tx = set_one(self, guild_id, Setting::Timezone, zone.name().into()).await?;
+            let scheduled: Option<String> = sql(
+                "SELECT schedule FROM standups WHERE guild_id = $1 AND next_run_at IS NOT NULL",
+            )
+            .bind(id_in(guild_id))
+            .scalar_optional(tx.on())
+            .await?;
+            let moved = scheduled.is_some();
+            if let Some(schedule) = scheduled {
+                sql("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
+                    .bind(reschedule(&schedule).map(super::time_in))
+                    .bind(id_in(guild_id))
+                    .execute(tx.on())
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(moved)
+        })
+        .await?;
         if moved {
             self.due_times_changed();
         }
@@ -142,16 +150,18 @@ impl Db {
         guild_id: GuildId,
         channel: ChannelId,
     ) -> StoreResult<()> {
-        set_one(
-            self,
-            guild_id,
-            Setting::AlertsChannel,
-            id_in(channel).into(),
-        )
-        .await?
-        .commit()
-        .await?;
-        Ok(())
+        retry_conflicts(|| async move {
+            set_one(
+                self,
+                guild_id,
+                Setting::AlertsChannel,
+                id_in(channel).into(),
+            )
+            .await?
+            .commit()
+            .await
+        })
+        .await
     }
 
     /// Sets the reminder offsets and recomputes every open task's next reminder with them, in
@@ -161,15 +171,18 @@ impl Db {
         guild_id: GuildId,
         offsets: &[Duration],
     ) -> StoreResult<()> {
-        let mut tx = set_one(
-            self,
-            guild_id,
-            Setting::ReminderOffsets,
-            offsets_in(offsets).into(),
-        )
+        retry_conflicts(|| async move {
+            let mut tx = set_one(
+                self,
+                guild_id,
+                Setting::ReminderOffsets,
+                offsets_in(offsets).into(),
+            )
+            .await?;
+            refresh_guild_duties(&mut tx, guild_id).await?;
+            tx.commit().await
+        })
         .await?;
-        refresh_guild_duties(&mut tx, guild_id).await?;
-        tx.commit().await?;
         self.due_times_changed();
         Ok(())
     }

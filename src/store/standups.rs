@@ -5,7 +5,9 @@ use chrono_tz::Tz;
 
 use super::sql::sql;
 use super::tasks::{select_tasks, tasks_out, TaskRow};
-use super::{id_in, id_out, time_in, time_out, time_out_opt, Db, StoreError, StoreResult};
+use super::{
+    id_in, id_out, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
+};
 use crate::domain::ids::{ChannelId, GuildId};
 use crate::domain::summary::Checkin;
 use crate::domain::task::Task;
@@ -76,7 +78,17 @@ impl Db {
         guild_id: GuildId,
         channel_id: ChannelId,
         schedule: &str,
-        next_run: impl FnOnce(Tz) -> Option<DateTime<Utc>>,
+        next_run: impl Fn(Tz) -> Option<DateTime<Utc>>,
+    ) -> StoreResult<(Tz, Option<DateTime<Utc>>)> {
+        retry_conflicts(|| self.set_standup_once(guild_id, channel_id, schedule, &next_run)).await
+    }
+
+    async fn set_standup_once(
+        &self,
+        guild_id: GuildId,
+        channel_id: ChannelId,
+        schedule: &str,
+        next_run: &impl Fn(Tz) -> Option<DateTime<Utc>>,
     ) -> StoreResult<(Tz, Option<DateTime<Utc>>)> {
         let mut tx = self.begin_write(guild_id).await?;
         let zone: Option<String> = sql("SELECT timezone FROM guild_settings WHERE guild_id = $1")
@@ -139,6 +151,22 @@ impl Db {
     /// the next run. False if that run was already claimed.
     #[allow(clippy::too_many_arguments)]
     pub async fn claim_standup(
+        &self,
+        standup: &StandupRow,
+        scheduled_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        next_run_at: Option<DateTime<Utc>>,
+        bodies: &[String],
+        checkin_ids: &[i64],
+    ) -> StoreResult<bool> {
+        retry_conflicts(|| {
+            self.claim_standup_once(standup, scheduled_at, now, next_run_at, bodies, checkin_ids)
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_standup_once(
         &self,
         standup: &StandupRow,
         scheduled_at: DateTime<Utc>,
@@ -213,6 +241,10 @@ impl Db {
     /// Records a member's check-in; a second one before the next summary replaces the first.
     /// True if it replaced one.
     pub async fn record_checkin(&self, guild_id: GuildId, checkin: &Checkin) -> StoreResult<bool> {
+        retry_conflicts(|| self.record_checkin_once(guild_id, checkin)).await
+    }
+
+    async fn record_checkin_once(&self, guild_id: GuildId, checkin: &Checkin) -> StoreResult<bool> {
         let mut tx = self.begin_write(guild_id).await?;
         let replaced = sql(
             "DELETE FROM checkins WHERE guild_id = $1 AND user_id = $2 AND summarized_at IS NULL",

@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use super::duties::refresh_task_duties;
 use super::sql::{sql, Engine, Sql, Tx};
 use super::{
-    id_in, id_out, like_pattern, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
+    id_in, id_out, like_pattern, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreError,
+    StoreResult,
 };
 use crate::domain::duties::DutyClock;
 use crate::domain::ids::{ChannelId, GuildId, UserId};
 use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber};
+use crate::domain::validate::search_key;
 use crate::domain::UserError;
 
 /// Every column a [`TaskRow`] reads; with [`TASK_FROM`], the one way tasks are selected.
@@ -185,9 +187,41 @@ async fn fetch_task(
     row.map(Task::try_from).transpose()
 }
 
+/// The trigram index's rowid is the guild's search sequence shifted by this many bits, plus
+/// the task number (SQLite; see the migration `0005_title_search_by_guild.sql`).
+const SEARCH_GUILD_SHIFT: i64 = 40;
+
 impl Db {
+    /// Folds the titles of rows written before titles carried their search key (once, at
+    /// start; an index finds them, so later starts cost one empty read). Safe with several
+    /// processes starting at once: a row is filled only while still empty.
+    pub(super) async fn fill_title_keys(&self) -> StoreResult<()> {
+        loop {
+            let rows: Vec<(i64, String)> =
+                sql("SELECT id, title FROM tasks WHERE title_key IS NULL ORDER BY id LIMIT 1000")
+                    .fetch_all(self.on())
+                    .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin().await?;
+            for (id, title) in rows {
+                sql("UPDATE tasks SET title_key = $1 WHERE id = $2 AND title_key IS NULL")
+                    .bind(search_key(&title))
+                    .bind(id)
+                    .execute(tx.on())
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+
     /// Creates a task with the guild's next number, and its first history row.
     pub async fn create_task(&self, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
+        retry_conflicts(|| self.create_task_once(new, now)).await
+    }
+
+    async fn create_task_once(&self, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
         let mut tx = self.begin_write(new.guild_id).await?;
         sql("INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING")
             .bind(id_in(new.guild_id))
@@ -202,8 +236,9 @@ impl Db {
         .await?;
         let id: i64 = sql(
             "INSERT INTO tasks (guild_id, number, title, description, status, priority, project_id, \
-             assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12) RETURNING id",
+             assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, \
+             title_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12, $13) RETURNING id",
         )
         .bind(id_in(new.guild_id))
         .bind(number)
@@ -217,6 +252,7 @@ impl Db {
         .bind(id_in(new.channel_id))
         .bind(new.due_at.map(time_in))
         .bind(time_in(now))
+        .bind(search_key(&new.title))
         .scalar(tx.on())
         .await?;
         insert_history(&mut tx, id, new.creator_id, now, "created", &new.title).await?;
@@ -256,7 +292,20 @@ impl Db {
         actor_id: UserId,
         now: DateTime<Utc>,
         command: &TaskCommand,
-        decide: impl FnOnce(&Task) -> Result<(), UserError>,
+        decide: impl Fn(&Task) -> Result<(), UserError>,
+    ) -> StoreResult<Task> {
+        retry_conflicts(|| self.change_task_once(guild_id, number, actor_id, now, command, &decide))
+            .await
+    }
+
+    async fn change_task_once(
+        &self,
+        guild_id: GuildId,
+        number: TaskNumber,
+        actor_id: UserId,
+        now: DateTime<Utc>,
+        command: &TaskCommand,
+        decide: &impl Fn(&Task) -> Result<(), UserError>,
     ) -> StoreResult<Task> {
         let mut tx = self.begin_write(guild_id).await?;
         let task = fetch_task(&mut tx, guild_id, number)
@@ -358,9 +407,10 @@ impl Db {
         })
     }
 
-    /// Tasks whose number starts with, or whose title contains, `typed`, for autocomplete:
-    /// an exact number first, then newest first. Every branch reads an index: number ranges on
-    /// (guild, number), and a trigram index for titles (3+ characters).
+    /// Tasks whose number starts with, or whose title contains, `typed` (ignoring case), for
+    /// autocomplete: an exact number first, then newest first. Every branch starts from the
+    /// guild: number ranges on (guild, number), and for titles of 3+ characters a trigram index
+    /// read within the guild's own range (SQLite) or pg_trgm (PostgreSQL).
     pub async fn search_tasks(
         &self,
         guild_id: GuildId,
@@ -406,45 +456,49 @@ impl Db {
         }
         let wanted = limit - found.len() as i64;
         if wanted > 0 {
-            let rows: Vec<(i64, String)> = if self.engine() == Engine::Postgres {
-                // pg_trgm's index on lower(title) serves LIKE for any length of text.
-                sql(format!(
-                    "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
-                     AND lower(t.title) LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
-                ))
-                .bind(id_in(guild_id))
-                .bind(include_done)
-                .bind(like_pattern(&typed.to_lowercase()))
-                .bind(limit)
-                .fetch_all(self.on())
-                .await?
-            } else if typed.chars().count() >= 3 {
-                // The newest matches across the index first; the guild filter applies after.
-                let phrase = format!("\"{}\"", typed.replace('"', "\"\""));
-                sql(format!(
-                    "SELECT t.number, t.title FROM ( \
-                       SELECT rowid FROM tasks_title_search WHERE tasks_title_search MATCH $3 \
-                       ORDER BY rowid DESC LIMIT 1000) AS hit \
-                     JOIN tasks t ON t.id = hit.rowid WHERE {FILTER} ORDER BY t.number DESC LIMIT $4"
-                ))
-                .bind(id_in(guild_id))
-                .bind(include_done)
-                .bind(phrase)
-                .bind(limit)
-                .fetch_all(self.on())
-                .await?
-            } else {
-                // One or two characters match often: newest first, stopping early.
-                sql(format!(
-                    "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
-                     AND t.title LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
-                ))
-                .bind(id_in(guild_id))
-                .bind(include_done)
-                .bind(like_pattern(typed))
-                .bind(limit)
-                .fetch_all(self.on())
-                .await?
+            let key = search_key(typed);
+            let rows: Vec<(i64, String)> = match self.engine() {
+                Engine::Sqlite if key.chars().count() >= 3 => {
+                    let Some(seq) = sql("SELECT seq FROM search_guilds WHERE guild_id = $1")
+                        .bind(id_in(guild_id))
+                        .scalar_optional::<i64>(self.on())
+                        .await?
+                    else {
+                        return Ok(found);
+                    };
+                    // The guild's own range of the trigram index (see the migration that made
+                    // it), read newest number first until enough tasks pass the filter.
+                    let low = seq << SEARCH_GUILD_SHIFT;
+                    let phrase = format!("\"{}\"", key.replace('"', "\"\""));
+                    sql(format!(
+                        "SELECT t.number, t.title FROM task_title_grams g \
+                         JOIN tasks t ON t.guild_id = $1 AND t.number = g.rowid - $4 \
+                         WHERE task_title_grams MATCH $3 AND g.rowid BETWEEN $4 AND $5 AND {FILTER} \
+                         ORDER BY g.rowid DESC LIMIT $6"
+                    ))
+                    .bind(id_in(guild_id))
+                    .bind(include_done)
+                    .bind(phrase)
+                    .bind(low)
+                    .bind(low + (1 << SEARCH_GUILD_SHIFT) - 1)
+                    .bind(limit)
+                    .fetch_all(self.on())
+                    .await?
+                }
+                // PostgreSQL: pg_trgm's index on title_key serves LIKE for 3+ characters. One or
+                // two characters match often: newest first through (guild, number), stopping early.
+                _ => {
+                    sql(format!(
+                        "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
+                         AND t.title_key LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
+                    ))
+                    .bind(id_in(guild_id))
+                    .bind(include_done)
+                    .bind(like_pattern(&key))
+                    .bind(limit)
+                    .fetch_all(self.on())
+                    .await?
+                }
             };
             for (number, title) in rows {
                 if found.len() as i64 >= limit {
@@ -496,7 +550,7 @@ async fn apply(
              due_set_at = CASE WHEN $5 IS NULL THEN due_set_at ELSE $6 END, \
              duty_cursor = CASE WHEN $5 IS NULL THEN duty_cursor ELSE $6 END, \
              snoozed_until = CASE WHEN $5 IS NULL THEN snoozed_until ELSE NULL END, \
-             updated_at = $6 WHERE id = $7",
+             updated_at = $6, title_key = COALESCE($8, title_key) WHERE id = $7",
         )
         .bind(edit.title.clone())
         .bind(edit.description.clone())
@@ -504,7 +558,8 @@ async fn apply(
         .bind(edit.priority.map(|p| p.as_str()))
         .bind(edit.due_at.map(time_in))
         .bind(at)
-        .bind(task_id),
+        .bind(task_id)
+        .bind(edit.title.as_deref().map(search_key)),
         TaskCommand::Comment(_) => sql("UPDATE tasks SET updated_at = $1 WHERE id = $2")
             .bind(at)
             .bind(task_id),

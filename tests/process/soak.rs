@@ -600,8 +600,8 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
 
     // The file as the next start finds it is intact. Checked on a fresh connection once the
     // bot has stopped: on SQLite 3.46, `PRAGMA integrity_check` on a pooled connection whose
-    // peers have just written intermittently reports "malformed inverted index for FTS5 table
-    // main.tasks_title_search", while a `VACUUM INTO` copy taken right after checks clean.
+    // peers have just written intermittently reported a "malformed inverted index" for the FTS5
+    // title index, while a `VACUUM INTO` copy taken right after checked clean.
     drop(pool);
     bot.stop().await;
     let url = bot.settings.database.url.clone();
@@ -622,11 +622,10 @@ async fn soak_under_faults_answers_everything_and_posts_each_duty_once() {
             copy.display()
         );
     }
-    let fts = sqlx::query(
-        "INSERT INTO tasks_title_search (tasks_title_search) VALUES ('integrity-check')",
-    )
-    .execute(&check)
-    .await;
+    let fts =
+        sqlx::query("INSERT INTO task_title_grams (task_title_grams) VALUES ('integrity-check')")
+            .execute(&check)
+            .await;
     assert!(fts.is_ok(), "title search index: {fts:?}");
     check.close().await;
 }
