@@ -8,7 +8,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-/// The benchmarks' test bots run on SQLite.
+/// The shared test support's switch; the benchmarks choose their engine at run time instead
+/// (see [`Backend`]).
 pub const ON_POSTGRES: bool = false;
 
 use std::sync::Arc;
@@ -23,11 +24,13 @@ use coordinator::domain::guild::GuildSettings;
 use coordinator::domain::ids::{ChannelId, UserId};
 use coordinator::domain::summary::{build, Checkin, SummaryInput};
 use coordinator::domain::task::{Priority, ProjectRef, Status, Task, TaskNumber};
+use coordinator::domain::validate::search_key;
 use coordinator::render::summary::summary_embeds;
-use coordinator::store::Db;
+use coordinator::store::{sql, Db, Engine};
 use coordinator::worker::Worker;
 use coordinator::App;
 use support::bot::{member, start_time, TestBot, GUILD};
+use support::database::fresh_postgres_database_on;
 use support::fake_discord::FakeDiscord;
 use support::interactions::{autocomplete, slash, Opt};
 
@@ -101,8 +104,45 @@ fn summary_line(name: &str, mut samples: Vec<f64>, unit: &str) -> (f64, f64, f64
     (p50, p99, max)
 }
 
-/// Inserts `count` tasks of `guild` in one transaction, with their next duty computed as the
-/// bot would (default offsets). Due times spread from `first_due` every `step` seconds.
+/// The engine the benchmarks run on: SQLite files in temp dirs, or, when
+/// `COORDINATOR_BENCH_POSTGRES` names a PostgreSQL server, a fresh database on it per section.
+#[derive(Clone)]
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    fn from_env() -> Self {
+        match std::env::var("COORDINATOR_BENCH_POSTGRES") {
+            Ok(server) if !server.is_empty() => Backend::Postgres(server),
+            _ => Backend::Sqlite,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// A new, empty database: a file in `dir`, or a database of its own on the server.
+    async fn database(&self, dir: &std::path::Path, name: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}/{name}.db", dir.display()),
+            Backend::Postgres(server) => fresh_postgres_database_on(server).await,
+        }
+    }
+}
+
+/// Rows per multi-row INSERT when seeding (well under both engines' limits on bound values).
+const SEED_BATCH: i64 = 500;
+
+/// Inserts `count` tasks of `guild`, with their next duty computed as the bot would (default
+/// offsets) and titles keyed for search as the bot keys them. Due times spread from `first_due`
+/// every `step` seconds. Written through the store's engine-neutral statements, so the same
+/// seed serves SQLite and PostgreSQL.
 async fn seed(
     db: &Db,
     guild: u64,
@@ -113,52 +153,85 @@ async fn seed(
     step: i64,
 ) {
     let offsets = GuildSettings::default_reminder_offsets();
-    let mut tx = db
-        .sqlite_pool()
-        .expect("SQLite")
-        .begin()
-        .await
-        .expect("begin");
-    sqlx::query("INSERT INTO guild_settings (guild_id, next_task_number) VALUES ($1, $2) ON CONFLICT (guild_id) DO UPDATE SET next_task_number = excluded.next_task_number")
-        .bind(guild as i64)
-        .bind(count + 1)
-        .execute(&mut *tx)
-        .await
-        .expect("settings");
-    for i in 0..count {
-        let due = first_due + chrono::Duration::seconds(i * step);
-        let next = next_at(
-            &DutyClock {
-                due_at: due,
-                due_set_at: created,
-                cursor: created,
-                snoozed_until: None,
-            },
-            &offsets,
-        );
-        sqlx::query(
-            "INSERT INTO tasks (guild_id, number, title, status, priority, assignee_id, creator_id, channel_id, \
-             due_at, created_at, updated_at, due_set_at, duty_cursor, next_duty_at) \
-             VALUES ($1, $2, $3, 'todo', 'normal', $4, 1, $5, $6, $7, $7, $7, $7, $8)",
-        )
-        .bind(guild as i64)
-        .bind(i + 1)
-        .bind(format!("bench task {} {}", i + 1, ["alpha", "beta", "gamma", "delta"][(i % 4) as usize]))
-        .bind(1_000 + (i % 50))
-        .bind(10_000 + (i % channels))
-        .bind(due.timestamp())
-        .bind(created.timestamp())
-        .bind(next.map(|n| n.timestamp()))
-        .execute(&mut *tx)
-        .await
-        .expect("task");
+    sql(
+        "INSERT INTO guild_settings (guild_id, next_task_number) VALUES ($1, $2) \
+         ON CONFLICT (guild_id) DO UPDATE SET next_task_number = excluded.next_task_number",
+    )
+    .bind(guild as i64)
+    .bind(count + 1)
+    .execute(db.on())
+    .await
+    .expect("settings");
+    let mut first = 0;
+    while first < count {
+        let last = (first + SEED_BATCH).min(count);
+        let mut values = Vec::new();
+        for row in 0..(last - first) {
+            let b = row * 9;
+            values.push(format!(
+                "(${}, ${}, ${}, 'todo', 'normal', ${}, 1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 7,
+                b + 7,
+                b + 7,
+                b + 8,
+                b + 9
+            ));
+        }
+        let mut statement = sql(format!(
+            "INSERT INTO tasks (guild_id, number, title, status, priority, assignee_id, creator_id, \
+             channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, next_duty_at, title_key) \
+             VALUES {}",
+            values.join(", ")
+        ));
+        for i in first..last {
+            let due = first_due + chrono::Duration::seconds(i * step);
+            let next = next_at(
+                &DutyClock {
+                    due_at: due,
+                    due_set_at: created,
+                    cursor: created,
+                    snoozed_until: None,
+                },
+                &offsets,
+            );
+            let title = bench_title(i + 1);
+            statement = statement
+                .bind(guild as i64)
+                .bind(i + 1)
+                .bind(title.clone())
+                .bind(1_000 + (i % 50))
+                .bind(10_000 + (i % channels))
+                .bind(due.timestamp())
+                .bind(created.timestamp())
+                .bind(next.map(|n| n.timestamp()))
+                .bind(search_key(&title));
+        }
+        statement.execute(db.on()).await.expect("tasks");
+        first = last;
     }
-    tx.commit().await.expect("commit");
 }
 
-async fn command_round_trip(sizes: &Sizes) {
+/// The title of seeded task `number`.
+fn bench_title(number: i64) -> String {
+    format!(
+        "bench task {number} {}",
+        ["alpha", "beta", "gamma", "delta"][(number % 4) as usize]
+    )
+}
+
+async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
     println!("\n1. Command round trip ({} tasks in the guild; INTERACTION_CREATE sent -> callback received)", sizes.round_trip_tasks);
-    let bot = TestBot::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = backend.database(dir.path(), "r").await;
+    let bot =
+        TestBot::start_with_settings(false, move |settings| settings.database.url = url).await;
     let far = start_time() + chrono::Duration::days(30);
     seed(
         &bot.app().db,
@@ -204,35 +277,50 @@ async fn command_round_trip(sizes: &Sizes) {
         }
         results.push((name, summary_line(name, samples, "ms")));
     }
-    // Baseline: the same reads straight through sqlx on the same file.
-    let pool = bot.pool();
+    // Baseline: the same reads as bare statements on the same database (through the store's
+    // thin engine-neutral layer, which only binds and decodes).
+    let db = &bot.app().db;
     let mut show = Vec::new();
     let mut list = Vec::new();
     let mut search = Vec::new();
     for i in 0..sizes.round_trip_samples {
         let number = 1 + (i as i64 * 7919) % n;
         let t = Instant::now();
-        let _: Option<(String,)> =
-            sqlx::query_as("SELECT title FROM tasks WHERE guild_id = $1 AND number = $2")
-                .bind(GUILD as i64)
-                .bind(number)
-                .fetch_optional(pool)
-                .await
-                .expect("show");
+        let _: Option<String> = sql("SELECT title FROM tasks WHERE guild_id = $1 AND number = $2")
+            .bind(GUILD as i64)
+            .bind(number)
+            .scalar_optional(db.on())
+            .await
+            .expect("show");
         show.push(t.elapsed().as_secs_f64() * 1_000.0);
         let t = Instant::now();
-        let _: Vec<(String,)> = sqlx::query_as("SELECT title FROM tasks WHERE guild_id = $1 AND status <> 'done' AND deleted_at IS NULL ORDER BY number LIMIT 10")
-            .bind(GUILD as i64).fetch_all(pool).await.expect("list");
+        let _: Vec<String> = sql(
+            "SELECT title FROM tasks WHERE guild_id = $1 AND status <> 'done' \
+             AND deleted_at IS NULL ORDER BY number LIMIT 10",
+        )
+        .bind(GUILD as i64)
+        .scalars(db.on())
+        .await
+        .expect("list");
         list.push(t.elapsed().as_secs_f64() * 1_000.0);
         let t = Instant::now();
-        let _: Vec<(i64,)> = sqlx::query_as("SELECT number FROM tasks WHERE guild_id = $1 AND deleted_at IS NULL AND status <> 'done' AND (CAST(number AS TEXT) LIKE $2 OR title LIKE $3) ORDER BY number DESC LIMIT 25")
-            .bind(GUILD as i64).bind(format!("{}%", number % 1000)).bind(format!("%{}%", number % 1000)).fetch_all(pool).await.expect("search");
+        let _: Vec<i64> = sql(
+            "SELECT number FROM tasks WHERE guild_id = $1 AND deleted_at IS NULL \
+             AND status <> 'done' AND (CAST(number AS TEXT) LIKE $2 OR title_key LIKE $3) \
+             ORDER BY number DESC LIMIT 25",
+        )
+        .bind(GUILD as i64)
+        .bind(format!("{}%", number % 1000))
+        .bind(format!("%{}%", number % 1000))
+        .scalars(db.on())
+        .await
+        .expect("search");
         search.push(t.elapsed().as_secs_f64() * 1_000.0);
     }
-    println!("  baseline, the same queries through sqlx alone:");
-    let show_base = summary_line("sqlx: task by number", show, "ms");
-    let list_base = summary_line("sqlx: first page of open tasks", list, "ms");
-    let search_base = summary_line("sqlx: autocomplete LIKE", search, "ms");
+    println!("  baseline, the same queries as bare statements:");
+    let show_base = summary_line("bare: task by number", show, "ms");
+    let list_base = summary_line("bare: first page of open tasks", list, "ms");
+    let search_base = summary_line("bare: autocomplete LIKE", search, "ms");
     for (name, base) in [
         ("/task show", show_base),
         ("/task list", list_base),
@@ -247,13 +335,34 @@ async fn command_round_trip(sizes: &Sizes) {
     }
 }
 
-async fn scheduler_cost(sizes: &Sizes) {
+/// How the engine runs `query`: SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN`.
+async fn query_plan(db: &Db, query: &str) -> String {
+    let lines: Vec<String> = match db.engine() {
+        Engine::Sqlite => sql(format!("EXPLAIN QUERY PLAN {query}"))
+            .fetch_all::<(i64, i64, i64, String)>(db.on())
+            .await
+            .expect("plan")
+            .into_iter()
+            .map(|row| row.3)
+            .collect(),
+        Engine::Postgres => sql(format!("EXPLAIN (COSTS OFF) {query}"))
+            .scalars::<String>(db.on())
+            .await
+            .expect("plan")
+            .into_iter()
+            .map(|line| line.trim().to_owned())
+            .collect(),
+    };
+    lines.join(" | ")
+}
+
+async fn scheduler_cost(sizes: &Sizes, backend: &Backend) {
     println!(
         "\n3. Scheduler cost (one worker step with nothing due; finding the next due instant)"
     );
     for &count in sizes.scheduler_sizes {
         let dir = tempfile::tempdir().expect("dir");
-        let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display()))
+        let db = Db::connect(&backend.database(dir.path(), "s").await)
             .await
             .expect("db");
         let now = start_time();
@@ -285,12 +394,11 @@ async fn scheduler_cost(sizes: &Sizes) {
             db.next_wake().await.expect("next");
             next.push(t.elapsed().as_secs_f64() * 1_000.0);
             let t = Instant::now();
-            let _: (Option<i64>,) = sqlx::query_as(
-                "SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL",
-            )
-            .fetch_one(db.sqlite_pool().expect("SQLite"))
-            .await
-            .expect("bare");
+            let _: Option<i64> =
+                sql("SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL")
+                    .scalar(db.on())
+                    .await
+                    .expect("bare");
             bare.push(t.elapsed().as_secs_f64() * 1_000.0);
         }
         println!("  {count} tasks:");
@@ -299,25 +407,23 @@ async fn scheduler_cost(sizes: &Sizes) {
         let base = summary_line("baseline: bare MIN(next_duty_at)", bare, "ms");
         println!("  ratio step / bare query: {:.1}x", step.0 / base.0);
         if count == *sizes.scheduler_sizes.last().unwrap_or(&0) {
-            for (what, sql) in [
-                ("due tasks", "EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE next_duty_at <= 0 ORDER BY next_duty_at LIMIT 500"),
-                ("next due", "EXPLAIN QUERY PLAN SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL"),
-                ("pending outbox", "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= 0 ORDER BY id LIMIT 10"),
+            for (what, query) in [
+                ("due tasks", "SELECT id FROM tasks WHERE next_duty_at <= 0 ORDER BY next_duty_at LIMIT 500"),
+                ("next due", "SELECT MIN(next_duty_at) FROM tasks WHERE next_duty_at IS NOT NULL"),
+                ("pending outbox", "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= 0 ORDER BY id LIMIT 10"),
             ] {
-                let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql).fetch_all(db.sqlite_pool().expect("SQLite")).await.expect("plan");
-                let plan: Vec<String> = rows.into_iter().map(|r| r.3).collect();
-                println!("  plan, {what}: {}", plan.join(" | "));
+                println!("  plan, {what}: {}", query_plan(&db, query).await);
             }
         }
         db.close().await;
     }
 }
 
-async fn fan_out(sizes: &Sizes, per_message: usize) {
+async fn fan_out(sizes: &Sizes, per_message: usize, backend: &Backend) {
     let fake = FakeDiscord::start().await;
     fake.enforce_rate_limits(50, 5, Duration::from_secs(5));
     let dir = tempfile::tempdir().expect("dir");
-    let db = Db::connect(&format!("sqlite://{}/f.db", dir.path().display()))
+    let db = Db::connect(&backend.database(dir.path(), "f").await)
         .await
         .expect("db");
     let now = start_time();
@@ -525,14 +631,14 @@ fn start_binary(fake: &FakeDiscord, db_url: &str) -> Binary {
     Binary(child)
 }
 
-async fn lateness_and_idle(sizes: &Sizes) {
+async fn lateness_and_idle(sizes: &Sizes, backend: &Backend) {
     println!(
         "\n2. Duty lateness, real clock: {} duties spread over {} s (posted - due)",
         sizes.lateness_duties, sizes.lateness_spread_secs
     );
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}/l.db", dir.path().display());
+    let url = backend.database(dir.path(), "l").await;
     let db = Db::connect(&url).await.expect("db");
     let now = Utc::now();
     let first = DateTime::from_timestamp(now.timestamp() + 3, 0).expect("time");
@@ -540,12 +646,6 @@ async fn lateness_and_idle(sizes: &Sizes) {
     let step_ms = sizes.lateness_spread_secs * 1_000 / sizes.lateness_duties.max(1);
     let mut dues = Vec::new();
     {
-        let mut tx = db
-            .sqlite_pool()
-            .expect("SQLite")
-            .begin()
-            .await
-            .expect("begin");
         for i in 0..sizes.lateness_duties {
             let due = DateTime::from_timestamp(
                 (first + chrono::Duration::milliseconds(i * step_ms)).timestamp(),
@@ -553,11 +653,10 @@ async fn lateness_and_idle(sizes: &Sizes) {
             )
             .expect("due");
             dues.push(due);
-            sqlx::query("INSERT INTO tasks (guild_id, number, title, status, priority, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, next_duty_at) VALUES ($1, $2, $3, 'todo', 'normal', 1, $4, $5, $6, $6, $6, $6, $5)")
+            sql("INSERT INTO tasks (guild_id, number, title, status, priority, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, next_duty_at, title_key) VALUES ($1, $2, $3, 'todo', 'normal', 1, $4, $5, $6, $6, $6, $6, $5, $3)")
                 .bind(GUILD as i64).bind(i + 1).bind(format!("late {}", i + 1)).bind(10_000 + i % 100).bind(due.timestamp()).bind(now.timestamp())
-                .execute(&mut *tx).await.expect("task");
+                .execute(db.on()).await.expect("task");
         }
-        tx.commit().await.expect("commit");
     }
     db.close().await;
     let anchor = (Instant::now(), Utc::now());
@@ -611,7 +710,7 @@ async fn lateness_and_idle(sizes: &Sizes) {
         sizes.idle_secs, sizes.idle_pending
     );
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}/i.db", dir.path().display());
+    let url = backend.database(dir.path(), "i").await;
     let db = Db::connect(&url).await.expect("db");
     let now = Utc::now();
     seed(
@@ -640,7 +739,7 @@ async fn lateness_and_idle(sizes: &Sizes) {
     );
 }
 
-async fn memory(sizes: &Sizes) {
+async fn memory(sizes: &Sizes, backend: &Backend) {
     println!("\n6. Memory of the bot process (VmHWM = peak RSS)");
     for (label, tasks) in [
         ("idle, empty database", 0),
@@ -648,7 +747,7 @@ async fn memory(sizes: &Sizes) {
     ] {
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}/m.db", dir.path().display());
+        let url = backend.database(dir.path(), "m").await;
         let db = Db::connect(&url).await.expect("db");
         let now = Utc::now();
         seed(
@@ -680,14 +779,16 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--quick");
     let sizes = if full { FULL } else { QUICK };
+    let backend = Backend::from_env();
     println!(
-        "Coordinator benchmarks ({} sizes, {} build) on {} cores",
+        "Coordinator benchmarks ({} sizes, {} build, {}) on {} cores",
         sizes.label,
         if cfg!(debug_assertions) {
             "debug"
         } else {
             "release"
         },
+        backend.label(),
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0)
@@ -700,24 +801,24 @@ async fn main() {
         .collect();
     let run = |name: &str| chosen.is_empty() || chosen.iter().any(|c| name.contains(c.as_str()));
     if run("roundtrip") {
-        command_round_trip(&sizes).await;
+        command_round_trip(&sizes, &backend).await;
     }
     if run("lateness") {
-        lateness_and_idle(&sizes).await;
+        lateness_and_idle(&sizes, &backend).await;
     }
     if run("scheduler") {
-        scheduler_cost(&sizes).await;
+        scheduler_cost(&sizes, &backend).await;
     }
     if run("fanout") {
         println!("\n4. Fan-out: {} reminders due at one instant across {} channels (fake enforces 50/s and 5 per 5 s per channel)", sizes.fanout_reminders, sizes.fanout_channels);
-        fan_out(&sizes, 5).await;
-        fan_out(&sizes, 1).await;
+        fan_out(&sizes, 5, &backend).await;
+        fan_out(&sizes, 1, &backend).await;
     }
     if run("summary") {
         summary_cost(&sizes);
     }
     if run("memory") {
-        memory(&sizes).await;
+        memory(&sizes, &backend).await;
     }
     println!("\nbenchmarks: 1 passed, 0 failed");
 }

@@ -119,11 +119,12 @@ struct GuildRouting {
     offsets: Vec<Duration>,
 }
 
-#[derive(sqlx::FromRow)]
-struct RoutingRow {
-    alerts_channel_id: Option<i64>,
-    manager_role_id: Option<i64>,
-    reminder_offsets: String,
+record! {
+    struct RoutingRow {
+        alerts_channel_id: Option<i64>,
+        manager_role_id: Option<i64>,
+        reminder_offsets: String,
+    }
 }
 
 async fn routing(tx: &mut Tx, guild_id: GuildId) -> StoreResult<GuildRouting> {
@@ -147,17 +148,18 @@ async fn routing(tx: &mut Tx, guild_id: GuildId) -> StoreResult<GuildRouting> {
     })
 }
 
-/// An outbox row as stored.
-#[derive(sqlx::FromRow)]
-struct OutboxRecord {
-    id: i64,
-    guild_id: i64,
-    channel_id: i64,
-    kind: String,
-    target_message_id: Option<i64>,
-    body: String,
-    due_at: i64,
-    attempts: i64,
+record! {
+    /// An outbox row as stored.
+    struct OutboxRecord {
+        id: i64,
+        guild_id: i64,
+        channel_id: i64,
+        kind: String,
+        target_message_id: Option<i64>,
+        body: String,
+        due_at: i64,
+        attempts: i64,
+    }
 }
 
 impl TryFrom<OutboxRecord> for OutboxRow {

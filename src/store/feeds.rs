@@ -134,18 +134,20 @@ impl Db {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct FeedProjectRow {
-    feed_token: String,
-    #[sqlx(flatten)]
-    project: ProjectRow,
+record! {
+    struct FeedProjectRow {
+        feed_token: String,
+        #[flatten]
+        project: ProjectRow,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-struct FeedTaskRow {
-    #[sqlx(flatten)]
-    task: TaskRow,
-    revision: i64,
+record! {
+    struct FeedTaskRow {
+        #[flatten]
+        task: TaskRow,
+        revision: i64,
+    }
 }
 
 #[cfg(test)]

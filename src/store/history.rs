@@ -4,13 +4,14 @@ use super::sql::sql;
 use super::{id_out, time_out, Db, StoreResult};
 use crate::domain::task::HistoryEntry;
 
-#[derive(sqlx::FromRow)]
-pub(super) struct HistoryRow {
-    pub(super) task_id: i64,
-    actor_id: i64,
-    at: i64,
-    action: String,
-    detail: String,
+record! {
+    pub(super) struct HistoryRow {
+        pub(super) task_id: i64,
+        actor_id: i64,
+        at: i64,
+        action: String,
+        detail: String,
+    }
 }
 
 impl TryFrom<HistoryRow> for HistoryEntry {

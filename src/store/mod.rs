@@ -1,16 +1,20 @@
 //! All SQL lives here. [`Db`] owns the pool; each file holds one table's queries, maps rows
-//! with `sqlx::FromRow` and returns domain structs. Ids cross as i64 (sqlx cannot encode u64 for
+//! into typed records (`record!`, which implements `sqlx::FromRow`) and returns domain structs. Ids cross as i64 (sqlx cannot encode u64 for
 //! SQLite) and are converted here.
 //!
 //! The store also owns the duties worker's wake-up: every write that can make something due
 //! sooner (a task's due time or state, reminder offsets, a standup schedule, a new outbox row)
 //! signals [`Db::due_times_changed`] after its commit, so no caller can forget to.
 
+#[macro_use]
+mod record;
+
 pub mod copy;
 mod duties;
 pub mod export;
 mod feeds;
 mod history;
+mod migrations;
 mod projects;
 mod settings;
 pub mod sql;
@@ -328,7 +332,7 @@ async fn connect_sqlite(url: &str) -> StoreResult<SqlitePool> {
         .max_connections(4)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    migrations::migrator(Engine::Sqlite)?.run(&pool).await?;
     Ok(pool)
 }
 
@@ -341,7 +345,7 @@ async fn connect_postgres(url: &str) -> StoreResult<sqlx::PgPool> {
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    migrations::migrator(Engine::Postgres)?.run(&pool).await?;
     Ok(pool)
 }
 

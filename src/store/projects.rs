@@ -15,16 +15,17 @@ use crate::domain::validate::project_key;
 pub(super) const PROJECT_COLUMNS: &str = "p.id, p.guild_id, p.name, p.channel_id, \
      p.description, p.created_by, p.created_at, p.archived_at";
 
-#[derive(sqlx::FromRow)]
-pub(super) struct ProjectRow {
-    id: i64,
-    guild_id: i64,
-    name: String,
-    channel_id: Option<i64>,
-    description: Option<String>,
-    created_by: i64,
-    created_at: i64,
-    archived_at: Option<i64>,
+record! {
+    pub(super) struct ProjectRow {
+        id: i64,
+        guild_id: i64,
+        name: String,
+        channel_id: Option<i64>,
+        description: Option<String>,
+        created_by: i64,
+        created_at: i64,
+        archived_at: Option<i64>,
+    }
 }
 
 impl TryFrom<ProjectRow> for Project {

@@ -29,12 +29,13 @@ fn offsets_in(offsets: &[Duration]) -> String {
         .join(",")
 }
 
-#[derive(sqlx::FromRow)]
-struct SettingsRow {
-    manager_role_id: Option<i64>,
-    timezone: String,
-    alerts_channel_id: Option<i64>,
-    reminder_offsets: String,
+record! {
+    struct SettingsRow {
+        manager_role_id: Option<i64>,
+        timezone: String,
+        alerts_channel_id: Option<i64>,
+        reminder_offsets: String,
+    }
 }
 
 /// A guild setting: the one column a write changes.

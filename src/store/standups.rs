@@ -24,13 +24,14 @@ pub struct StandupRow {
     pub last_summary_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
-struct StandupRecord {
-    guild_id: i64,
-    channel_id: i64,
-    schedule: String,
-    next_run_at: Option<i64>,
-    last_summary_at: Option<i64>,
+record! {
+    struct StandupRecord {
+        guild_id: i64,
+        channel_id: i64,
+        schedule: String,
+        next_run_at: Option<i64>,
+        last_summary_at: Option<i64>,
+    }
 }
 
 impl TryFrom<StandupRecord> for StandupRow {
@@ -47,14 +48,15 @@ impl TryFrom<StandupRecord> for StandupRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct CheckinRecord {
-    id: i64,
-    user_id: i64,
-    yesterday: String,
-    today: String,
-    blockers: Option<String>,
-    at: i64,
+record! {
+    struct CheckinRecord {
+        id: i64,
+        user_id: i64,
+        yesterday: String,
+        today: String,
+        blockers: Option<String>,
+        at: i64,
+    }
 }
 
 const SELECT_STANDUP: &str =

@@ -27,31 +27,33 @@ pub(super) fn select_tasks(rest: &str) -> String {
     format!("SELECT {TASK_COLUMNS} {TASK_FROM} {rest}")
 }
 
-/// A task as stored: ids and times as SQLite holds them.
-#[derive(Debug, sqlx::FromRow)]
-pub(super) struct TaskRow {
-    id: i64,
-    guild_id: i64,
-    number: i64,
-    title: String,
-    description: Option<String>,
-    status: String,
-    blocked_reason: Option<String>,
-    priority: String,
-    project_id: Option<i64>,
-    project_name: Option<String>,
-    project_channel_id: Option<i64>,
-    assignee_id: Option<i64>,
-    creator_id: i64,
-    channel_id: i64,
-    due_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-    done_at: Option<i64>,
-    pub(super) deleted_at: Option<i64>,
-    due_set_at: Option<i64>,
-    duty_cursor: Option<i64>,
-    snoozed_until: Option<i64>,
+record! {
+    /// A task as stored: ids and times as SQLite holds them.
+    #[derive(Debug)]
+    pub(super) struct TaskRow {
+        id: i64,
+        guild_id: i64,
+        number: i64,
+        title: String,
+        description: Option<String>,
+        status: String,
+        blocked_reason: Option<String>,
+        priority: String,
+        project_id: Option<i64>,
+        project_name: Option<String>,
+        project_channel_id: Option<i64>,
+        assignee_id: Option<i64>,
+        creator_id: i64,
+        channel_id: i64,
+        due_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+        done_at: Option<i64>,
+        pub(super) deleted_at: Option<i64>,
+        due_set_at: Option<i64>,
+        duty_cursor: Option<i64>,
+        snoozed_until: Option<i64>,
+    }
 }
 
 impl TaskRow {

@@ -18,9 +18,15 @@ pub async fn url_for_test(dir: &Path) -> String {
 
 /// Creates an empty database on the test server and returns its URL.
 pub async fn fresh_postgres_database() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let server = std::env::var("COORDINATOR_TEST_POSTGRES")
         .expect("COORDINATOR_TEST_POSTGRES names the PostgreSQL server of this pass");
+    fresh_postgres_database_on(&server).await
+}
+
+/// Creates an empty database on the PostgreSQL server at `server` and returns its URL.
+pub async fn fresh_postgres_database_on(server: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let server = server.to_owned();
     let name = format!(
         "coordinator_test_{}_{}",
         std::process::id(),
