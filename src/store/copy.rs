@@ -274,6 +274,11 @@ impl Db {
             report.tables.push((table, copied));
         }
         tx.commit().await?;
+        if target.engine() == Engine::Postgres {
+            // Statistics for the planner, as after any bulk load: planned against empty
+            // tables' figures, a page of ten tasks was measured to sort a whole guild.
+            sql("ANALYZE").execute(target.on()).await?;
+        }
         Ok(report)
     }
 }

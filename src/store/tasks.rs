@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::duties::refresh_task_duties;
-use super::sql::{sql, Engine, Sql, Tx};
+use super::sql::{sql, Arg, Engine, Sql, Tx};
 use super::{
     id_in, id_out, like_pattern, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreError,
     StoreResult,
@@ -339,35 +339,49 @@ impl Db {
         offset: i64,
         limit: i64,
     ) -> StoreResult<TaskPage> {
-        const CONDITION: &str = "t.guild_id = $1 AND t.deleted_at IS NULL \
-             AND ($2 IS NULL OR t.assignee_id = $2) \
-             AND ($3 IS NULL OR t.project_id = $3) \
-             AND (($4 IS NULL AND t.status <> 'done') OR t.status = $4) \
-             AND ($5 IS NULL OR (t.due_at < $5 AND t.status <> 'done'))";
-        let status = filter.status.map(|s| s.as_str());
-        let overdue = filter.overdue_at.map(time_in);
+        // Only the filters given are written into the statement: with a generic
+        // `$n IS NULL OR …` PostgreSQL's cached plan scanned and sorted the whole table for
+        // every page (64 ms at 100,000 tasks) instead of walking the (guild, number) index.
+        let mut condition = String::from("t.guild_id = $1 AND t.deleted_at IS NULL");
+        let mut args: Vec<Arg> = vec![id_in(guild_id).into()];
+        let mut filter_on = |clause: &str, value: Arg| {
+            args.push(value);
+            condition.push_str(&clause.replace("{}", &format!("${}", args.len())));
+        };
+        if let Some(assignee) = filter.assignee_id {
+            filter_on(" AND t.assignee_id = {}", id_in(assignee).into());
+        }
+        if let Some(project) = filter.project_id {
+            filter_on(" AND t.project_id = {}", project.into());
+        }
+        if let Some(at) = filter.overdue_at {
+            filter_on(
+                " AND t.due_at < {} AND t.status <> 'done'",
+                time_in(at).into(),
+            );
+        }
+        match filter.status {
+            Some(status) => filter_on(" AND t.status = {}", status.as_str().into()),
+            None => condition.push_str(" AND t.status <> 'done'"),
+        }
+        let with_args = |mut statement: Sql| {
+            for arg in &args {
+                statement = statement.bind(arg.clone());
+            }
+            statement
+        };
         // Counting stops past the cap: a page of ten never pays for a count of 100,000.
-        let total: i64 = sql(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {CONDITION} LIMIT {}) AS matching",
+        let total: i64 = with_args(sql(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {}) AS matching",
             LIST_COUNT_CAP + 1
-        ))
-        .bind(id_in(guild_id))
-        .bind(filter.assignee_id.map(id_in))
-        .bind(filter.project_id)
-        .bind(status)
-        .bind(overdue)
+        )))
         .scalar(self.on())
         .await?;
-        let rows: Vec<TaskRow> = sql(select_tasks(&format!(
-            "WHERE {CONDITION} ORDER BY t.number LIMIT $6 OFFSET $7"
-        )))
-        .bind(id_in(guild_id))
-        .bind(filter.assignee_id.map(id_in))
-        .bind(filter.project_id)
-        .bind(status)
-        .bind(overdue)
-        .bind(limit)
-        .bind(offset)
+        // The page bounds are written in, not bound: with `LIMIT $n` PostgreSQL's cached
+        // generic plan cannot know the page is ten rows, and sorted the whole guild.
+        let rows: Vec<TaskRow> = with_args(sql(select_tasks(&format!(
+            "WHERE {condition} ORDER BY t.number LIMIT {limit} OFFSET {offset}"
+        ))))
         .fetch_all(self.on())
         .await?;
         Ok(TaskPage {

@@ -122,38 +122,33 @@ async fn tasks_stored_before_search_keys_existed_are_found_after_an_upgrade() {
     let insert = "INSERT INTO tasks (guild_id, number, title, status, priority, creator_id, \
                   channel_id, created_at, updated_at) VALUES ($1, $2, $3, 'todo', 'normal', 1, 1, 0, 0)";
     let titles = ["ÉTÉ planning", "Straßenfest", "plain ascii"];
+    // The old schema and its rows, on whichever engine this pass runs.
+    macro_rules! write_old_database {
+        ($pool:expr) => {{
+            let pool = $pool;
+            migrator.run(&pool).await.expect("old schema");
+            for (i, title) in titles.iter().enumerate() {
+                sqlx::query(insert)
+                    .bind(GUILD as i64)
+                    .bind(i as i64 + 1)
+                    .bind(*title)
+                    .execute(&pool)
+                    .await
+                    .expect("old row");
+            }
+            pool.close().await;
+        }};
+    }
     if crate::ON_POSTGRES {
-        let pool = sqlx::PgPool::connect(&url).await.expect("old pg");
-        migrator.run(&pool).await.expect("old schema");
-        for (i, title) in titles.iter().enumerate() {
-            sqlx::query(insert)
-                .bind(GUILD as i64)
-                .bind(i as i64 + 1)
-                .bind(*title)
-                .execute(&pool)
-                .await
-                .expect("old row");
-        }
-        pool.close().await;
+        write_old_database!(sqlx::PgPool::connect(&url).await.expect("old pg"));
     } else {
         let options = url
             .parse::<sqlx::sqlite::SqliteConnectOptions>()
             .expect("url")
             .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options)
+        write_old_database!(sqlx::SqlitePool::connect_with(options)
             .await
-            .expect("old sqlite");
-        migrator.run(&pool).await.expect("old schema");
-        for (i, title) in titles.iter().enumerate() {
-            sqlx::query(insert)
-                .bind(GUILD as i64)
-                .bind(i as i64 + 1)
-                .bind(*title)
-                .execute(&pool)
-                .await
-                .expect("old row");
-        }
-        pool.close().await;
+            .expect("old sqlite"));
     }
 
     let db = coordinator::store::Db::connect(&url)
