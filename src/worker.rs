@@ -150,6 +150,11 @@ impl Worker {
 
     /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
     async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
+        // Another process that died mid-delivery left its rows leased: they are this one's now.
+        let orphaned = self.app.db.release_dead_leases(now).await?;
+        if orphaned > 0 {
+            info!(orphaned, "resending messages a stopped process had leased");
+        }
         loop {
             let rows = self
                 .app

@@ -100,6 +100,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("message_id", Int),
             ("sent_at", Int),
             ("error", Text),
+            ("leased_by", Int),
         ],
     ),
     (

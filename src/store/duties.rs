@@ -373,8 +373,9 @@ impl Db {
             Engine::Sqlite => "",
             Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        let holder = self.lease_key().await?;
         let rows: Vec<OutboxRecord> = sql(format!(
-            "UPDATE outbox SET next_attempt_at = $2 WHERE id IN ( \
+            "UPDATE outbox SET next_attempt_at = $2, leased_by = $4 WHERE id IN ( \
                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
                ORDER BY id LIMIT $3{lock}) \
              RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts"
@@ -382,6 +383,7 @@ impl Db {
         .bind(time_in(now))
         .bind(time_in(lease_until))
         .bind(limit)
+        .bind(holder)
         .fetch_all(self.on())
         .await?;
         let mut rows = rows
@@ -392,17 +394,35 @@ impl Db {
         Ok(rows)
     }
 
-    /// On start, rows a crashed run had leased are due again at once, unchanged. That holds
-    /// only where this process is the only sender (SQLite); on PostgreSQL another process may
-    /// be sending them right now, so their leases are left to run out.
+    /// On start, rows a crashed run had leased are due again at once, unchanged. On SQLite this
+    /// process is the only sender, so every lease is a dead run's; on PostgreSQL only leases
+    /// whose holder has died are (see [`Db::release_dead_leases`]).
     pub async fn release_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         if self.engine() == Engine::Postgres {
+            return self.release_dead_leases(now).await;
+        }
+        sql("UPDATE outbox SET next_attempt_at = $1, leased_by = NULL \
+             WHERE state = 'pending' AND next_attempt_at > $1")
+        .bind(time_in(now))
+        .execute(self.on())
+        .await
+    }
+
+    /// Rows leased by a process that has since died are due again at once: on PostgreSQL a
+    /// holder is alive exactly while its session holds the advisory lock on its key (see
+    /// `lease_holder.rs`). SQLite has one sender, so no lease there has another holder.
+    pub async fn release_dead_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        if self.engine() == Engine::Sqlite {
             return Ok(0);
         }
-        sql(
-            "UPDATE outbox SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1",
-        )
+        sql("UPDATE outbox SET next_attempt_at = $1, leased_by = NULL \
+             WHERE state = 'pending' AND leased_by IS NOT NULL AND next_attempt_at > $1 \
+             AND NOT EXISTS (SELECT 1 FROM pg_locks l \
+               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid::bigint = $2 AND l.objid::bigint = outbox.leased_by)")
         .bind(time_in(now))
+        .bind(i64::from(super::lease_holder::LEASE_LOCK_CLASS))
         .execute(self.on())
         .await
     }
@@ -467,8 +487,8 @@ impl Db {
         error: &str,
     ) -> StoreResult<()> {
         sql(
-            "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, error = $2 \
-             WHERE id = $3 AND state = 'pending'",
+            "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, error = $2, \
+             leased_by = NULL WHERE id = $3 AND state = 'pending'",
         )
         .bind(time_in(at))
         .bind(error)

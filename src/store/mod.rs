@@ -14,6 +14,7 @@ mod duties;
 pub mod export;
 mod feeds;
 mod history;
+mod lease_holder;
 mod migrations;
 mod projects;
 mod settings;
@@ -29,7 +30,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
+
+use lease_holder::LeaseHolder;
 
 use crate::domain::ids::GuildId;
 use crate::domain::task::TaskNumber;
@@ -197,6 +200,9 @@ pub struct Db {
     pool: Pool,
     /// Fired after a commit that can make a duty, summary or outbox row due sooner.
     due_changed: Arc<Notify>,
+    /// Marks the outbox rows this process leases; made on the first lease, so a `Db` that
+    /// never sends (the command-line tools) opens no extra connection.
+    lease_holder: Arc<OnceCell<LeaseHolder>>,
 }
 
 impl Db {
@@ -210,6 +216,7 @@ impl Db {
         let db = Self {
             pool,
             due_changed: Arc::new(Notify::new()),
+            lease_holder: Arc::new(OnceCell::new()),
         };
         db.fill_title_keys().await?;
         Ok(db)
@@ -217,6 +224,20 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         self.pool.engine()
+    }
+
+    /// This process's outbox lease key (see `lease_holder.rs`).
+    async fn lease_key(&self) -> StoreResult<i64> {
+        let holder = self
+            .lease_holder
+            .get_or_try_init(|| async {
+                match &self.pool {
+                    Pool::Sqlite(_) => LeaseHolder::for_sqlite(),
+                    Pool::Postgres(pool) => LeaseHolder::for_postgres(pool).await,
+                }
+            })
+            .await?;
+        Ok(holder.key)
     }
 
     /// Runs statements on the pool.

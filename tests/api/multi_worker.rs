@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use coordinator::clock::ManualClock;
 use coordinator::domain::task::Priority;
-use coordinator::store::{sql, Db, NewTask};
+use coordinator::store::{sql, Db, NewTask, OutboxKind};
 
 use crate::support::bot::*;
 use crate::support::fake_discord::FakeDiscord;
@@ -124,4 +124,71 @@ async fn two_workers_on_one_database_post_each_duty_exactly_once() {
     for bot in bots {
         bot.shutdown().await;
     }
+}
+
+/// A process killed mid-delivery leaves its outbox rows leased for two minutes. Another process
+/// takes them over as soon as the dead one's session is gone, and never while it lives.
+#[tokio::test]
+async fn rows_leased_by_a_process_that_died_are_taken_over_at_once_and_only_then() {
+    let _turn = crate::support::turns::shared().await;
+    let url = crate::support::database::fresh_postgres_database().await;
+    let now = start_time();
+    let (holder, survivor) = (
+        Db::connect(&url).await.expect("database"),
+        Db::connect(&url).await.expect("database"),
+    );
+    for channel in 0..3_u64 {
+        holder
+            .enqueue(
+                GUILD.into(),
+                (10_000 + channel).into(),
+                &OutboxKind::Post,
+                "{}",
+                now,
+            )
+            .await
+            .expect("outbox row");
+    }
+    let lease = ChronoDuration::seconds(120);
+    let leased = holder
+        .lease_pending(now, now + lease, 10)
+        .await
+        .expect("lease");
+    assert_eq!(leased.len(), 3);
+    assert_eq!(
+        survivor.release_dead_leases(now).await.expect("release"),
+        0,
+        "the holder is alive: its leases stand"
+    );
+    assert!(survivor
+        .lease_pending(now, now + lease, 10)
+        .await
+        .expect("lease")
+        .is_empty());
+
+    // The holder's process ends: its connections close, and with them its lock.
+    holder.close().await;
+    drop(holder);
+    let survivor = &survivor;
+    eventually(
+        "the dead holder's three rows to be released",
+        Duration::from_secs(10),
+        || async move {
+            let released = survivor.release_dead_leases(now).await.expect("release");
+            (released == 3)
+                .then_some(())
+                .ok_or(format!("{released} released"))
+        },
+    )
+    .await;
+    let taken = survivor
+        .lease_pending(now, now + lease, 10)
+        .await
+        .expect("lease");
+    assert_eq!(
+        taken.len(),
+        3,
+        "the survivor sends them, long before the lease ends"
+    );
+    survivor.close().await;
 }

@@ -36,14 +36,36 @@ fn without_a_token_it_exits_non_zero_with_one_line_naming_discord_token() {
 
 #[tokio::test]
 async fn it_connects_registers_commands_and_stops_cleanly_on_sigterm_without_logging_the_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = format!("sqlite://{}/nested/bot.db", dir.path().display());
+    starts_and_stops_cleanly(&db_url).await;
+    assert!(
+        dir.path().join("nested/bot.db").exists(),
+        "the database file is created"
+    );
+}
+
+#[cfg(postgres_tests)]
+#[tokio::test]
+async fn on_postgres_it_connects_registers_commands_and_stops_cleanly_on_sigterm() {
+    let db_url = crate::support::database::fresh_postgres_database().await;
+    starts_and_stops_cleanly(&db_url).await;
+    let db = Db::connect(&db_url).await.expect("database");
+    let migrations: i64 = coordinator::store::sql("SELECT COUNT(*) FROM _sqlx_migrations")
+        .scalar(db.on())
+        .await
+        .expect("migrations table");
+    assert!(migrations > 0, "the bot migrated the empty database");
+    db.close().await;
+}
+
+async fn starts_and_stops_cleanly(db_url: &str) {
     // Bounds how long the stop takes: alone.
     let _alone = turns::exclusive().await;
     let fake = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
     let token = "bin-test-token.AAAA.never-log-me";
-    let db_url = format!("sqlite://{}/nested/bot.db", dir.path().display());
     let bot = Piped::spawn(
-        bot_command(token, &fake.base_url(), &db_url, "debug").env("DISCORD_GUILD_ID", "123456789"),
+        bot_command(token, &fake.base_url(), db_url, "debug").env("DISCORD_GUILD_ID", "123456789"),
     )
     .await;
     fake.wait_ready().await;
@@ -54,10 +76,6 @@ async fn it_connects_registers_commands_and_stops_cleanly_on_sigterm_without_log
         .await;
     assert_eq!(registered.0, Some(123_456_789));
     assert_eq!(fake.identify_tokens(), vec![token.to_string()]);
-    assert!(
-        dir.path().join("nested/bot.db").exists(),
-        "the database file is created"
-    );
 
     let output = bot.stop_within(Duration::from_secs(20)).await;
     assert!(output.status.success(), "clean exit: {:?}", output.status);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use coordinator::domain::task::Priority;
-use coordinator::store::{Db, NewTask};
+use coordinator::store::{sql, Db, Engine, NewTask};
 
 use crate::support::fake_discord::{FakeDiscord, PostedMessage};
 use crate::support::process::{bot_command, overdue_alerts_per_task as alerts_per_task};
@@ -74,9 +74,19 @@ async fn seed(db_url: &str, count: u64, due_in: chrono::Duration) -> chrono::Dat
 
 #[tokio::test]
 async fn sigkill_during_delivery_loses_nothing_and_posts_nothing_twice() {
-    let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}/crash.db", dir.path().display());
+    sigkill_during_delivery(&format!("sqlite://{}/crash.db", dir.path().display())).await;
+}
+
+#[cfg(postgres_tests)]
+#[tokio::test]
+async fn sigkill_during_delivery_on_postgres_loses_nothing_and_posts_nothing_twice() {
+    sigkill_during_delivery(&crate::support::database::fresh_postgres_database().await).await;
+}
+
+async fn sigkill_during_delivery(db_url: &str) {
+    let db_url = db_url.to_owned();
+    let fake = FakeDiscord::start().await;
     seed(&db_url, TASKS, -chrono::Duration::hours(1)).await;
 
     let mut kills = Vec::new();
@@ -103,8 +113,9 @@ async fn sigkill_during_delivery_loses_nothing_and_posts_nothing_twice() {
         (1..=TASKS).collect::<Vec<_>>()
     );
     eprintln!(
-        "crash test: {TASKS} duties in {} messages, killed after {kills:?} messages, \
+        "crash test ({}): {TASKS} duties in {} messages, killed after {kills:?} messages, \
          {} resends de-duplicated by nonce, 0 lost, 0 duplicated",
+        engine_name(&db_url),
         fake.messages().len(),
         fake.deduplicated()
     );
@@ -429,48 +440,45 @@ struct Figures {
 
 /// Every invariant of a database the bot was killed on.
 async fn check_consistency(db_url: &str, fake: &FakeDiscord, driver: &Driver) -> Figures {
-    use sqlx::Row;
     let db = Db::connect(db_url).await.expect("database reopens");
-    let pool = db.sqlite_pool().expect("SQLite");
-    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(pool)
-        .await
-        .expect("integrity check");
-    assert_eq!(integrity, "ok");
-    let numbers: Vec<i64> =
-        sqlx::query_scalar("SELECT number FROM tasks WHERE guild_id = $1 ORDER BY number")
-            .bind(GUILD as i64)
-            .fetch_all(pool)
+    if db.engine() == Engine::Sqlite {
+        let integrity: String = sql("PRAGMA integrity_check")
+            .scalar(db.on())
             .await
-            .expect("numbers");
+            .expect("integrity check");
+        assert_eq!(integrity, "ok");
+    }
+    let numbers: Vec<i64> = sql("SELECT number FROM tasks WHERE guild_id = $1 ORDER BY number")
+        .bind(GUILD as i64)
+        .scalars(db.on())
+        .await
+        .expect("numbers");
     assert_eq!(
         numbers,
         (1..=numbers.len() as i64).collect::<Vec<_>>(),
         "task numbers are 1..=N: no gap, no duplicate"
     );
-    let without_creation: i64 = sqlx::query_scalar(
+    let without_creation: i64 = sql(
         "SELECT COUNT(*) FROM tasks t WHERE (SELECT COUNT(*) FROM task_history h \
          WHERE h.task_id = t.id AND h.action = 'created') <> 1",
     )
-    .fetch_one(pool)
+    .scalar(db.on())
     .await
     .expect("creation rows");
     assert_eq!(
         without_creation, 0,
         "every task has exactly one creation row"
     );
-    let rows = sqlx::query(
+    let rows: Vec<(i64, String, String)> = sql(
         "SELECT t.number, h.action, h.detail FROM task_history h JOIN tasks t ON t.id = h.task_id",
     )
-    .fetch_all(pool)
+    .fetch_all(db.on())
     .await
     .expect("history");
     let mut per_action: BTreeMap<(i64, String), usize> = BTreeMap::new();
     let mut per_detail: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
-    for row in &rows {
-        let number: i64 = row.get(0);
-        let action: String = row.get(1);
-        let detail: String = row.get(2);
+    for (number, action, detail) in &rows {
+        let (number, action, detail) = (*number, action.clone(), detail.clone());
         *per_action.entry((number, action.clone())).or_default() += 1;
         per_detail.entry((action, detail)).or_default().push(number);
     }
@@ -555,23 +563,24 @@ async fn check_consistency(db_url: &str, fake: &FakeDiscord, driver: &Driver) ->
     }
     // Each task's row is what its history says happened to it: no change without its history
     // row, no history row without its change.
-    let states = sqlx::query(
+    #[allow(clippy::type_complexity)]
+    let states: Vec<(i64, i64, String, Option<String>, Option<i64>, String, bool)> = sql(
         "SELECT id, number, status, blocked_reason, assignee_id, title, deleted_at IS NOT NULL \
          FROM tasks WHERE guild_id = $1",
     )
     .bind(GUILD as i64)
-    .fetch_all(pool)
+    .fetch_all(db.on())
     .await
     .expect("task states");
-    let history = sqlx::query("SELECT task_id, action, detail FROM task_history ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .expect("history in order");
+    let history: Vec<(i64, String, String)> =
+        sql("SELECT task_id, action, detail FROM task_history ORDER BY id")
+            .fetch_all(db.on())
+            .await
+            .expect("history in order");
     let mut replayed: BTreeMap<i64, Replayed> = BTreeMap::new();
-    for row in &history {
-        let entry = replayed.entry(row.get::<i64, _>(0)).or_default();
-        let detail: String = row.get(2);
-        match row.get::<String, _>(1).as_str() {
+    for (task_id, action, detail) in history {
+        let entry = replayed.entry(task_id).or_default();
+        match action.as_str() {
             "created" => entry.title = detail,
             "started" => entry.status = "in_progress",
             "done" => entry.status = "done",
@@ -587,38 +596,28 @@ async fn check_consistency(db_url: &str, fake: &FakeDiscord, driver: &Driver) ->
             _ => {}
         }
     }
-    for row in &states {
-        let number: i64 = row.get(1);
-        let expected = replayed.remove(&row.get::<i64, _>(0)).unwrap_or_default();
+    for (id, number, stored_status, reason, assignee_id, title, deleted) in states {
+        let expected = replayed.remove(&id).unwrap_or_default();
         let status = if expected.status.is_empty() {
             "todo"
         } else {
             expected.status
         };
-        assert_eq!(row.get::<String, _>(2), status, "task #{number}: status");
+        assert_eq!(stored_status, status, "task #{number}: status");
         if status == "blocked" {
-            assert_eq!(
-                row.get::<Option<String>, _>(3),
-                expected.reason,
-                "task #{number}"
-            );
+            assert_eq!(reason, expected.reason, "task #{number}");
         }
         if let Some(assignee) = expected.assignee {
-            let stored = row.get::<Option<i64>, _>(4).map(|a| (a as u64).to_string());
+            let stored = assignee_id.map(|a| (a as u64).to_string());
             assert_eq!(stored, assignee, "task #{number}: assignee");
         }
-        let title: String = row.get(5);
         if !expected.edited {
             assert_eq!(
                 title, expected.title,
                 "task #{number}: title without an edit row"
             );
         }
-        assert_eq!(
-            row.get::<bool, _>(6),
-            expected.deleted,
-            "task #{number}: deleted"
-        );
+        assert_eq!(deleted, expected.deleted, "task #{number}: deleted");
     }
     let twice: Vec<_> = alert_counts(fake)
         .into_iter()
@@ -632,13 +631,13 @@ async fn check_consistency(db_url: &str, fake: &FakeDiscord, driver: &Driver) ->
 /// Open tasks whose due time has passed: each is owed its overdue alert.
 async fn owed_alerts(db_url: &str, now: i64) -> Vec<i64> {
     let db = Db::connect(db_url).await.expect("database");
-    let owed = sqlx::query_scalar(
+    let owed = sql(
         "SELECT number FROM tasks WHERE guild_id = $1 AND status <> 'done' \
          AND deleted_at IS NULL AND due_at IS NOT NULL AND due_at <= $2 ORDER BY number",
     )
     .bind(GUILD as i64)
     .bind(now)
-    .fetch_all(db.sqlite_pool().expect("SQLite"))
+    .scalars(db.on())
     .await
     .expect("owed alerts");
     db.close().await;
@@ -650,16 +649,34 @@ const MIX_SEEDED: u64 = 120;
 
 #[tokio::test]
 async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    sigkill_under_mixed_load(&format!("sqlite://{}/mixed.db", dir.path().display())).await;
+}
+
+#[cfg(postgres_tests)]
+#[tokio::test]
+async fn sigkill_under_mixed_load_on_postgres_loses_and_doubles_nothing() {
+    sigkill_under_mixed_load(&crate::support::database::fresh_postgres_database().await).await;
+}
+
+/// "SQLite" or "PostgreSQL", for the figures a test prints.
+fn engine_name(db_url: &str) -> &'static str {
+    match coordinator::store::engine_of(db_url) {
+        Engine::Sqlite => "SQLite",
+        Engine::Postgres => "PostgreSQL",
+    }
+}
+
+async fn sigkill_under_mixed_load(db_url: &str) {
     // Times its load and its kills, and its figures are the record: alone.
     let _alone = turns::exclusive().await;
+    let db_url = db_url.to_owned();
     let seed = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64);
     eprintln!("mixed-load crash test: seed {seed} (replay with CRASH_SEED={seed})");
     let fake = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}/mixed.db", dir.path().display());
     // Duties fall due all through the run: a backlog, then one every ~150 ms.
     let start = Utc::now();
     {
@@ -770,23 +787,22 @@ async fn sigkill_under_mixed_load_loses_and_doubles_nothing() {
     assert!(counts.values().all(|n| *n == 1));
     let pending: i64 = {
         let db = Db::connect(&db_url).await.expect("database");
-        let n = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'post'",
-        )
-        .fetch_one(db.sqlite_pool().expect("SQLite"))
-        .await
-        .expect("outbox");
+        let n = sql("SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND kind = 'post'")
+            .scalar(db.on())
+            .await
+            .expect("outbox");
         db.close().await;
         n
     };
     assert_eq!(pending, 0, "every claimed duty message was sent");
     eprintln!(
-        "mixed-load crash test (seed {seed}): {MIX_KILLS} SIGKILLs after {kill_points:?} ms of \
+        "mixed-load crash test ({}, seed {seed}): {MIX_KILLS} SIGKILLs after {kill_points:?} ms of \
          load ({after_message_kills} right after a duty message); {} interactions injected, \
          {} answered ({} applied), {} unanswered of which {} applied whole and the rest not \
          at all; {} tasks, {} history rows; {posted} overdue \
-         alerts posted in {} messages, {} resends de-duplicated by nonce; integrity ok after \
+         alerts posted in {} messages, {} resends de-duplicated by nonce; consistent after \
          every kill; lost 0, duplicated 0; {:.1} s",
+        engine_name(&db_url),
         driver.lock().expect("driver").sent.len(),
         figures.answered,
         figures.applied,

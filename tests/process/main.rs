@@ -7,13 +7,17 @@
 //! - `crash`: SIGKILL at any moment loses and doubles nothing; alerts arrive on time.
 //! - `soak`: the bot under seeded REST and gateway faults (`SOAK_SECS`, `SOAK_SEED`).
 //!
+//! With `COORDINATOR_TEST_POSTGRES` set at build time, the start and stop, SIGTERM and SIGKILL
+//! tests run a second time on a fresh PostgreSQL database each.
+//!
 //! Most of these measure time, so they take the exclusive turn (`support::turns`) and run
 //! alone; the quick command-line runs share.
 
 #[path = "../support/mod.rs"]
 mod support;
 
-/// The process suites run the binary on SQLite files.
+/// Test bots started through `support::bot` run on SQLite files here; the PostgreSQL variants
+/// above choose their database themselves.
 pub const ON_POSTGRES: bool = false;
 
 mod binary;

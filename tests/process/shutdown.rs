@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use coordinator::domain::task::Priority;
-use coordinator::store::{Db, NewTask};
+use coordinator::store::{sql, Db, Engine, NewTask};
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::support::fake_discord::FakeDiscord;
 use crate::support::interactions::{slash, Caller, Opt};
@@ -220,29 +219,38 @@ fn answer(fake: &FakeDiscord, id: u64) -> Option<String> {
     )
 }
 
-/// The database as the bot left it (opened only after the WAL was checked).
-async fn open(db_path: &std::path::Path) -> sqlx::SqlitePool {
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(SqliteConnectOptions::new().filename(db_path))
-        .await
-        .expect("open database")
-}
-
-fn assert_wal_checkpointed(db_path: &std::path::Path) {
-    let wal = db_path.with_extension("db-wal");
+/// A SQLite file the bot closed cleanly has an empty write-ahead log (PostgreSQL has none to
+/// check from outside).
+fn assert_wal_checkpointed(db_url: &str) {
+    let Some(path) = db_url.strip_prefix("sqlite://") else {
+        return;
+    };
+    let wal = format!("{path}-wal");
     let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(size, 0, "{} left with {size} bytes", wal.display());
+    assert_eq!(size, 0, "{wal} left with {size} bytes");
 }
 
 #[tokio::test]
 async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    sigterm_under_load(&format!(
+        "sqlite://{}",
+        dir.path().join("shutdown.db").display()
+    ))
+    .await;
+}
+
+#[cfg(postgres_tests)]
+#[tokio::test]
+async fn sigterm_under_load_on_postgres_answers_what_arrived_and_leaves_nothing_half_done() {
+    sigterm_under_load(&crate::support::database::fresh_postgres_database().await).await;
+}
+
+async fn sigterm_under_load(db_url: &str) {
     // Bounds how long the stop takes, and its figures are the record: alone.
     let _alone = turns::exclusive().await;
+    let db_url = db_url.to_owned();
     let fake = FakeDiscord::start().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("shutdown.db");
-    let db_url = format!("sqlite://{}", db_path.display());
     seed(&db_url).await;
 
     let mut bot = Bot::start(&fake, &db_url);
@@ -319,18 +327,18 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
     );
 
     // The database closed cleanly, and nothing is half-done.
-    assert_wal_checkpointed(&db_path);
-    let pool = open(&db_path).await;
-    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .expect("integrity check");
-    assert_eq!(integrity, "ok");
-    let orphans: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM tasks t WHERE NOT EXISTS \
-         (SELECT 1 FROM task_history h WHERE h.task_id = t.id AND h.action = 'created')",
-    )
-    .fetch_one(&pool)
+    assert_wal_checkpointed(&db_url);
+    let db = Db::connect(&db_url).await.expect("open database");
+    if db.engine() == Engine::Sqlite {
+        let integrity: String = sql("PRAGMA integrity_check")
+            .scalar(db.on())
+            .await
+            .expect("integrity check");
+        assert_eq!(integrity, "ok");
+    }
+    let orphans: i64 = sql("SELECT COUNT(*) FROM tasks t WHERE NOT EXISTS \
+         (SELECT 1 FROM task_history h WHERE h.task_id = t.id AND h.action = 'created')")
+    .scalar(db.on())
     .await
     .expect("orphans");
     assert_eq!(orphans, 0, "a task without its history row");
@@ -338,34 +346,33 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
     for (id, command) in &injected {
         let happened = match command {
             Load::Create(title) => {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE title = $1")
+                let n: i64 = sql("SELECT COUNT(*) FROM tasks WHERE title = $1")
                     .bind(title)
-                    .fetch_one(&pool)
+                    .scalar(db.on())
                     .await
                     .expect("tasks");
                 assert!(n <= 1, "{title} created {n} times");
                 n == 1
             }
             Load::Comment(_, text) => {
-                let n: i64 = sqlx::query_scalar(
+                let n: i64 = sql(
                     "SELECT COUNT(*) FROM task_history WHERE action = 'commented' AND detail = $1",
                 )
                 .bind(text)
-                .fetch_one(&pool)
+                .scalar(db.on())
                 .await
                 .expect("comments");
                 assert!(n <= 1, "{text} recorded {n} times");
                 n == 1
             }
             Load::Done(number) => {
-                let status: String = sqlx::query_scalar(
-                    "SELECT status FROM tasks WHERE guild_id = $1 AND number = $2",
-                )
-                .bind(GUILD as i64)
-                .bind(number)
-                .fetch_one(&pool)
-                .await
-                .expect("status");
+                let status: String =
+                    sql("SELECT status FROM tasks WHERE guild_id = $1 AND number = $2")
+                        .bind(GUILD as i64)
+                        .bind(*number)
+                        .scalar(db.on())
+                        .await
+                        .expect("status");
                 status == "done"
             }
         };
@@ -380,8 +387,8 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
 
     // Each posted alert is marked sent with its message; nothing is posted but still pending.
     let rows: Vec<(i64, String, String, Option<i64>)> =
-        sqlx::query_as("SELECT id, kind, state, message_id FROM outbox ORDER BY id")
-            .fetch_all(&pool)
+        sql("SELECT id, kind, state, message_id FROM outbox ORDER BY id")
+            .fetch_all(db.on())
             .await
             .expect("outbox");
     let posted: BTreeMap<String, u64> = fake
@@ -413,22 +420,21 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
     }
     assert_eq!(sent, posted.len(), "every posted message is a sent row");
     assert!(pending > 0, "the signal came mid-delivery ({sent} sent)");
-    pool.close().await;
+    db.close().await;
 
     // A restart posts the rest, each alert once, without leaning on nonce de-duplication.
     let mut again = Bot::start(&fake, &db_url);
-    let pool = open(&db_path).await;
-    let pending_pool = &pool;
+    let db = Db::connect(&db_url).await.expect("open database");
+    let pending_db = &db;
     eventually_every(
         "the restarted bot to send every pending outbox row",
         Duration::from_secs(30),
         Duration::from_millis(50),
         || async move {
-            let pending: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-                    .fetch_one(pending_pool)
-                    .await
-                    .expect("pending rows");
+            let pending: i64 = sql("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+                .scalar(pending_db.on())
+                .await
+                .expect("pending rows");
             if pending == 0 {
                 Ok(())
             } else {
@@ -437,18 +443,17 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
         },
     )
     .await;
-    let open_tasks: BTreeSet<u64> = sqlx::query_scalar::<_, i64>(
-        "SELECT number FROM tasks WHERE guild_id = $1 AND status <> 'done' AND number <= $2",
-    )
-    .bind(GUILD as i64)
-    .bind(TASKS as i64)
-    .fetch_all(&pool)
-    .await
-    .expect("open tasks")
-    .into_iter()
-    .map(|n| n as u64)
-    .collect();
-    pool.close().await;
+    let open_tasks: BTreeSet<u64> =
+        sql("SELECT number FROM tasks WHERE guild_id = $1 AND status <> 'done' AND number <= $2")
+            .bind(GUILD as i64)
+            .bind(TASKS as i64)
+            .scalars::<i64>(db.on())
+            .await
+            .expect("open tasks")
+            .into_iter()
+            .map(|n| n as u64)
+            .collect();
+    db.close().await;
     again.terminate();
     let (status, took_again) = again.exit().await;
     assert!(status.success(), "clean exit: {status:?}");
@@ -465,14 +470,19 @@ async fn sigterm_under_load_answers_what_arrived_and_leaves_nothing_half_done() 
         0,
         "no resend of a message already posted"
     );
-    assert_wal_checkpointed(&db_path);
+    assert_wal_checkpointed(&db_url);
 
     let lost_at_gateway = ids.len() - received.len();
     eprintln!(
-        "shutdown test: {} commands injected, {} reached the bot and all were answered \
+        "shutdown test ({}): {} commands injected, {} reached the bot and all were answered \
          ({effects} with effects), {lost_at_gateway} still on the socket when it closed (no \
          effect); SIGTERM after {posted_at_signal} of {TASKS} alerts, {sent} sent + {pending} \
          pending at exit; exit took {took:?} (restart: {took_again:?}); 0 lost, 0 duplicated",
+        if db_url.starts_with("sqlite:") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        },
         ids.len(),
         received.len(),
     );
