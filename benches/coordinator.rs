@@ -575,6 +575,7 @@ fn summary_cost(sizes: &Sizes) {
             since: Some(now - chrono::Duration::hours(24)),
             tasks: &tasks,
             checkins: &checkins,
+            attendance: Default::default(),
         });
         build_ms.push(t.elapsed().as_secs_f64() * 1_000.0);
         let rendered = summary_embeds(&summary, "Daily standup");

@@ -377,6 +377,7 @@ mod tests {
 
     fn row(kind: OutboxKind, body: serde_json::Value) -> OutboxRow {
         OutboxRow {
+            dm_user_id: None,
             id: 1,
             guild_id: crate::domain::ids::GuildId::new(1),
             channel_id: crate::domain::ids::ChannelId::new(2),

@@ -10,7 +10,7 @@ mod summary;
 use std::sync::Arc;
 
 pub use buttons::{disable_buttons_of_task, disable_closed_buttons};
-pub use summary::prepare_summary;
+pub use summary::{prepare_summary, roster_attendance};
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;

@@ -1,8 +1,11 @@
 //! The standup summary's content, for the scheduled summary (worker) and `/standup now` (edge).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::ids::GuildId;
+use crate::domain::roster::{attendance, Attendance};
 use crate::domain::summary::{build, Summary, SummaryInput};
 use crate::store::{Db, StoreResult};
 
@@ -19,11 +22,29 @@ pub async fn prepare_summary(
     let pending = db.pending_checkins(guild_id).await?;
     let ids = pending.iter().map(|(id, _)| *id).collect();
     let checkins: Vec<_> = pending.into_iter().map(|(_, c)| c).collect();
+    let attendance = roster_attendance(db, guild_id, &checkins, now).await?;
     let summary = build(&SummaryInput {
         now,
         since,
         tasks: &tasks,
         checkins: &checkins,
+        attendance,
     });
     Ok((summary, ids))
+}
+
+/// Who on the roster checked in (of `checkins`, those not yet shown), who is missing, who is away.
+pub async fn roster_attendance(
+    db: &Db,
+    guild_id: GuildId,
+    checkins: &[crate::domain::summary::Checkin],
+    now: DateTime<Utc>,
+) -> StoreResult<Attendance> {
+    let roster = db.roster(guild_id).await?;
+    if roster.is_empty() {
+        return Ok(Attendance::default());
+    }
+    let away = db.away_periods(guild_id, now).await?;
+    let checked_in: HashSet<_> = checkins.iter().map(|c| c.user_id).collect();
+    Ok(attendance(&roster, &away, &checked_in, now))
 }

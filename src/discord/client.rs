@@ -19,7 +19,7 @@ use super::router;
 use crate::app::App;
 use crate::config::Token;
 use crate::render::ids::CustomId;
-use crate::render::no_pings;
+use crate::render::{self, no_pings};
 
 pub fn http_client(token: &Token, api_base: &str) -> Http {
     HttpBuilder::new(token.expose())
@@ -123,9 +123,19 @@ impl EventHandler for Handler {
         };
         let handling = router::handle(&self.app, &interaction);
         tokio::pin!(handling);
+        // A form must be the first response, so it is never deferred: too slow, it is given up.
+        let form = router::may_answer_with_form(&interaction);
         let response = tokio::select! {
             response = &mut handling => response,
-            () = tokio::time::sleep(DEFER_AFTER), if matches!(interaction, Interaction::Command(_)) => {
+            () = tokio::time::sleep(FORM_WINDOW), if form => {
+                let sorry = render::private(router::FORM_TOO_SLOW);
+                if let Err(e) = respond(&ctx.http, id, token, &sorry, received).await {
+                    warn!(error = %e, interaction = %id, "could not answer an interaction");
+                }
+                record_latency();
+                return;
+            }
+            () = tokio::time::sleep(DEFER_AFTER), if !form && matches!(interaction, Interaction::Command(_)) => {
                 // Too slow for Discord's 3-second window: acknowledge now, edit the answer in later.
                 answer_late(&ctx, &interaction, id, token, handling, received).await;
                 record_latency();
@@ -144,6 +154,8 @@ impl EventHandler for Handler {
 
 /// Commands still working after this are deferred, well inside Discord's 3-second window.
 const DEFER_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// A form not ready by then is given up with a private "try again".
+const FORM_WINDOW: std::time::Duration = std::time::Duration::from_millis(2_500);
 
 async fn answer_late(
     ctx: &SerenityContext,

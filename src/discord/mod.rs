@@ -17,6 +17,7 @@ pub mod registry;
 pub mod router;
 pub mod sender;
 mod standup;
+mod away;
 mod task;
 
 pub use context::Context;

@@ -16,7 +16,7 @@ use serenity::all::{
 
 use super::context::Context;
 use super::invocation::Invocation;
-use super::{config, project, standup, task, CommandResult};
+use super::{away, config, project, standup, task, CommandResult};
 use crate::render::ids::CustomId;
 
 /// What a handler returns: the interaction's answer, or why there is none.
@@ -355,9 +355,54 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "mon-fri (default), daily, or mon,wed,fri",
                 Kind::Str,
             ),
+            opt(
+                "prompt",
+                "When the roster is asked by DM before the summary: 1h (default), 5m to 12h, or off",
+                Kind::Str,
+            ),
         ],
         visibility: Visibility::Private,
         handler: handler!(standup::schedule),
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("join"),
+        description: "Join the standup roster: you are asked for your update before each summary",
+        options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(standup::join),
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("leave"),
+        description: "Leave the standup roster (you can still check in)",
+        options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(standup::leave),
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("add"),
+        description: "Put someone on the standup roster (managers)",
+        options: &[req("user", "Who to add", Kind::User)],
+        visibility: Visibility::Private,
+        handler: handler!(standup::add),
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("remove"),
+        description: "Take someone off the standup roster (managers)",
+        options: &[req("user", "Who to remove", Kind::User)],
+        visibility: Visibility::Private,
+        handler: handler!(standup::remove),
+    },
+    CommandSpec {
+        name: "standup",
+        sub: Some("roster"),
+        description: "Who is on the roster: checked in, missing, away",
+        options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(standup::roster),
     },
     CommandSpec {
         name: "standup",
@@ -380,12 +425,49 @@ pub const COMMANDS: &[CommandSpec] = &[
         sub: None,
         description: "Your standup update, shown in the next summary",
         options: &[
-            req("yesterday", "What you did", Kind::Str),
-            req("today", "What you will do", Kind::Str),
+            opt(
+                "yesterday",
+                "What you did (leave every option out to open the form)",
+                Kind::Str,
+            ),
+            opt("today", "What you will do", Kind::Str),
             opt("blockers", "What is in your way", Kind::Str),
         ],
         visibility: Visibility::Private,
         handler: handler!(standup::checkin),
+    },
+    CommandSpec {
+        name: "away",
+        sub: Some("set"),
+        description: "Set an away period: no standup asks or DMs, not counted missing",
+        options: &[
+            req(
+                "until",
+                "Last day away (through that day), or a time: friday, 2026-12-24, in 3 days",
+                Kind::Str,
+            ),
+            opt("from", "First day away (default now): monday, dec 21", Kind::Str),
+            opt("user", "Someone else (managers)", Kind::User),
+            opt("note", "Shown with the away period", Kind::Str),
+        ],
+        visibility: Visibility::Private,
+        handler: handler!(away::set),
+    },
+    CommandSpec {
+        name: "away",
+        sub: Some("clear"),
+        description: "End an away period now",
+        options: &[opt("user", "Someone else (managers)", Kind::User)],
+        visibility: Visibility::Private,
+        handler: handler!(away::clear),
+    },
+    CommandSpec {
+        name: "away",
+        sub: Some("list"),
+        description: "Who is away, until when",
+        options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(away::list),
     },
     CommandSpec {
         name: "timezone",
@@ -492,6 +574,8 @@ pub async fn press(ctx: &Context<'_>, id: CustomId) -> CommandResult<CreateInter
         CustomId::DutyDone(number) => task::done_button(ctx, number).await,
         CustomId::DutySnooze(number) => task::snooze_button(ctx, number).await,
         CustomId::ListPage(page) => task::list_page_button(ctx, page).await,
+        CustomId::CheckIn => standup::checkin_button(ctx).await,
+        CustomId::StopDms => standup::stop_dms_button(ctx).await,
     }
 }
 
@@ -502,6 +586,8 @@ pub fn button_labels(id: Option<&CustomId>) -> (&'static str, &'static str) {
         Some(CustomId::DutyDone(_)) => "done",
         Some(CustomId::DutySnooze(_)) => "snooze",
         Some(CustomId::ListPage(_)) => "list-page",
+        Some(CustomId::CheckIn) => "check-in",
+        Some(CustomId::StopDms) => "stop-dms",
         None => "unknown",
     };
     ("button", sub)
@@ -520,6 +606,7 @@ fn group_description(name: &str) -> &'static str {
         "project" => "Projects group tasks and route their reminders",
         "config" => "This server's settings",
         "standup" => "The daily standup summary",
+        "away" => "Away periods: no standup asks while you are out",
         _ => "Coordinator",
     }
 }
@@ -581,7 +668,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec!["task", "project", "config", "standup", "checkin", "timezone"]
+            vec!["task", "project", "config", "standup", "checkin", "away", "timezone"]
         );
     }
 }

@@ -3,8 +3,9 @@
 //! the registry.
 
 use serenity::all::{
-    AutocompleteChoice, CommandInteraction, ComponentInteraction, CreateAutocompleteResponse,
-    CreateInteractionResponse, Interaction, Member,
+    ActionRowComponent, AutocompleteChoice, CommandDataOptionValue, CommandInteraction,
+    ComponentInteraction, CreateAutocompleteResponse, CreateInteractionResponse, Interaction,
+    Member, ModalInteraction,
 };
 use tracing::{error, info};
 
@@ -18,7 +19,8 @@ use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
 use crate::domain::permissions::Actor;
 use crate::domain::UserError;
 use crate::metrics::CommandOutcome;
-use crate::render::ids::CustomId;
+use crate::render::ids::{CheckinForm, CustomId};
+use crate::render::standup::{checkin_form, FIELD_BLOCKERS, FIELD_TODAY, FIELD_YESTERDAY};
 use crate::render::{self, private};
 use crate::store::StoreError;
 
@@ -71,6 +73,7 @@ pub async fn handle(app: &App, interaction: &Interaction) -> Option<Answer> {
             Some(private(handle_autocomplete(app, command).await))
         }
         Interaction::Component(component) => Some(private(handle_component(app, component).await)),
+        Interaction::Modal(modal) => Some(private(handle_form(app, modal).await)),
         Interaction::Ping(_) => Some(private(CreateInteractionResponse::Pong)),
         _ => None,
     }
@@ -289,6 +292,119 @@ async fn autocomplete_choices(
     Ok(choices)
 }
 
+/// Whether the interaction's answer may be a form, which must be its first response and so can
+/// never be deferred: `/checkin` with no option, and the Check in button.
+pub fn may_answer_with_form(interaction: &Interaction) -> bool {
+    match interaction {
+        Interaction::Command(command) => {
+            command.data.name == "checkin"
+                && command
+                    .data
+                    .options
+                    .iter()
+                    .all(|o| matches!(o.value, CommandDataOptionValue::SubCommand(_)))
+        }
+        Interaction::Component(component) => {
+            component.data.custom_id.parse::<CustomId>() == Ok(CustomId::CheckIn)
+        }
+        _ => false,
+    }
+}
+
+/// The answer when a form could not be made ready in time (a form cannot be deferred).
+pub const FORM_TOO_SLOW: &str =
+    "That took me too long, so I couldn't open the form. Please try again.";
+
+/// A prompt's guild, read from the stored record of the DM message that was clicked (a DM
+/// carries no guild, and nothing the client sends is trusted for it); only its recipient may
+/// use it.
+async fn prompt_guild(app: &App, message_id: u64, user_id: UserId) -> CommandResult<GuildId> {
+    let stale = || UserError::Invalid("That button is no longer active.".into());
+    let posted = app.db.posted_prompt(message_id).await?.ok_or_else(stale)?;
+    match posted.recipient {
+        Some(recipient) if recipient != user_id => Err(stale().into()),
+        _ => Ok(posted.guild_id),
+    }
+}
+
+/// Check in and Stop these DMs pressed on a prompt in a DM: no member, no guild.
+async fn handle_dm_button(
+    app: &App,
+    component: &ComponentInteraction,
+    id: CustomId,
+) -> CommandResult<CreateInteractionResponse> {
+    let user_id = UserId::new(component.user.id.get());
+    let message_id = component.message.id.get();
+    let guild_id = prompt_guild(app, message_id, user_id).await?;
+    match id {
+        CustomId::CheckIn => {
+            let current = app.db.pending_checkin_of(guild_id, user_id).await?;
+            Ok(checkin_form(
+                CheckinForm {
+                    prompt_message: Some(message_id),
+                },
+                current.as_ref(),
+            ))
+        }
+        CustomId::StopDms => super::standup::stop_dms(app, guild_id, user_id).await,
+        // Task buttons in DMs come with direct-message reminders.
+        _ => Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
+    }
+}
+
+/// A submitted check-in form: from `/checkin`, or the Check in button in a channel or a DM.
+async fn handle_form(app: &App, modal: &ModalInteraction) -> CreateInteractionResponse {
+    let user_id = UserId::new(modal.user.id.get());
+    let labels = ("form", "checkin");
+    let result = submit_form(app, modal, user_id).await;
+    app.metrics.command(labels, outcome_of(&result));
+    let guild_id = modal.guild_id.map(|g| GuildId::new(g.get()));
+    log_command(guild_id, user_id, &modal.data.custom_id, None, &result);
+    result.unwrap_or_else(|e| error_reply(e, None))
+}
+
+async fn submit_form(
+    app: &App,
+    modal: &ModalInteraction,
+    user_id: UserId,
+) -> CommandResult<CreateInteractionResponse> {
+    let form = modal
+        .data
+        .custom_id
+        .parse::<CheckinForm>()
+        .map_err(|_| UserError::Invalid("That form is no longer active.".into()))?;
+    let guild_id = match (form.prompt_message, modal.guild_id) {
+        (Some(message), _) => prompt_guild(app, message, user_id).await?,
+        (None, Some(guild)) => GuildId::new(guild.get()),
+        (None, None) => return Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
+    };
+    let field = |name: &str| {
+        modal
+            .data
+            .components
+            .iter()
+            .flat_map(|row| row.components.iter())
+            .find_map(|component| match component {
+                ActionRowComponent::InputText(input) if input.custom_id == name => {
+                    input.value.clone()
+                }
+                _ => None,
+            })
+    };
+    let (yesterday, today) = (field(FIELD_YESTERDAY), field(FIELD_TODAY));
+    let blockers = field(FIELD_BLOCKERS);
+    super::standup::save_checkin(
+        app,
+        guild_id,
+        user_id,
+        yesterday.as_deref().unwrap_or_default(),
+        today.as_deref().unwrap_or_default(),
+        blockers.as_deref(),
+        app.clock.now(),
+    )
+    .await
+}
+
 async fn handle_component(
     app: &App,
     component: &ComponentInteraction,
@@ -298,6 +414,12 @@ async fn handle_component(
     let labels = registry::button_labels(id.as_ref());
     let guild_id = component.guild_id.map(|g| GuildId::new(g.get()));
     let user_id = UserId::new(component.user.id.get());
+    if let (None, Some(id @ (CustomId::CheckIn | CustomId::StopDms))) = (guild_id, id) {
+        let result = handle_dm_button(app, component, id).await;
+        app.metrics.command(labels, outcome_of(&result));
+        log_command(None, user_id, custom_id, None, &result);
+        return result.unwrap_or_else(|e| error_reply(e, None));
+    }
     let ctx = match context(
         app,
         guild_id,

@@ -67,6 +67,57 @@ pub fn parse_due(input: &str, now: DateTime<Utc>, zone: Tz) -> Result<DateTime<U
     }
 }
 
+/// Which edge of a day a date typed without a time stands for (away periods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayEdge {
+    /// The day's first instant (`from:monday` = from Monday morning).
+    Start,
+    /// The day's last instant, exclusive: the next day's start (`until:friday` = through Friday).
+    End,
+}
+
+/// Reads a bound of an away period typed at `now` in `zone`: as [`parse_due`], except that a
+/// date without a time means that day's `edge`, and an instant already past is returned as is
+/// (the caller decides what a past bound means).
+pub fn parse_day_edge(
+    input: &str,
+    now: DateTime<Utc>,
+    zone: Tz,
+    edge: DayEdge,
+) -> Result<DateTime<Utc>, DateError> {
+    let tokens = tokenize(input);
+    let words: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let clock = Clock::new(now, zone);
+    let unreadable = || DateError::Unreadable { input: echo(input) };
+    let day = match words.as_slice() {
+        ["in", span @ ..] => return relative(span, now).ok_or_else(unreadable),
+        ["eod"] => Some(DaySpec::Today),
+        ["eow"] => Some(DaySpec::Weekday {
+            day: Weekday::Fri,
+            after_today: false,
+        }),
+        _ => {
+            let (day_words, time) = split_time(&words);
+            if time.is_some() || day_words.is_empty() {
+                return absolute(&words, &clock).ok_or_else(unreadable);
+            }
+            Some(parse_day(day_words).ok_or_else(unreadable)?)
+        }
+    };
+    // The last second of a day picks the same day as any time on it would, today included.
+    let last_second = NaiveTime::from_hms_opt(23, 59, 59).ok_or_else(unreadable)?;
+    let date = clock
+        .resolve(day, Some(last_second))
+        .ok_or_else(unreadable)?
+        .with_timezone(&zone)
+        .date_naive();
+    let date = match edge {
+        DayEdge::Start => date,
+        DayEdge::End => date.checked_add_days(Days::new(1)).ok_or_else(unreadable)?,
+    };
+    Ok(resolve_local(zone, date.and_time(NaiveTime::MIN)))
+}
+
 /// Reads a span like `90m`, `2h`, `1d`, `45 minutes`, `3 days`, `1h30m`, `2w` (no leading "in").
 /// Used for `in ...` and for reminder offsets. None when unreadable. Zero is returned as a zero Duration (callers validate ranges).
 pub fn parse_span(input: &str) -> Option<Duration> {

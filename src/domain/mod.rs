@@ -5,6 +5,7 @@ pub mod duties;
 pub mod guild;
 pub mod ids;
 pub mod permissions;
+pub mod roster;
 pub mod schedule;
 pub mod summary;
 pub mod task;

@@ -44,6 +44,10 @@ pub enum Action {
     Manage,
     /// See or rotate a project's calendar-feed link (it opens the project's tasks to anyone holding it).
     Feed,
+    /// Put someone else on the standup roster or take them off.
+    RosterOthers,
+    /// Set or clear someone else's away period.
+    AwayOthers,
 }
 
 /// Who would have been allowed: the text of a refusal names it.
@@ -73,6 +77,10 @@ impl Refusal {
             Action::Delete => "delete this task".to_string(),
             Action::Manage => "do that".to_string(),
             Action::Feed => "see or rotate a project's calendar feed".to_string(),
+            Action::RosterOthers => {
+                "put others on the standup roster or take them off".to_string()
+            }
+            Action::AwayOthers => "set or clear someone else's away period".to_string(),
         };
         let who = match self.needed {
             Needed::Manager => format!("the manager role ({manager_role})"),
@@ -110,7 +118,11 @@ pub fn may(actor: &Actor, action: Action, task: Option<&Task>) -> Result<(), Ref
             Some(user) if user == actor.user_id => Ok(()),
             Some(_) => refuse(Needed::Manager),
         },
-        Action::Assign | Action::Manage | Action::Feed => refuse(Needed::Manager),
+        Action::Assign
+        | Action::Manage
+        | Action::Feed
+        | Action::RosterOthers
+        | Action::AwayOthers => refuse(Needed::Manager),
         Action::Edit(Field::Due | Field::Priority) | Action::Delete => {
             if owns_as_creator {
                 Ok(())

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::ids::UserId;
+use crate::domain::roster::Attendance;
 use crate::domain::task::{Status, Task, TaskNumber};
 
 /// A member's asynchronous standup update (`/checkin`).
@@ -25,6 +26,8 @@ pub struct SummaryInput<'a> {
     /// Open tasks and recently done ones (the caller excludes deleted tasks).
     pub tasks: &'a [Task],
     pub checkins: &'a [Checkin],
+    /// The roster's attendance (empty for a guild without a roster).
+    pub attendance: Attendance,
 }
 
 /// A task as one section of the summary shows it.
@@ -77,12 +80,16 @@ pub struct Summary {
     pub since: Option<DateTime<Utc>>,
     pub projects: Vec<ProjectSummary>,
     pub checkins: Vec<Checkin>,
+    /// Checked in N of M, who is missing, who is away (docs/behaviour.md §9).
+    pub attendance: Attendance,
 }
 
 impl Summary {
     /// Nothing to report: no task in any section and no check-in.
     pub fn is_quiet(&self) -> bool {
-        self.checkins.is_empty() && self.projects.iter().all(ProjectSummary::is_empty)
+        self.checkins.is_empty()
+            && self.attendance.is_empty()
+            && self.projects.iter().all(ProjectSummary::is_empty)
     }
 
     /// Where "done since" and the check-ins start (exclusive): the last summary, or 24 h ago.
@@ -226,6 +233,7 @@ pub fn build(input: &SummaryInput<'_>) -> Summary {
         since: input.since,
         projects: projects.into_iter().map(|(_, summary)| summary).collect(),
         checkins,
+        attendance: input.attendance.clone(),
     }
 }
 
@@ -299,6 +307,7 @@ mod tests {
             since,
             tasks,
             checkins,
+            attendance: Attendance::default(),
         })
     }
 

@@ -24,6 +24,12 @@ pub enum CustomId {
     /// Previous / next on a `/task list` page: `list:PAGE:ASSIGNEE:PROJECT:STATUS:OVERDUE`,
     /// `-` for a filter that is not set.
     ListPage(ListPage),
+    /// **Check in** on a standup prompt, nudge or channel message: `standup:checkin`. Opens
+    /// the check-in form for whoever presses it.
+    CheckIn,
+    /// **Stop these DMs** on a prompt or nudge: `standup:stop`. Takes the presser off the
+    /// roster of the guild the prompt came from.
+    StopDms,
 }
 
 /// A `/task list` page with its filter, carried in the page buttons.
@@ -41,7 +47,7 @@ impl CustomId {
     pub fn task(&self) -> Option<TaskNumber> {
         match self {
             CustomId::DutyDone(n) | CustomId::DutySnooze(n) => Some(*n),
-            CustomId::ListPage(_) => None,
+            CustomId::ListPage(_) | CustomId::CheckIn | CustomId::StopDms => None,
         }
     }
 }
@@ -49,12 +55,16 @@ impl CustomId {
 const DUTY_DONE: &str = "duty:done:";
 const DUTY_SNOOZE: &str = "duty:snooze:";
 const LIST_PAGE: &str = "list:";
+const CHECK_IN: &str = "standup:checkin";
+const STOP_DMS: &str = "standup:stop";
 
 impl fmt::Display for CustomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CustomId::DutyDone(n) => write!(f, "{DUTY_DONE}{}", n.0),
             CustomId::DutySnooze(n) => write!(f, "{DUTY_SNOOZE}{}", n.0),
+            CustomId::CheckIn => f.write_str(CHECK_IN),
+            CustomId::StopDms => f.write_str(STOP_DMS),
             CustomId::ListPage(p) => {
                 fn part(f: &mut fmt::Formatter<'_>, value: Option<String>) -> fmt::Result {
                     match value {
@@ -72,6 +82,45 @@ impl fmt::Display for CustomId {
     }
 }
 
+/// The custom id of the check-in form: `checkin:form` where the guild is the interaction's,
+/// `checkin:form:MESSAGE` when opened from a prompt in a DM (the guild then comes from the
+/// stored record of that message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckinForm {
+    pub prompt_message: Option<u64>,
+}
+
+const CHECKIN_FORM: &str = "checkin:form";
+
+impl fmt::Display for CheckinForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prompt_message {
+            Some(message) => write!(f, "{CHECKIN_FORM}:{message}"),
+            None => f.write_str(CHECKIN_FORM),
+        }
+    }
+}
+
+impl FromStr for CheckinForm {
+    type Err = UnknownCustomId;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        match id.strip_prefix(CHECKIN_FORM) {
+            Some("") => Ok(CheckinForm {
+                prompt_message: None,
+            }),
+            Some(rest) => rest
+                .strip_prefix(':')
+                .and_then(|m| m.parse().ok())
+                .map(|message| CheckinForm {
+                    prompt_message: Some(message),
+                })
+                .ok_or(UnknownCustomId),
+            None => Err(UnknownCustomId),
+        }
+    }
+}
+
 /// A custom id this version of the bot does not know (an old or forged one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown custom id")]
@@ -82,6 +131,11 @@ impl FromStr for CustomId {
 
     fn from_str(id: &str) -> Result<Self, Self::Err> {
         let number = |rest: &str| rest.parse().map(TaskNumber).map_err(|_| UnknownCustomId);
+        match id {
+            CHECK_IN => return Ok(CustomId::CheckIn),
+            STOP_DMS => return Ok(CustomId::StopDms),
+            _ => {}
+        }
         if let Some(rest) = id.strip_prefix(DUTY_DONE) {
             return number(rest).map(CustomId::DutyDone);
         }
@@ -141,6 +195,8 @@ mod tests {
                 }),
             ),
             ("list:0:-:-:-:0", CustomId::ListPage(ListPage::default())),
+            ("standup:checkin", CustomId::CheckIn),
+            ("standup:stop", CustomId::StopDms),
         ];
         for (text, id) in cases {
             assert_eq!(text.parse::<CustomId>(), Ok(id), "{text}");

@@ -9,6 +9,7 @@ use serenity::all::{
 
 pub mod duties;
 pub mod ids;
+pub mod standup;
 pub mod summary;
 
 use crate::domain::clip;

@@ -6,6 +6,7 @@
 use chrono::Duration;
 use serenity::all::CreateEmbed;
 
+use crate::domain::roster::Attendance;
 use crate::domain::summary::{Checkin, ProjectSummary, Summary, TaskItem};
 use crate::render::{
     self, fit, lines_within_lazy, relative, typed, user, when, EMBED_DESCRIPTION_MAX,
@@ -41,6 +42,7 @@ pub fn summary_embeds(summary: &Summary, heading: &str) -> Vec<Vec<CreateEmbed>>
     }
 
     let mut pieces = vec![overview(summary, heading)];
+    pieces.extend(attendance_embed(&summary.attendance));
     pieces.extend(
         summary
             .projects
@@ -290,6 +292,51 @@ fn project_embed(project: &ProjectSummary) -> Measured {
     embed
 }
 
+/// Mentions for a list of members, cut with "… and N more" to fit `max` characters.
+fn mentions_within(users: impl ExactSizeIterator<Item = String>, max: usize) -> String {
+    let total = users.len();
+    let mut text = String::new();
+    for (shown, mention) in users.enumerate() {
+        let more = format!(" … and {} more", total - shown);
+        if chars(&text) + chars(&mention) + 2 + chars(&more) > max {
+            text.push_str(&more);
+            break;
+        }
+        if shown > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(&mention);
+    }
+    text
+}
+
+/// The roster: `Checked in: N of M`, who is missing, who is away until when (mentions in an
+/// embed ping nobody). None for a guild without a roster.
+fn attendance_embed(attendance: &Attendance) -> Option<Measured> {
+    if attendance.is_empty() {
+        return None;
+    }
+    // Three parts share the description, so each gets a third of it.
+    let part = (EMBED_DESCRIPTION_MAX - 100) / 3;
+    let mut lines = vec![format!(
+        "Checked in: **{}** of **{}**",
+        attendance.checked_in.len(),
+        attendance.expected()
+    )];
+    if !attendance.missing.is_empty() {
+        let missing = attendance.missing.iter().map(|u| render::user(*u));
+        lines.push(format!("Missing: {}", mentions_within(missing, part)));
+    }
+    if !attendance.away.is_empty() {
+        let away = attendance
+            .away
+            .iter()
+            .map(|(u, until)| format!("{} until {}", render::user(*u), when(*until)));
+        lines.push(format!("Away: {}", mentions_within(away, part)));
+    }
+    Some(Measured::new("Roster").description(lines.join("\n")))
+}
+
 /// The check-ins, paginated (never truncated: they are members' own words), one block each.
 fn checkin_embeds(checkins: &[Checkin]) -> Vec<Measured> {
     let mut pages: Vec<String> = Vec::new();
@@ -382,6 +429,7 @@ mod tests {
             since: Some(at(-24)),
             projects,
             checkins,
+            attendance: Default::default(),
         }
     }
 
@@ -523,6 +571,7 @@ mod tests {
             since: None,
             tasks: &tasks,
             checkins: &checkins,
+            attendance: Default::default(),
         });
         let messages = json(&summary_embeds(&built, "Daily standup"));
         let seen = check_limits(&messages);

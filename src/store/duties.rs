@@ -11,7 +11,7 @@ use super::sql::{sql, Engine, Tx};
 use super::tasks::{select_tasks, TaskRow};
 use super::{id_in, id_out, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreResult};
 use crate::domain::duties::{due_now, next_at, Duty, DutyClock};
-use crate::domain::ids::{ChannelId, GuildId, RoleId};
+use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
 use crate::domain::task::{Status, Task, TaskNumber};
 
 /// A duty just claimed, with everything needed to render its message.
@@ -55,6 +55,8 @@ pub struct OutboxRow {
     pub body: String,
     pub due_at: DateTime<Utc>,
     pub attempts: i64,
+    /// A direct message's recipient; its `channel_id` is 0 until the DM channel is known.
+    pub dm_user_id: Option<UserId>,
 }
 
 impl OutboxRow {
@@ -159,6 +161,7 @@ record! {
         body: String,
         due_at: i64,
         attempts: i64,
+        dm_user_id: Option<i64>,
     }
 }
 
@@ -179,6 +182,7 @@ impl TryFrom<OutboxRecord> for OutboxRow {
             body: row.body,
             due_at: time_out(row.due_at)?,
             attempts: row.attempts,
+            dm_user_id: row.dm_user_id.map(id_out),
         })
     }
 }
@@ -378,7 +382,8 @@ impl Db {
             "UPDATE outbox SET next_attempt_at = $2, leased_by = $4 WHERE id IN ( \
                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
                ORDER BY id LIMIT $3{lock}) \
-             RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts"
+             RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts, \
+               dm_user_id"
         ))
         .bind(time_in(now))
         .bind(time_in(lease_until))
@@ -536,6 +541,8 @@ impl Db {
         let next: Option<i64> = sql("SELECT MIN(at) FROM ( \
                SELECT MIN(next_duty_at) AS at FROM tasks WHERE next_duty_at IS NOT NULL \
                UNION ALL SELECT MIN(next_run_at) FROM standups WHERE next_run_at IS NOT NULL \
+               UNION ALL SELECT MIN(next_prompt_at) FROM standups WHERE next_prompt_at IS NOT NULL \
+               UNION ALL SELECT MIN(fallback_at) FROM standup_stages WHERE fallback_at IS NOT NULL \
                UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' \
              ) AS candidates")
         .scalar(self.on())

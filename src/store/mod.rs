@@ -17,6 +17,7 @@ mod history;
 mod lease_holder;
 mod migrations;
 mod projects;
+mod roster;
 mod settings;
 pub mod sql;
 mod standups;
@@ -41,6 +42,9 @@ use crate::domain::UserError;
 pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
 pub use sql::{sql, Engine, On, Pool, Tx};
+pub use roster::{
+    is_dm_refusal, ClaimedAsk, DueFallback, PostedPrompt, DM_RETRY_AFTER, FALLBACK_AFTER,
+};
 pub use standups::StandupRow;
 pub use tasks::{NewTask, TaskFilter, TaskPage};
 

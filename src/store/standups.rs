@@ -9,6 +9,7 @@ use super::{
     id_in, id_out, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreError, StoreResult,
 };
 use crate::domain::ids::{ChannelId, GuildId};
+use crate::domain::roster::{next_ask_at, PromptLead};
 use crate::domain::summary::Checkin;
 use crate::domain::task::Task;
 
@@ -22,6 +23,10 @@ pub struct StandupRow {
     /// None when summaries are off.
     pub next_run_at: Option<DateTime<Utc>>,
     pub last_summary_at: Option<DateTime<Utc>>,
+    /// How long before the summary the roster is asked.
+    pub prompt_lead: PromptLead,
+    /// The next prompt or nudge owed for the upcoming summary.
+    pub next_prompt_at: Option<DateTime<Utc>>,
 }
 
 record! {
@@ -31,6 +36,8 @@ record! {
         schedule: String,
         next_run_at: Option<i64>,
         last_summary_at: Option<i64>,
+        prompt_secs: i64,
+        next_prompt_at: Option<i64>,
     }
 }
 
@@ -44,6 +51,8 @@ impl TryFrom<StandupRecord> for StandupRow {
             schedule: row.schedule,
             next_run_at: time_out_opt(row.next_run_at)?,
             last_summary_at: time_out_opt(row.last_summary_at)?,
+            prompt_lead: PromptLead::from_secs(row.prompt_secs),
+            next_prompt_at: time_out_opt(row.next_prompt_at)?,
         })
     }
 }
@@ -59,10 +68,49 @@ record! {
     }
 }
 
-const SELECT_STANDUP: &str =
-    "SELECT guild_id, channel_id, schedule, next_run_at, last_summary_at FROM standups";
+const SELECT_STANDUP: &str = "SELECT guild_id, channel_id, schedule, next_run_at, \
+     last_summary_at, prompt_secs, next_prompt_at FROM standups";
+
+/// Prompts, nudges and channel messages not yet sent for a guild's upcoming summary are
+/// dropped (the summary came, or the schedule changed or stopped): the asks are no longer
+/// owed, and their stages' channel messages neither.
+async fn drop_pending_asks(tx: &mut super::Tx, guild_id: GuildId) -> StoreResult<()> {
+    sql(
+        "UPDATE outbox SET state = 'dropped' \
+         WHERE guild_id = $1 AND state = 'pending' AND standup_run_at IS NOT NULL",
+    )
+    .bind(id_in(guild_id))
+    .execute(tx.on())
+    .await?;
+    sql(
+        "UPDATE standup_asks SET outcome = 'dropped' WHERE guild_id = $1 AND outcome IS NULL",
+    )
+    .bind(id_in(guild_id))
+    .execute(tx.on())
+    .await?;
+    sql("UPDATE standup_stages SET fallback_at = NULL WHERE guild_id = $1 AND fallback_at IS NOT NULL")
+        .bind(id_in(guild_id))
+        .execute(tx.on())
+        .await?;
+    Ok(())
+}
 
 impl Db {
+    /// Standups matching `condition` (which binds `now` as $1 and a limit as $2).
+    pub(super) async fn standups_where(
+        &self,
+        condition: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<StandupRow>> {
+        let rows: Vec<StandupRecord> = sql(format!("{SELECT_STANDUP} WHERE {condition}"))
+            .bind(time_in(now))
+            .bind(limit)
+            .fetch_all(self.on())
+            .await?;
+        rows.into_iter().map(StandupRow::try_from).collect()
+    }
+
     pub async fn standup(&self, guild_id: GuildId) -> StoreResult<Option<StandupRow>> {
         let row: Option<StandupRecord> = sql(format!("{SELECT_STANDUP} WHERE guild_id = $1"))
             .bind(id_in(guild_id))
@@ -73,16 +121,22 @@ impl Db {
 
     /// Sets (or replaces) the guild's schedule; "since the last summary" is kept. The next run
     /// is computed by `next_run` in the guild's zone as stored in the same transaction, so a
-    /// time-zone change made at the same moment cannot leave it in the old zone. Returns that
-    /// zone and the next run.
+    /// time-zone change made at the same moment cannot leave it in the old zone. `lead` (None:
+    /// keep the current one) sets when the roster is asked; asks not yet sent for the old
+    /// schedule are dropped. Returns the zone, the next run and the prompt lead.
     pub async fn set_standup(
         &self,
         guild_id: GuildId,
         channel_id: ChannelId,
         schedule: &str,
+        lead: Option<PromptLead>,
+        now: DateTime<Utc>,
         next_run: impl Fn(Tz) -> Option<DateTime<Utc>>,
-    ) -> StoreResult<(Tz, Option<DateTime<Utc>>)> {
-        retry_conflicts(|| self.set_standup_once(guild_id, channel_id, schedule, &next_run)).await
+    ) -> StoreResult<(Tz, Option<DateTime<Utc>>, PromptLead)> {
+        retry_conflicts(|| {
+            self.set_standup_once(guild_id, channel_id, schedule, lead, now, &next_run)
+        })
+        .await
     }
 
     async fn set_standup_once(
@@ -90,9 +144,19 @@ impl Db {
         guild_id: GuildId,
         channel_id: ChannelId,
         schedule: &str,
+        lead: Option<PromptLead>,
+        now: DateTime<Utc>,
         next_run: &impl Fn(Tz) -> Option<DateTime<Utc>>,
-    ) -> StoreResult<(Tz, Option<DateTime<Utc>>)> {
+    ) -> StoreResult<(Tz, Option<DateTime<Utc>>, PromptLead)> {
         let mut tx = self.begin_write(guild_id).await?;
+        let lead = match lead {
+            Some(lead) => lead,
+            None => sql("SELECT prompt_secs FROM standups WHERE guild_id = $1")
+                .bind(id_in(guild_id))
+                .scalar_optional::<i64>(tx.on())
+                .await?
+                .map_or(PromptLead::DEFAULT, PromptLead::from_secs),
+        };
         let zone: Option<String> = sql("SELECT timezone FROM guild_settings WHERE guild_id = $1")
             .bind(id_in(guild_id))
             .scalar_optional(tx.on())
@@ -104,30 +168,40 @@ impl Db {
             None => Tz::UTC,
         };
         let next_run_at = next_run(zone);
+        let next_prompt_at = next_run_at.and_then(|run| next_ask_at(run, lead, false, now));
+        drop_pending_asks(&mut tx, guild_id).await?;
         sql(
-            "INSERT INTO standups (guild_id, channel_id, schedule, next_run_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO standups (guild_id, channel_id, schedule, next_run_at, prompt_secs, \
+             next_prompt_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, \
-             schedule = excluded.schedule, next_run_at = excluded.next_run_at",
+             schedule = excluded.schedule, next_run_at = excluded.next_run_at, \
+             prompt_secs = excluded.prompt_secs, next_prompt_at = excluded.next_prompt_at",
         )
         .bind(id_in(guild_id))
         .bind(id_in(channel_id))
         .bind(schedule)
         .bind(next_run_at.map(time_in))
+        .bind(lead.secs())
+        .bind(next_prompt_at.map(time_in))
         .execute(tx.on())
         .await?;
         tx.commit().await?;
         self.due_times_changed();
-        Ok((zone, next_run_at))
+        Ok((zone, next_run_at, lead))
     }
 
     /// Stops scheduled summaries. False if none were scheduled.
     pub async fn standup_off(&self, guild_id: GuildId) -> StoreResult<bool> {
+        let mut tx = self.begin_write(guild_id).await?;
         let changed = sql(
-            "UPDATE standups SET next_run_at = NULL WHERE guild_id = $1 AND next_run_at IS NOT NULL",
+            "UPDATE standups SET next_run_at = NULL, next_prompt_at = NULL \
+             WHERE guild_id = $1 AND next_run_at IS NOT NULL",
         )
         .bind(id_in(guild_id))
-        .execute(self.on())
+        .execute(tx.on())
         .await?;
+        drop_pending_asks(&mut tx, guild_id).await?;
+        tx.commit().await?;
         // Nothing becomes due sooner; the worker simply finds no summary at its next wake.
         Ok(changed > 0)
     }
@@ -138,14 +212,8 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<StandupRow>> {
-        let rows: Vec<StandupRecord> = sql(format!(
-            "{SELECT_STANDUP} WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2"
-        ))
-        .bind(time_in(now))
-        .bind(limit)
-        .fetch_all(self.on())
-        .await?;
-        rows.into_iter().map(StandupRow::try_from).collect()
+        self.standups_where("next_run_at <= $1 ORDER BY next_run_at LIMIT $2", now, limit)
+            .await
     }
 
     /// Claims the run at `scheduled_at` once (unique per guild and instant): stores its
@@ -213,9 +281,14 @@ impl Db {
                 .bind(id_in(standup.guild_id))
                 .execute(tx.on())
                 .await?;
+            // A prompt or nudge still waiting is no use once its summary is out.
+            drop_pending_asks(&mut tx, standup.guild_id).await?;
         }
-        sql("UPDATE standups SET next_run_at = $1 WHERE guild_id = $2")
+        let next_prompt_at =
+            next_run_at.and_then(|run| next_ask_at(run, standup.prompt_lead, false, now));
+        sql("UPDATE standups SET next_run_at = $1, next_prompt_at = $2 WHERE guild_id = $3")
             .bind(next_run_at.map(time_in))
+            .bind(next_prompt_at.map(time_in))
             .bind(id_in(standup.guild_id))
             .execute(tx.on())
             .await?;
@@ -267,6 +340,12 @@ impl Db {
         .bind(time_in(checkin.at))
         .execute(tx.on())
         .await?;
+        // A member marked gone who checks in is back.
+        sql("UPDATE standup_roster SET gone_at = NULL WHERE guild_id = $1 AND user_id = $2 AND gone_at IS NOT NULL")
+            .bind(id_in(guild_id))
+            .bind(id_in(checkin.user_id))
+            .execute(tx.on())
+            .await?;
         tx.commit().await?;
         Ok(replaced)
     }

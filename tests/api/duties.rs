@@ -494,6 +494,7 @@ async fn an_unreachable_api_is_retried_a_bounded_number_of_times() {
     // Port 9 on loopback: nothing listens, every attempt fails at once.
     let sender = Sender::new(&coordinator::config::Token::new("t"), "http://127.0.0.1:9");
     let row = OutboxRow {
+        dm_user_id: None,
         id: 1,
         guild_id: GUILD.into(),
         channel_id: CHANNEL.into(),

@@ -6,19 +6,23 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use serenity::all::{
-    ChannelId, ClientBuilder, Command, CommandDataOptionValue, CommandOptionType,
-    ComponentInteractionDataKind, Context, CreateAutocompleteResponse, CreateCommand,
+    ActionRowComponent, Channel, ChannelId, ChannelType, ClientBuilder, Command,
+    CommandDataOptionValue, CommandOptionType, ComponentInteractionDataKind, Context,
+    CreateActionRow, CreateAutocompleteResponse, CreateCommand, CreateInputText,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, EditInteractionResponse, EventHandler, GatewayIntents, GuildId, HttpBuilder,
-    Interaction, Nonce, ResolvedValue, ShardManager,
+    CreateMessage, CreateModal, EditInteractionResponse, EventHandler, GatewayIntents, GuildId,
+    HttpBuilder, InputTextStyle, Interaction, Nonce, ResolvedValue, ShardManager, UserId,
 };
 use serenity::http::Http;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use crate::support::fake_discord::{FakeDiscord, Faults, APPLICATION_ID, BOT_USER_ID};
+use crate::support::fake_discord::{
+    FakeDiscord, Faults, APPLICATION_ID, BOT_USER_ID, DM_CHANNEL_BASE,
+};
 use crate::support::interactions::{
-    autocomplete, button, button_on_message, command_id, slash, Caller, Opt, ADMINISTRATOR,
+    autocomplete, button, button_on_message, command_id, modal_submit, slash, token_for, Caller,
+    Opt, ADMINISTRATOR,
 };
 
 const TOKEN: &str = "Bot-token-for-tests";
@@ -1020,4 +1024,560 @@ async fn gateway_closes_and_withheld_acks_make_serenity_reconnect() {
     assert_eq!(counts.zombies, 1);
     assert!(counts.acks_withheld >= 1, "{counts:?}");
     client.stop().await;
+}
+
+// ----- Direct messages -----
+
+/// `POST /users/@me/channels` with `body`, seen raw.
+async fn open_dm_raw(
+    client: &reqwest::Client,
+    fake: &FakeDiscord,
+    body: &Value,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = client
+        .post(format!("{}/api/v10/users/@me/channels", fake.base_url()))
+        .header("authorization", "Bot x")
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("POST /users/@me/channels");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("response body");
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+/// Opens the DM with `user` and returns its channel id, asserting a 200.
+async fn open_dm(client: &reqwest::Client, fake: &FakeDiscord, user: u64) -> u64 {
+    let (status, _, body) =
+        open_dm_raw(client, fake, &json!({ "recipient_id": user.to_string() })).await;
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_str().expect("channel id").parse().unwrap()
+}
+
+/// The Discord error code of a serenity HTTP error, with its status.
+fn discord_error<T: std::fmt::Debug>(result: serenity::Result<T>) -> (u16, isize) {
+    match result {
+        Err(serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(e))) => {
+            (e.status_code.as_u16(), e.error.code)
+        }
+        other => panic!("expected a Discord error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dm_channels_open_once_per_user_and_take_messages() {
+    let fake = FakeDiscord::start().await;
+    let http = HttpBuilder::new(TOKEN)
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .build();
+    let alice = 31;
+    let bob = 400_000_000_000_000_031; // Agrees with Alice modulo 10^12.
+
+    // Through serenity: the answer is a PrivateChannel, the same one every time.
+    let first = UserId::new(alice)
+        .create_dm_channel(&http)
+        .await
+        .expect("open DM");
+    let again = UserId::new(alice)
+        .create_dm_channel(&http)
+        .await
+        .expect("reopen DM");
+    assert_eq!(first.id, again.id);
+    assert_eq!(first.kind, ChannelType::Private);
+    assert_eq!(first.recipient.id.get(), alice);
+    assert_eq!(first.id.get(), DM_CHANNEL_BASE + alice);
+    assert_eq!(fake.dm_channel_of(alice), Some(first.id.get()));
+    let bobs = UserId::new(bob)
+        .create_dm_channel(&http)
+        .await
+        .expect("Bob");
+    assert_ne!(bobs.id, first.id, "ids never collide");
+    assert_eq!(fake.dm_channel_of(bob), Some(bobs.id.get()));
+    assert_eq!(fake.dm_channel_of(99), None);
+
+    // Raw: the shape Discord answers with; a numeric recipient_id is read too.
+    let client = reqwest::Client::new();
+    let (status, _, body) = open_dm_raw(&client, &fake, &json!({ "recipient_id": alice })).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], first.id.get().to_string());
+    assert_eq!(body["type"], 1);
+    assert_eq!(body["last_message_id"], Value::Null);
+    assert_eq!(body["recipients"][0]["id"], alice.to_string());
+    assert!(body.get("guild_id").is_none(), "{body}");
+
+    // Messages in it: nonces de-duplicate, the body is validated, like any channel.
+    let dm = first.id;
+    let send = || {
+        dm.send_message(
+            &http,
+            CreateMessage::new()
+                .content("reminder")
+                .nonce(Nonce::String("dm-1".into()))
+                .enforce_nonce(true),
+        )
+    };
+    let sent = send().await.expect("DM");
+    assert_eq!(send().await.expect("resend").id, sent.id);
+    assert_eq!(fake.deduplicated(), 1);
+    assert_eq!(
+        discord_error(
+            http.send_message(dm, vec![], &json!({ "content": "x".repeat(2001) }))
+                .await
+        ),
+        (400, 50035)
+    );
+    let messages = fake.dm_messages(alice);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body["content"], "reminder");
+    assert_eq!(fake.wait_dm_messages(alice, 1).await[0].id, sent.id.get());
+    assert!(fake.dm_messages(bob).is_empty());
+    assert!(fake.dm_messages(99).is_empty());
+    assert_eq!(fake.messages_in(dm.get()).len(), 1);
+
+    // GET shows a DM channel: type 1, no guild, its recipient, its last message.
+    let Channel::Private(got) = dm.to_channel(&http).await.expect("GET channel") else {
+        panic!("expected a private channel")
+    };
+    assert_eq!(got.recipient.id.get(), alice);
+    assert_eq!(got.last_message_id, Some(sent.id));
+    let (status, _, body) = raw_request(&fake, "GET", &format!("/api/v10/channels/{dm}")).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, body["type"].clone()), (200, json!(1)));
+    assert!(body.get("guild_id").is_none(), "{body}");
+
+    // Bad bodies, and the bot itself, as Discord answers them.
+    let (status, _, body) = open_dm_raw(&client, &fake, &json!({})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!(50035)));
+    assert!(body["errors"]["recipient_id"].is_object(), "{body}");
+    let (status, _, body) = open_dm_raw(&client, &fake, &json!({ "recipient_id": "me" })).await;
+    assert_eq!((status, body["code"].clone()), (400, json!(50035)));
+    assert_eq!(
+        discord_error(UserId::new(BOT_USER_ID).create_dm_channel(&http).await),
+        (400, 50007)
+    );
+    let opens: Vec<(u64, u16)> = fake.dm_opens().iter().map(|o| (o.0, o.2)).collect();
+    assert_eq!(
+        opens,
+        vec![
+            (alice, 200),
+            (alice, 200),
+            (bob, 200),
+            (alice, 200),
+            (0, 400),
+            (0, 400),
+            (BOT_USER_ID, 400)
+        ]
+    );
+    fake.shutdown().await;
+}
+
+#[tokio::test]
+async fn users_refuse_dms_with_discords_codes() {
+    let fake = FakeDiscord::start().await;
+    let http = HttpBuilder::new(TOKEN)
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .build();
+    let client = reqwest::Client::new();
+    let (closed, strangers, gone) = (41, 42, 43);
+
+    // DMs off / bot blocked, and no mutual guild: the DM opens, a message in it is refused.
+    for (user, code, message) in [
+        (closed, 50007, "Cannot send messages to this user"),
+        (
+            strangers,
+            50278,
+            "Cannot send messages to this user due to having no mutual guilds",
+        ),
+    ] {
+        fake.refuse_dms(user, code);
+        let channel = open_dm(&client, &fake, user).await;
+        let (status, _, body) =
+            post_message(&client, &fake, channel, &json!({ "content": "hi" })).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body, json!({ "code": code, "message": message }));
+        assert!(fake.dm_messages(user).is_empty());
+    }
+    let dm = UserId::new(closed)
+        .create_dm_channel(&http)
+        .await
+        .expect("opens");
+    assert_eq!(discord_error(dm.say(&http, "hi").await), (403, 50007));
+
+    // An unknown user: the open itself is refused.
+    fake.refuse_dms(gone, 10013);
+    let (status, _, body) =
+        open_dm_raw(&client, &fake, &json!({ "recipient_id": gone.to_string() })).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({ "code": 10013, "message": "Unknown User" }));
+    assert_eq!(fake.dm_channel_of(gone), None);
+    assert_eq!(
+        discord_error(UserId::new(gone).create_dm_channel(&http).await),
+        (404, 10013)
+    );
+    // A DM opened before the user went away refuses messages the same way.
+    fake.refuse_dms(closed, 10013);
+    let (status, _, body) =
+        post_message(&client, &fake, dm.id.get(), &json!({ "content": "hi" })).await;
+    assert_eq!((status, body["code"].clone()), (404, json!(10013)));
+
+    // allow_dms undoes a refusal.
+    fake.allow_dms(closed);
+    dm.say(&http, "hi again").await.expect("allowed again");
+    assert_eq!(fake.dm_messages(closed).len(), 1);
+    fake.allow_dms(gone);
+    assert!(open_dm(&client, &fake, gone).await > DM_CHANNEL_BASE);
+    let statuses: Vec<u16> = fake.dm_opens().iter().map(|o| o.2).collect();
+    assert_eq!(statuses, [200, 200, 200, 404, 404, 200]);
+    fake.shutdown().await;
+}
+
+#[tokio::test]
+async fn dm_opens_are_paced_like_discord() {
+    // Times a sliding 500 ms window: alone.
+    let _alone = crate::support::turns::exclusive().await;
+    let fake = FakeDiscord::start().await;
+    let client = reqwest::Client::new();
+    // Off by default.
+    for user in 1..=5 {
+        open_dm(&client, &fake, user).await;
+    }
+
+    fake.limit_dm_opens_within(2, Duration::from_millis(500));
+    open_dm(&client, &fake, 11).await;
+    open_dm(&client, &fake, 11).await; // Re-opening an open DM takes a slot too.
+    let (status, headers, body) =
+        open_dm_raw(&client, &fake, &json!({ "recipient_id": "12" })).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], 40003);
+    assert_eq!(body["message"], "You are opening direct messages too fast.");
+    assert_eq!(body["global"], false);
+    let retry_after = body["retry_after"].as_f64().expect("retry_after");
+    assert!(retry_after > 0.0 && retry_after <= 0.5, "{retry_after}");
+    assert_eq!(header(&headers, "retry-after"), "1");
+    assert_eq!(fake.dm_channel_of(12), None, "a 429 opens nothing");
+
+    // Waiting what the fake said frees a slot.
+    tokio::time::sleep(Duration::from_secs_f64(retry_after)).await;
+    open_dm(&client, &fake, 12).await;
+    let opens = fake.dm_opens();
+    let statuses: Vec<(u64, u16)> = opens.iter().map(|o| (o.0, o.2)).collect();
+    assert_eq!(statuses[5..], [(11, 200), (11, 200), (12, 429), (12, 200)]);
+    assert!(opens.windows(2).all(|w| w[0].1 <= w[1].1));
+
+    // Per second, and off again.
+    fake.limit_dm_opens(1);
+    open_dm(&client, &fake, 13).await;
+    let (status, headers, _) = open_dm_raw(&client, &fake, &json!({ "recipient_id": "14" })).await;
+    assert_eq!((status, header(&headers, "retry-after")), (429, "1"));
+    fake.clear_dm_open_limit();
+    open_dm(&client, &fake, 14).await;
+    fake.shutdown().await;
+}
+
+#[test]
+fn dm_button_deserializes_without_guild_or_member() {
+    let caller = Caller::dm(DM_CHANNEL_BASE + 30, 30);
+    let (id, json) = button(&caller, "reminder:snooze", 99);
+    assert!(json.get("guild_id").is_none() && json.get("member").is_none());
+    assert_eq!(json["channel"]["type"], 1);
+    assert_eq!(json["channel"]["recipients"][0]["id"], "30");
+    let Interaction::Component(c) = parse(&json) else {
+        panic!("expected Interaction::Component")
+    };
+    assert_eq!(c.id.get(), id);
+    assert_eq!(c.guild_id, None);
+    assert!(c.member.is_none());
+    assert_eq!(c.user.id.get(), 30);
+    assert_eq!(c.channel_id.get(), DM_CHANNEL_BASE + 30);
+    assert_eq!(c.message.channel_id.get(), DM_CHANNEL_BASE + 30);
+    assert_eq!(c.message.guild_id, None);
+    assert!(matches!(c.data.kind, ComponentInteractionDataKind::Button));
+}
+
+// ----- Forms -----
+
+#[test]
+fn modal_submits_deserialize_in_guilds_and_dms() {
+    let fields = [("title", "Ship it"), ("notes", "line 1\nline 2")];
+    let message = crate::support::fake_discord::message_json(77, 20, &json!({ "content": "x" }));
+    for (caller, message) in [
+        (Caller::member(10, 20, 30), Some(message)),
+        (Caller::member(10, 20, 30), None),
+        (Caller::dm(DM_CHANNEL_BASE + 30, 30), None),
+    ] {
+        let from_message = message.is_some();
+        let (id, json) = modal_submit(&caller, "task:edit:7", &fields, message);
+        assert_eq!(json["type"], 5);
+        let Interaction::Modal(m) = parse(&json) else {
+            panic!("expected Interaction::Modal")
+        };
+        assert_eq!(m.id.get(), id);
+        assert_eq!(m.token, token_for(id));
+        assert_eq!(m.user.id.get(), 30);
+        assert_eq!(m.guild_id.map(|g| g.get()), caller.guild_id);
+        assert_eq!(m.member.is_some(), caller.guild_id.is_some());
+        assert_eq!(
+            m.message.as_ref().map(|msg| msg.id.get()),
+            from_message.then_some(77)
+        );
+        assert_eq!(m.data.custom_id, "task:edit:7");
+        let values: Vec<(String, Option<String>)> = m
+            .data
+            .components
+            .iter()
+            .map(|row| match &row.components[..] {
+                [ActionRowComponent::InputText(input)] => {
+                    (input.custom_id.clone(), input.value.clone())
+                }
+                other => panic!("one text input per row, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                ("title".to_owned(), Some("Ship it".to_owned())),
+                ("notes".to_owned(), Some("line 1\nline 2".to_owned())),
+            ]
+        );
+    }
+}
+
+/// Answers interaction `id` with `body` through the raw callback route.
+async fn callback(
+    client: &reqwest::Client,
+    fake: &FakeDiscord,
+    id: u64,
+    body: &Value,
+) -> (u16, Value) {
+    let response = client
+        .post(format!(
+            "{}/api/v10/interactions/{id}/{}/callback",
+            fake.base_url(),
+            token_for(id)
+        ))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("callback");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("callback body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A form with one short text input per `(custom_id, label)`.
+fn form(rows: &[(&str, &str)]) -> Value {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|(id, label)| {
+            json!({ "type": 1, "components": [
+                { "type": 4, "custom_id": id, "label": label, "style": 1 }
+            ] })
+        })
+        .collect();
+    json!({ "type": 9, "data": { "custom_id": "f", "title": "Edit", "components": rows } })
+}
+
+#[tokio::test]
+async fn forms_follow_discords_rules() {
+    let fake = FakeDiscord::start().await;
+    let http = HttpBuilder::new(TOKEN)
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .application_id(APPLICATION_ID.into())
+        .build();
+    let client = reqwest::Client::new();
+    let caller = Caller::member(1, 2, 3);
+    // With no gateway session `try_inject` sends nothing but registers the interaction, so the
+    // fake knows its type and token.
+    let register = |json: Value| {
+        let fake = fake.clone();
+        async move { assert!(!fake.try_inject(json).await) }
+    };
+
+    // A form built by serenity is a valid first answer, and is recorded.
+    let (id, json) = slash(&caller, &["task", "edit"], vec![]);
+    register(json.clone()).await;
+    let Interaction::Command(cmd) = parse(&json) else {
+        unreachable!()
+    };
+    let modal = CreateModal::new("task:edit:7", "Edit task").components(vec![
+        CreateActionRow::InputText(
+            CreateInputText::new(InputTextStyle::Short, "Title", "title")
+                .value("Ship it")
+                .max_length(100),
+        ),
+        CreateActionRow::InputText(
+            CreateInputText::new(InputTextStyle::Paragraph, "Notes", "notes")
+                .required(false)
+                .placeholder("Anything else?"),
+        ),
+    ]);
+    cmd.create_response(&http, CreateInteractionResponse::Modal(modal))
+        .await
+        .expect("form accepted");
+    let shown = fake.form_for(id).expect("form recorded");
+    assert_eq!(shown["custom_id"], "task:edit:7");
+    assert_eq!(
+        shown["components"][1]["components"][0]["custom_id"],
+        "notes"
+    );
+    assert_eq!(fake.try_response(id).expect("callback")["type"], 9);
+    let (status, body) = callback(&client, &fake, id, &form(&[("a", "A")])).await;
+    assert_eq!((status, body["code"].clone()), (400, json!(40060)));
+
+    // Only as the first answer: not after a deferral or a message.
+    for first in [
+        json!({ "type": 5 }),
+        json!({ "type": 4, "data": { "content": "hi" } }),
+    ] {
+        let (id, json) = slash(&caller, &["task", "edit"], vec![]);
+        register(json).await;
+        assert_eq!(callback(&client, &fake, id, &first).await.0, 204);
+        let (status, body) = callback(&client, &fake, id, &form(&[("a", "A")])).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (400, json!(40060)),
+            "{body}"
+        );
+        assert_eq!(fake.form_for(id), None);
+    }
+
+    // Never for an autocomplete or a submitted form.
+    let (ac, json) = autocomplete(&caller, &["task", "done"], vec![], "task");
+    register(json).await;
+    let (submitted, json) = modal_submit(&caller, "f", &[("a", "x")], None);
+    register(json).await;
+    for id in [ac, submitted] {
+        let (status, body) = callback(&client, &fake, id, &form(&[("a", "A")])).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (400, json!(50035)),
+            "{body}"
+        );
+        assert!(body["errors"]["type"].is_object(), "{body}");
+    }
+    // A submitted form from a command has no message to update; one from a button has.
+    let update = json!({ "type": 7, "data": { "content": "saved" } });
+    let (status, body) = callback(&client, &fake, submitted, &update).await;
+    assert_eq!((status, body["code"].clone()), (404, json!(10008)));
+    let on_message = crate::support::fake_discord::message_json(55, 2, &json!({ "content": "x" }));
+    let (from_button, json) = modal_submit(&caller, "f", &[("a", "x")], Some(on_message));
+    register(json).await;
+    assert_eq!(callback(&client, &fake, from_button, &update).await.0, 204);
+    assert_eq!(fake.message(55).expect("updated")["content"], "saved");
+
+    // Discord's limits, each refused with a 400 naming the field, recording nothing.
+    let (id, json) = slash(&caller, &["task", "edit"], vec![]);
+    register(json).await;
+    let six: Vec<(String, &str)> = (0..6).map(|i| (format!("f{i}"), "Field")).collect();
+    let six: Vec<(&str, &str)> = six.iter().map(|(id, l)| (id.as_str(), *l)).collect();
+    let input = |change: &dyn Fn(&mut Value)| {
+        let mut body = form(&[("a", "A")]);
+        change(&mut body["data"]["components"][0]["components"][0]);
+        body
+    };
+    let long = |n: usize| json!("x".repeat(n));
+    let two_in_a_row = {
+        let mut body = form(&[("a", "A"), ("b", "B")]);
+        let second = body["data"]["components"][1]["components"][0].clone();
+        body["data"]["components"][0]["components"]
+            .as_array_mut()
+            .unwrap()
+            .push(second);
+        body
+    };
+    let refused = [
+        ("data.components", form(&six)),
+        ("data.components", form(&[])),
+        ("data.components.0.components", two_in_a_row),
+        ("data.title", {
+            let mut body = form(&[("a", "A")]);
+            body["data"]["title"] = long(46);
+            body
+        }),
+        ("data.custom_id", {
+            let mut body = form(&[("a", "A")]);
+            body["data"]["custom_id"] = long(101);
+            body
+        }),
+        (
+            "data.components.1.components.0.custom_id",
+            form(&[("a", "A"), ("a", "B")]),
+        ),
+        (
+            "data.components.0.components.0.type",
+            input(&|i| i["type"] = json!(2)),
+        ),
+        (
+            "data.components.0.components.0.custom_id",
+            input(&|i| i["custom_id"] = long(101)),
+        ),
+        (
+            "data.components.0.components.0.label",
+            input(&|i| i["label"] = long(46)),
+        ),
+        (
+            "data.components.0.components.0.style",
+            input(&|i| i["style"] = json!(3)),
+        ),
+        (
+            "data.components.0.components.0.min_length",
+            input(&|i| i["min_length"] = json!(4001)),
+        ),
+        (
+            "data.components.0.components.0.max_length",
+            input(&|i| i["max_length"] = json!(0)),
+        ),
+        (
+            "data.components.0.components.0.max_length",
+            input(&|i| i["max_length"] = json!(4001)),
+        ),
+        (
+            "data.components.0.components.0.value",
+            input(&|i| {
+                i["max_length"] = json!(5);
+                i["value"] = long(6);
+            }),
+        ),
+        (
+            "data.components.0.components.0.placeholder",
+            input(&|i| i["placeholder"] = long(101)),
+        ),
+    ];
+    for (path, body) in refused {
+        let (status, answer) = callback(&client, &fake, id, &body).await;
+        assert_eq!(
+            (status, answer["code"].clone()),
+            (400, json!(50035)),
+            "{path}: {answer}"
+        );
+        let mut errors = &answer["errors"];
+        for seg in path.split('.') {
+            errors = &errors[seg];
+        }
+        assert!(errors["_errors"].is_array(), "{path}: {answer}");
+    }
+    assert_eq!(fake.try_response(id), None, "refused forms record nothing");
+    // Limits reached exactly are fine.
+    let full = input(&|i| {
+        i["label"] = long(45);
+        i["custom_id"] = long(100);
+        i["min_length"] = json!(0);
+        i["max_length"] = json!(4000);
+        i["value"] = long(4000);
+        i["placeholder"] = long(100);
+        i["style"] = json!(2);
+    });
+    assert_eq!(callback(&client, &fake, id, &full).await.0, 204);
+    assert_eq!(fake.form_for(id), Some(full["data"].clone()));
+    fake.shutdown().await;
 }

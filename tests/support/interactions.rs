@@ -273,6 +273,8 @@ fn base(caller: &Caller, kind: u8, id: u64) -> Map<String, Value> {
             i.insert("context".into(), json!(0));
         }
         None => {
+            // In a DM Discord names the other party of the channel, as in `GET /channels/{id}`.
+            i["channel"]["recipients"] = json!([user_json(caller.user_id)]);
             i.insert("user".into(), user_json(caller.user_id));
             // Guild-installed app used in a DM: Discord reports guild owner "0".
             i.insert("authorizing_integration_owners".into(), json!({ "0": "0" }));
@@ -431,5 +433,45 @@ pub fn button_on_message(caller: &Caller, custom_id: &str, message: Value) -> (u
         json!({ "custom_id": custom_id, "component_type": 2 }),
     );
     interaction.insert("message".into(), message);
+    (id, Value::Object(interaction))
+}
+
+/// A submitted form (MODAL_SUBMIT, type 5) as Discord sends it: the form's `custom_id` and one
+/// action row per field, each holding the text input `(custom_id, value)` as typed (Discord sends
+/// no label or style back, and a numeric `id` on every component). `message` is the message of
+/// the component that opened the form, which Discord includes then (`fake.message(id)`), `None`
+/// for a form opened from a command. A DM caller gives a top-level `user` and no `member` nor
+/// `guild_id`, as for [`slash`].
+pub fn modal_submit(
+    caller: &Caller,
+    custom_id: &str,
+    fields: &[(&str, &str)],
+    message: Option<Value>,
+) -> (u64, Value) {
+    assert!(
+        (1..=5).contains(&fields.len()),
+        "a form has 1 to 5 fields, got {}",
+        fields.len()
+    );
+    let id = next_id();
+    let mut interaction = base(caller, 5, id);
+    let rows: Vec<Value> = fields
+        .iter()
+        .zip(1u64..)
+        .map(|((field, value), n)| {
+            json!({
+                "type": 1,
+                "id": 2 * n - 1,
+                "components": [{ "type": 4, "id": 2 * n, "custom_id": field, "value": value }],
+            })
+        })
+        .collect();
+    interaction.insert(
+        "data".into(),
+        json!({ "custom_id": custom_id, "components": rows }),
+    );
+    if let Some(message) = message {
+        interaction.insert("message".into(), message);
+    }
     (id, Value::Object(interaction))
 }

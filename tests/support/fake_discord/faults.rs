@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::connect_info::Connected;
@@ -140,6 +140,7 @@ pub(super) fn route_class(method: &str, path: &str) -> String {
         ["webhooks", ..] => "interaction webhook",
         ["channels", _, "messages"] if method == "POST" => "channel message",
         ["channels", _, "messages", _] if method == "PATCH" => "channel message edit",
+        ["users", "@me", "channels"] if method == "POST" => "dm open",
         _ => "other",
     };
     class.to_owned()
@@ -433,7 +434,15 @@ impl FakeDiscord {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let (body, files) = parse_body(content_type, raw);
-        self.state().requests.push(Recorded {
+        let mut st = self.state();
+        st.note_dm_open(
+            method.as_str(),
+            uri.path(),
+            &body,
+            reply.status,
+            Instant::now(),
+        );
+        st.requests.push(Recorded {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),
             body,

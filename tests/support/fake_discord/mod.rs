@@ -11,9 +11,11 @@
 //! - `gateway`: the websocket (HELLO, IDENTIFY/RESUME, dispatches, closes, zombie connections);
 //! - `rest`: REST routing, interaction callbacks and webhooks, channel messages, JSON shapes;
 //! - `rules`: Discord's validation rules for the bodies the bot sends;
-//! - `rate_limits`: Discord-like sliding-window limits on channel messages;
+//! - `rate_limits`: Discord-like sliding-window limits on channel messages and on DM opens;
+//! - `dms`: direct messages (DM channels, users who refuse them, the pace of opening them);
 //! - `faults`: one-shot and seeded REST faults, and connections cut without an answer.
 
+mod dms;
 mod faults;
 mod gateway;
 mod rate_limits;
@@ -33,13 +35,15 @@ use tokio::task::JoinHandle;
 
 // The public surface, whether or not a given test binary uses all of it.
 #[allow(unused_imports)]
+pub use dms::DM_CHANNEL_BASE;
+#[allow(unused_imports)]
 pub use faults::{FaultCounts, Faults};
 #[allow(unused_imports)]
 pub use rest::{bot_user_json, error_body, message_json, timestamp_now};
 
 use faults::{CuttableListener, Failure, FaultPlan, Kills, Peer};
 use gateway::{Outgoing, Session};
-use rate_limits::RateLimits;
+use rate_limits::{DmOpenLimit, RateLimits};
 
 use super::turns::{self, Turn};
 
@@ -140,6 +144,17 @@ struct FakeState {
     rate_limited: usize,
     channel_guilds: HashMap<u64, Option<u64>>,
     ack_deadline: Option<Duration>,
+    // Direct messages.
+    /// User -> their DM channel, once opened with `POST /users/@me/channels`.
+    dm_channels: HashMap<u64, u64>,
+    /// DM channel -> its recipient (the reverse of `dm_channels`).
+    dm_recipients: HashMap<u64, u64>,
+    /// Users who refuse DMs, with the JSON error code Discord answers for them (`refuse_dms`).
+    dm_refusals: HashMap<u64, u32>,
+    /// Every DM open attempt as `(user, when, status)`, in order (`dm_opens`).
+    dm_opens: Vec<(u64, Instant, u16)>,
+    /// Set by `limit_dm_opens`.
+    dm_open_limit: Option<DmOpenLimit>,
     // Gateway.
     identifies: Vec<Value>,
     resumes: usize,

@@ -1,10 +1,11 @@
 //! Discord-like rate limits on `POST /channels/{id}/messages`: a global per-second window and a
-//! per-channel one, with the `X-RateLimit-*` headers a well-behaved client paces itself by.
+//! per-channel one, with the `X-RateLimit-*` headers a well-behaved client paces itself by; and
+//! Discord's pace for opening DMs (`POST /users/@me/channels`, JSON code 40003).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::rest::Reply;
 use super::FakeDiscord;
@@ -44,6 +45,25 @@ fn secs_up(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).ceil() / 1000.0
 }
 
+/// A 429 with `body` and the headers every 429 carries: `Retry-After` (whole seconds, rounded
+/// up), `X-RateLimit-Scope`, and `X-RateLimit-Global` when it is the global limit.
+fn too_many(body: Value, retry_after: f64, global: bool) -> Reply {
+    let mut reply = Reply::json(429, body);
+    reply
+        .headers
+        .push(("retry-after", format!("{}", retry_after.ceil() as u64)));
+    reply.headers.push((
+        "x-ratelimit-scope",
+        if global { "global" } else { "user" }.to_owned(),
+    ));
+    if global {
+        reply
+            .headers
+            .push(("x-ratelimit-global", "true".to_owned()));
+    }
+    reply
+}
+
 impl RateLimits {
     /// Takes a slot for a message in `channel` (answering `Ok` with the headers for the answer)
     /// or refuses with a 429 as Discord does.
@@ -69,33 +89,24 @@ impl RateLimits {
                 retry_after = retry_after.max(until_free(times, now, window));
             }
             let retry_after = secs_up(retry_after).max(0.001);
-            let mut reply = Reply::json(
-                429,
-                json!({
-                    "message": "You are being rate limited.",
-                    "retry_after": retry_after,
-                    "global": global,
-                }),
-            );
             let remaining = (self.per_channel as usize).saturating_sub(times.len());
             let reset_after = if channel_full {
                 secs_up(until_free(times, now, window))
             } else {
                 retry_after
             };
-            reply.headers = self.headers(remaining, reset_after);
-            reply
-                .headers
-                .push(("retry-after", format!("{}", retry_after.ceil() as u64)));
-            reply.headers.push((
-                "x-ratelimit-scope",
-                if global { "global" } else { "user" }.to_owned(),
-            ));
-            if global {
-                reply
-                    .headers
-                    .push(("x-ratelimit-global", "true".to_owned()));
-            }
+            let mut reply = too_many(
+                json!({
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": global,
+                }),
+                retry_after,
+                global,
+            );
+            let mut headers = self.headers(remaining, reset_after);
+            headers.append(&mut reply.headers);
+            reply.headers = headers;
             return Err(reply);
         }
         times.push_back(now);
@@ -137,6 +148,37 @@ impl RateLimits {
     }
 }
 
+/// Discord's pace for opening DMs: at most `max` opens of `POST /users/@me/channels` in any
+/// sliding `window`, a sliding window of the times of the opens that were let through.
+pub(super) struct DmOpenLimit {
+    max: usize,
+    window: Duration,
+    times: VecDeque<Instant>,
+}
+
+impl DmOpenLimit {
+    /// Takes a slot for one open, or refuses it as Discord does: 429 with JSON code 40003 and
+    /// `retry_after` (seconds until the oldest open leaves the window), not global.
+    pub(super) fn admit(&mut self, now: Instant) -> Result<(), Reply> {
+        prune(&mut self.times, now, self.window);
+        if self.times.len() >= self.max {
+            let retry_after = secs_up(until_free(&self.times, now, self.window)).max(0.001);
+            return Err(too_many(
+                json!({
+                    "code": 40003,
+                    "message": "You are opening direct messages too fast.",
+                    "retry_after": retry_after,
+                    "global": false,
+                }),
+                retry_after,
+                false,
+            ));
+        }
+        self.times.push_back(now);
+        Ok(())
+    }
+}
+
 impl FakeDiscord {
     /// From now on, answer 429 past `global_per_second` requests in any rolling second (all
     /// routes of channel messages together) or past `per_channel` messages per `window` in one
@@ -167,5 +209,33 @@ impl FakeDiscord {
     /// `fail_next` / `fail_channel` ones).
     pub fn rate_limited(&self) -> usize {
         self.state().rate_limited
+    }
+
+    /// From now on, answer `POST /users/@me/channels` with Discord's 429 past `per_second` DM
+    /// opens in any sliding second: `{"code": 40003, "message": "You are opening direct messages
+    /// too fast.", "retry_after": <seconds until a slot frees>, "global": false}` with a
+    /// `Retry-After` header (whole seconds, rounded up). Off by default.
+    ///
+    /// Every open that is not refused takes a slot: re-opening an open DM, a 400 for a bad body
+    /// and a 404 for a refusing user too. A 429 takes no slot; failures injected with
+    /// `fail_next` come first and take none either. Calling this again starts from an empty
+    /// window.
+    pub fn limit_dm_opens(&self, per_second: usize) {
+        self.limit_dm_opens_within(per_second, Duration::from_secs(1));
+    }
+
+    /// [`Self::limit_dm_opens`] with another window than a second, so a test of the pace can
+    /// wait less.
+    pub fn limit_dm_opens_within(&self, max: usize, window: Duration) {
+        self.state().dm_open_limit = Some(DmOpenLimit {
+            max,
+            window,
+            times: VecDeque::new(),
+        });
+    }
+
+    /// Opens DMs at any pace again (the default).
+    pub fn clear_dm_open_limit(&self) {
+        self.state().dm_open_limit = None;
     }
 }

@@ -1,5 +1,6 @@
 //! The REST API under `/api/v10`: routing, interaction callbacks and webhooks, channel
 //! messages and their edits, command registration, and the JSON shapes Discord answers with.
+//! (Opening DM channels is in `dms`.)
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::super::interactions::{command_id, next_id};
+use super::dms::{dm_channel_json, open_dm};
 use super::faults::{route_class, Fault, Peer};
 use super::rules::{
     form_error, validate_choices, validate_commands, validate_message, validate_modal,
@@ -151,6 +153,14 @@ impl FakeDiscord {
 
     pub fn try_response(&self, interaction_id: u64) -> Option<Value> {
         self.state().responses.get(&interaction_id).cloned()
+    }
+
+    /// The form (modal) the interaction was answered with: the `data` of a type-9 callback, i.e.
+    /// `{"custom_id", "title", "components"}`. `None` if it has no callback yet or another one.
+    pub fn form_for(&self, interaction_id: u64) -> Option<Value> {
+        let st = self.state();
+        let response = st.responses.get(&interaction_id)?;
+        (response["type"].as_u64() == Some(9)).then(|| response["data"].clone())
     }
 
     /// Time from `inject` to the accepted callback.
@@ -310,13 +320,16 @@ impl FakeDiscord {
             .unwrap_or_default();
         let (body, files) = parse_body(content_type, raw);
         let mut st = self.state();
+        let now = Instant::now();
         let reply = self.route(
             &mut st,
             method.as_str(),
             &path,
             &body,
             authorization.as_deref(),
+            now,
         );
+        st.note_dm_open(method.as_str(), &path, &body, reply.status, now);
         st.requests.push(Recorded {
             method: method.as_str().to_owned(),
             path,
@@ -330,6 +343,7 @@ impl FakeDiscord {
         reply
     }
 
+    /// Answers one request received at `now`.
     fn route(
         &self,
         st: &mut FakeState,
@@ -337,6 +351,7 @@ impl FakeDiscord {
         path: &str,
         body: &Value,
         auth: Option<&str>,
+        now: Instant,
     ) -> Reply {
         if let Some(pos) = st.failures.iter().position(|f| {
             f.method == method
@@ -364,6 +379,7 @@ impl FakeDiscord {
                 "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1 },
             })),
             ("GET", ["users", "@me"]) => Reply::ok(bot_user_json()),
+            ("POST", ["users", "@me", "channels"]) => open_dm(st, body, now),
             ("GET", ["oauth2", "applications", "@me"]) | ("GET", ["applications", "@me"]) => {
                 Reply::ok(application_json())
             }
@@ -412,6 +428,9 @@ impl FakeDiscord {
     ) -> Reply {
         match (method, rest) {
             ("GET", []) => {
+                if let Some(user) = st.dm_recipient(channel) {
+                    return Reply::ok(dm_channel_json(st, channel, user));
+                }
                 let guild = st
                     .channel_guilds
                     .get(&channel)
@@ -438,7 +457,10 @@ impl FakeDiscord {
                         return refused;
                     }
                 };
-                let mut reply = create_channel_message(st, channel, body, now);
+                // A recipient who refuses DMs: answered after the rate limit, like any 403.
+                let mut reply = st
+                    .dm_post_refusal(channel)
+                    .unwrap_or_else(|| create_channel_message(st, channel, body, now));
                 reply.headers.extend(headers);
                 reply
             }
@@ -599,6 +621,9 @@ fn current_commands(st: &FakeState, guild: Option<u64>) -> Value {
 /// already been acknowledged.") and changes nothing, also when the first one's answer was lost
 /// to an injected `drop_after` / `error_after`: the fake keeps the first answer, exactly as
 /// Discord does, so a bot that retries a callback must read 40060 as "already answered".
+/// Hence a form (type 9) can only be the first answer: after a deferral or a message it gets
+/// 40060 too. Response types an interaction type cannot take (a form for an autocomplete or a
+/// submitted form, say) get a 400 before anything is recorded.
 fn interaction_callback(st: &mut FakeState, interaction: u64, token: &str, body: &Value) -> Reply {
     if st.responses.contains_key(&interaction) {
         return Reply::error(400, 40060, "Interaction has already been acknowledged.");
@@ -634,6 +659,11 @@ fn interaction_callback(st: &mut FakeState, interaction: u64, token: &str, body:
                 "Invalid interaction response type for this interaction.",
             ),
         );
+    }
+    if response_type == 7 && kind == Some(5) && message_id.is_none() {
+        // UPDATE_MESSAGE edits the message of the component that opened the form; a form opened
+        // from a command has none, and Discord answers so.
+        return Reply::error(404, 10008, "Unknown Message");
     }
     let data = &body["data"];
     let checked = match response_type {

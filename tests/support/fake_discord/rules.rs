@@ -206,28 +206,126 @@ pub(super) fn validate_choices(data: &Value) -> Result<(), Reply> {
     Ok(())
 }
 
+/// A required string field of 1..=`max` characters.
+fn bounded(path: &str, value: &Value, max: usize) -> Result<(), Reply> {
+    if value.is_null() {
+        return Err(invalid(
+            path,
+            "BASE_TYPE_REQUIRED",
+            "This field is required",
+        ));
+    }
+    let n = len(value);
+    if n == 0 || n > max {
+        return Err(invalid(
+            path,
+            "BASE_TYPE_BAD_LENGTH",
+            &format!("Must be between 1 and {max} in length."),
+        ));
+    }
+    Ok(())
+}
+
+/// An optional integer field within `min..=max`.
+fn in_range(path: &str, value: &Value, min: i64, max: i64) -> Result<(), Reply> {
+    if value.is_null() {
+        return Ok(());
+    }
+    let Some(n) = value.as_i64() else {
+        return Err(invalid(
+            path,
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{value}\" is not int."),
+        ));
+    };
+    if n < min {
+        return Err(invalid(
+            path,
+            "NUMBER_TYPE_MIN",
+            &format!("int value should be greater than or equal to {min}."),
+        ));
+    }
+    if n > max {
+        return Err(invalid(
+            path,
+            "NUMBER_TYPE_MAX",
+            &format!("int value should be less than or equal to {max}."),
+        ));
+    }
+    Ok(())
+}
+
+/// A form (response type 9): custom_id 1-100 characters, title 1-45, 1-5 action rows each
+/// holding exactly one text input (type 4) with a unique custom_id of 1-100, a label of 1-45,
+/// style 1 (short) or 2 (paragraph), min_length 0-4000, max_length 1-4000, a pre-filled value
+/// no longer than max_length (4000 without one) and a placeholder of at most 100.
 pub(super) fn validate_modal(data: &Value) -> Result<(), Reply> {
-    if len(&data["title"]) == 0 || len(&data["title"]) > 45 {
+    bounded("data.custom_id", &data["custom_id"], 100)?;
+    bounded("data.title", &data["title"], 45)?;
+    let Some(rows) = data["components"].as_array() else {
         return Err(invalid(
-            "data.title",
-            "BASE_TYPE_BAD_LENGTH",
-            "Must be between 1 and 45 in length.",
+            "data.components",
+            "BASE_TYPE_REQUIRED",
+            "This field is required",
         ));
-    }
-    if len(&data["custom_id"]) == 0 || len(&data["custom_id"]) > 100 {
-        return Err(invalid(
-            "data.custom_id",
-            "BASE_TYPE_BAD_LENGTH",
-            "Must be between 1 and 100 in length.",
-        ));
-    }
-    let rows = data["components"].as_array().map_or(0, Vec::len);
-    if rows == 0 || rows > 5 {
+    };
+    if rows.is_empty() || rows.len() > 5 {
         return Err(invalid(
             "data.components",
             "BASE_TYPE_BAD_LENGTH",
             "Must be between 1 and 5 in length.",
         ));
+    }
+    let mut custom_ids: Vec<&str> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let row_path = format!("data.components.{i}");
+        if row["type"].as_u64() != Some(1) {
+            return Err(invalid(
+                &format!("{row_path}.type"),
+                "UNION_TYPE_CHOICES",
+                "Value of field \"type\" must be one of (1,).",
+            ));
+        }
+        let children = row["components"].as_array().map_or(&[][..], Vec::as_slice);
+        if children.len() != 1 {
+            return Err(invalid(
+                &format!("{row_path}.components"),
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 1 in length.",
+            ));
+        }
+        let input = &children[0];
+        let p = |field: &str| format!("{row_path}.components.0.{field}");
+        if input["type"].as_u64() != Some(4) {
+            return Err(invalid(
+                &p("type"),
+                "UNION_TYPE_CHOICES",
+                "Value of field \"type\" must be one of (4,).",
+            ));
+        }
+        bounded(&p("custom_id"), &input["custom_id"], 100)?;
+        let custom_id = input["custom_id"].as_str().unwrap_or_default();
+        if custom_ids.contains(&custom_id) {
+            return Err(invalid(
+                &p("custom_id"),
+                "COMPONENT_CUSTOM_ID_DUPLICATED",
+                "Component custom id cannot be duplicated",
+            ));
+        }
+        custom_ids.push(custom_id);
+        bounded(&p("label"), &input["label"], 45)?;
+        if !matches!(input["style"].as_u64(), Some(1 | 2)) {
+            return Err(invalid(
+                &p("style"),
+                "BASE_TYPE_CHOICES",
+                "Value must be one of (1, 2).",
+            ));
+        }
+        in_range(&p("min_length"), &input["min_length"], 0, 4000)?;
+        in_range(&p("max_length"), &input["max_length"], 1, 4000)?;
+        let max = input["max_length"].as_u64().unwrap_or(4000) as usize;
+        too_long(&p("value"), &input["value"], max)?;
+        too_long(&p("placeholder"), &input["placeholder"], 100)?;
     }
     Ok(())
 }
