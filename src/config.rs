@@ -66,6 +66,13 @@ pub struct DiscordSettings {
     /// When set, commands are registered to this guild only (instant, for development).
     #[serde(default)]
     pub guild_id: Option<u64>,
+    /// How many DM channels may be opened per second (Discord asks bots to go gently).
+    #[serde(default = "default_dm_opens_per_second")]
+    pub dm_opens_per_second: u32,
+}
+
+fn default_dm_opens_per_second() -> u32 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +117,7 @@ impl Default for DiscordSettings {
             token: None,
             api_base: default_api_base(),
             guild_id: None,
+            dm_opens_per_second: default_dm_opens_per_second(),
         }
     }
 }
@@ -313,6 +321,12 @@ impl Settings {
         if let Some(url) = &self.http.public_url {
             check("http.public_url", url, check_http_url);
         }
+        if !(1..=50).contains(&self.discord.dm_opens_per_second) {
+            problems.push(format!(
+                "discord.dm_opens_per_second = {}: give 1 to 50",
+                self.discord.dm_opens_per_second
+            ));
+        }
         if self.discord.guild_id == Some(0) {
             problems.push("discord.guild_id = 0: not a server id (server ids are positive)".into());
         }
@@ -365,9 +379,10 @@ impl Token {
 }
 
 /// Every key a source sets, as a dotted path.
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 8] = [
     "discord.api_base",
     "discord.guild_id",
+    "discord.dm_opens_per_second",
     "database.url",
     "log.filter",
     "log.format",
@@ -468,9 +483,10 @@ type Check = fn(&figment::value::Value) -> Result<(), String>;
 
 /// Rules for the values whose type alone does not say they are usable, checked on the raw
 /// values so the message can name the source (and before serde's messages for the same keys).
-const CHECKS: [(&str, Check); 7] = [
+const CHECKS: [(&str, Check); 8] = [
     ("discord.api_base", check_http_url),
     ("discord.guild_id", check_guild_id),
+    ("discord.dm_opens_per_second", check_dm_opens),
     ("database.url", check_database_url),
     ("log.filter", check_log_filter),
     ("log.format", check_log_format),
@@ -498,6 +514,13 @@ fn check_guild_id(value: &figment::value::Value) -> Result<(), String> {
         _ => Err(
             "not a server id (a positive number; right-click the server, Copy Server ID)".into(),
         ),
+    }
+}
+
+fn check_dm_opens(value: &figment::value::Value) -> Result<(), String> {
+    match value.to_num().and_then(|n| n.to_u128_lossy()) {
+        Some(n) if (1..=50).contains(&n) => Ok(()),
+        _ => Err("give a whole number from 1 to 50 (Discord asks bots to open DMs gently)".into()),
     }
 }
 

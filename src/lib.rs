@@ -206,10 +206,10 @@ pub async fn start_with(
     let shard_manager = Arc::clone(&client.shard_manager);
     app.metrics.attach_gateway(Arc::clone(&shard_manager));
     let gateway = tokio::spawn(async move { client.start().await });
-    let sender = Arc::new(discord::sender::Sender::new(
-        &token,
-        &settings.discord.api_base,
-    ));
+    let sender = Arc::new(
+        discord::sender::Sender::new(&token, &settings.discord.api_base)
+            .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize),
+    );
     let worker = worker::Worker::new(Arc::clone(&app), sender);
     let (stop_worker, stop) = watch::channel(false);
     let worker_task = if options.background_worker {

@@ -410,6 +410,11 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
             config::origin(&figment, "discord.guild_id"),
         ),
         (
+            "discord.dm_opens_per_second",
+            settings.discord.dm_opens_per_second.to_string(),
+            config::origin(&figment, "discord.dm_opens_per_second"),
+        ),
+        (
             "database.url",
             format!("{:?}", settings.database.url),
             config::origin(&figment, "database.url"),

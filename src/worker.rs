@@ -12,7 +12,10 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::app::{disable_closed_buttons, prepare_summary, App};
-use crate::discord::sender::{Delivery, Sender};
+use crate::discord::sender::{Delivery, DmOpening, Sender};
+use crate::domain::ids::UserId;
+use crate::render::standup::{ask_body, fallback_body};
+use crate::store::is_dm_refusal;
 use crate::domain::schedule::StandupSchedule;
 use crate::metrics::{self, DutyOutcome};
 use crate::render::duties::{duty_messages, DUTIES_PER_MESSAGE};
@@ -36,6 +39,8 @@ const RETRY_STEP: Duration = Duration::seconds(30);
 pub struct Outcome {
     pub claimed: usize,
     pub summaries: usize,
+    /// Standup prompts and nudges claimed.
+    pub asks: usize,
     pub sent: usize,
     pub failed: usize,
     pub retrying: usize,
@@ -90,6 +95,7 @@ impl Worker {
         let mut outcome = Outcome::default();
         self.send_pending(now, &mut outcome).await?;
         outcome.summaries = self.claim_standups(now).await?;
+        outcome.asks = self.claim_asks(now).await?;
         loop {
             let claimed = self
                 .app
@@ -106,6 +112,49 @@ impl Worker {
         self.send_pending(now, &mut outcome).await?;
         outcome.next_due = self.app.db.next_wake().await?;
         Ok(outcome)
+    }
+
+    /// Prompts and nudges due at `now` (docs/behaviour.md §9), then the channel messages for
+    /// members their DMs could not reach. Returns how many asks were claimed.
+    async fn claim_asks(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let db = &self.app.db;
+        let mut claimed = 0;
+        for standup in db.due_asks(now, CLAIM_BATCH).await? {
+            let Some(run_at) = standup.next_run_at else {
+                continue;
+            };
+            let ask = db
+                .claim_ask(&standup, now, |stage| {
+                    ask_body(stage, standup.channel_id, run_at)
+                })
+                .await?;
+            if let Some(ask) = ask {
+                claimed += 1;
+                info!(
+                    guild = standup.guild_id.get(),
+                    stage = ask.stage.as_str(),
+                    dms = ask.dms,
+                    known_refusals = ask.refused,
+                    "standup ask claimed"
+                );
+            }
+        }
+        for due in db.due_fallbacks(now, CLAIM_BATCH).await? {
+            let mentioned = db
+                .claim_fallback(&due, now, |users| {
+                    fallback_body(due.stage, users, due.run_at)
+                })
+                .await?;
+            if mentioned > 0 {
+                info!(
+                    guild = due.guild_id.get(),
+                    stage = due.stage.as_str(),
+                    mentioned,
+                    "standup channel message for members without DMs claimed"
+                );
+            }
+        }
+        Ok(claimed)
     }
 
     async fn claim_standups(&self, now: DateTime<Utc>) -> StoreResult<usize> {
@@ -175,10 +224,39 @@ impl Worker {
         }
         let mut by_channel: BTreeMap<crate::domain::ids::ChannelId, Vec<OutboxRow>> =
             BTreeMap::new();
+        let mut unopened = Vec::new();
         for row in rows {
-            by_channel.entry(row.channel_id).or_default().push(row);
+            match row.dm_user_id {
+                Some(_) if row.channel_id.get() == 0 => unopened.push(row),
+                _ => by_channel.entry(row.channel_id).or_default().push(row),
+            }
         }
         let mut jobs = JoinSet::new();
+        if !unopened.is_empty() {
+            // DMs whose channel is not known yet: opened one by one, at the DM pace.
+            let worker = self.clone();
+            jobs.spawn(async move {
+                let mut results = Vec::new();
+                for row in unopened {
+                    if worker.is_stopping() {
+                        break;
+                    }
+                    match worker.open_dm_of(row).await {
+                        Ok(Some(row)) => {
+                            let Some(delivery) =
+                                worker.sender.deliver_unless(&row, worker.stopped()).await
+                            else {
+                                break;
+                            };
+                            results.push(worker.record(&row, delivery).await);
+                        }
+                        Ok(None) => results.push(Ok(Delivered::Failed)),
+                        Err(e) => results.push(Err(e)),
+                    }
+                }
+                results
+            });
+        }
         for (_, rows) in by_channel {
             let worker = self.clone();
             jobs.spawn(async move {
@@ -213,14 +291,56 @@ impl Worker {
         Ok(())
     }
 
+    /// Finds or opens the DM channel of a direct message's recipient; None if Discord refused
+    /// to open one (recorded as for a refused DM) or kept failing (retried later).
+    async fn open_dm_of(&self, mut row: OutboxRow) -> StoreResult<Option<OutboxRow>> {
+        let Some(user) = row.dm_user_id else {
+            return Ok(Some(row));
+        };
+        let db = &self.app.db;
+        if let Some(channel) = db.dm_channel(user).await? {
+            row.channel_id = channel;
+            return Ok(Some(row));
+        }
+        let now = self.app.clock.now();
+        match self.sender.open_dm(user).await {
+            DmOpening::Opened(channel) => {
+                db.set_dm_channel(user, channel).await?;
+                row.channel_id = channel;
+                Ok(Some(row))
+            }
+            DmOpening::Refused { status, code, error } => {
+                let code = code.filter(|c| is_dm_refusal(*c));
+                match code {
+                    Some(code) => db.dm_refused(row.id, row.guild_id, user, code, &error, now).await?,
+                    None => db.mark_failed(&row, status, &error, now).await?,
+                }
+                warn!(outbox = row.id, user = user.get(), status, %error, "could not open a direct message");
+                Ok(None)
+            }
+            DmOpening::Failed { error } => {
+                let attempts = i32::try_from(row.attempts.clamp(0, 20)).unwrap_or(20) + 1;
+                db.retry_later(row.id, now + RETRY_STEP * attempts, &error)
+                    .await?;
+                warn!(outbox = row.id, user = user.get(), %error, "opening a direct message failed; retrying later");
+                Ok(None)
+            }
+        }
+    }
+
     async fn record(&self, row: &OutboxRow, delivery: Delivery) -> StoreResult<Delivered> {
         let now = self.app.clock.now();
         let db = &self.app.db;
         match delivery {
             Delivery::Sent { message_id } => {
                 db.mark_sent(row.id, message_id, now).await?;
-                db.clear_channel_failure(row.guild_id, row.channel_id)
-                    .await?;
+                match row.dm_user_id {
+                    Some(user) => db.dm_delivered(row.id, user, now).await?,
+                    None => {
+                        db.clear_channel_failure(row.guild_id, row.channel_id)
+                            .await?
+                    }
+                }
                 let (items, late_ms) = self.count(row, DutyOutcome::Sent, now).await?;
                 info!(
                     outbox = row.id,
@@ -240,7 +360,25 @@ impl Worker {
                 }
                 Ok(Delivered::Sent)
             }
-            Delivery::Refused { status, error } => {
+            Delivery::Refused {
+                code: Some(code),
+                error,
+                ..
+            } if row.dm_user_id.is_some() && is_dm_refusal(code) => {
+                // The member's choice (or they left), not a broken channel.
+                let user = row.dm_user_id.unwrap_or_else(|| UserId::new(0));
+                db.dm_refused(row.id, row.guild_id, user, code, &error, now)
+                    .await?;
+                info!(
+                    outbox = row.id,
+                    guild = row.guild_id.get(),
+                    user = user.get(),
+                    code,
+                    "direct message refused; the standup channel mentions them instead"
+                );
+                Ok(Delivered::Failed)
+            }
+            Delivery::Refused { status, error, .. } => {
                 db.mark_failed(row, status, &error, now).await?;
                 let (items, late_ms) = self.count(row, DutyOutcome::Failed, now).await?;
                 warn!(

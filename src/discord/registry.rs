@@ -634,7 +634,7 @@ mod tests {
             for option in command.options {
                 let expected = match option.name {
                     "task" => Kind::Int,
-                    "assignee" => Kind::User,
+                    "assignee" | "user" => Kind::User,
                     "channel" => Kind::Channel,
                     "role" => Kind::Role,
                     "overdue" | "rotate" => Kind::Bool,

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::config::Token;
-use crate::domain::ids::ChannelId;
+use crate::domain::ids::{ChannelId, UserId};
 use crate::store::{OutboxKind, OutboxRow};
 
 const GLOBAL_PER_SECOND: usize = 50;
@@ -27,6 +27,22 @@ const MAX_SERVER_ERRORS: u32 = 5;
 const MAX_RATE_LIMITS: u32 = 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Discord asks bots not to open many DM channels quickly; 40003 answers those that do.
+pub const DM_OPENS_PER_SECOND: usize = 5;
+
+/// What became of opening a DM channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DmOpening {
+    Opened(ChannelId),
+    /// Discord will not open it (10013: no such user): do not retry.
+    Refused {
+        status: u16,
+        code: Option<u64>,
+        error: String,
+    },
+    /// Still failing after the bounded retries.
+    Failed { error: String },
+}
 
 /// What became of one outbox row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +51,10 @@ pub enum Delivery {
         message_id: u64,
     },
     /// The channel refused us (403/404, or a payload Discord will never accept): do not retry.
+    /// `code` is Discord's JSON error code (50007: the member does not take DMs).
     Refused {
         status: u16,
+        code: Option<u64>,
         error: String,
     },
     /// Still failing after the bounded retries: try the row again later.
@@ -101,6 +119,8 @@ impl Window {
 struct Limits {
     global: Window,
     channels: HashMap<ChannelId, Window>,
+    /// Opening DM channels, at its own gentler pace.
+    dm_opens: Window,
 }
 
 pub struct Sender {
@@ -157,7 +177,132 @@ impl Sender {
             limits: Mutex::new(Limits {
                 global: Window::new(GLOBAL_PER_SECOND, Duration::from_secs(1) + SAFETY),
                 channels: HashMap::new(),
+                dm_opens: Window::new(DM_OPENS_PER_SECOND, Duration::from_secs(1) + SAFETY),
             }),
+        }
+    }
+
+    /// Opens DM channels at most `per_second` at a time (the operator's setting).
+    pub fn with_dm_opens_per_second(self, per_second: usize) -> Self {
+        if let Ok(mut limits) = self.limits.try_lock() {
+            limits.dm_opens = Window::new(per_second.max(1), Duration::from_secs(1) + SAFETY);
+        }
+        self
+    }
+
+    /// Waits until both the global window and the DM-opening pace allow one more request.
+    async fn wait_dm_turn(&self) {
+        loop {
+            let wait = {
+                let mut limits = self.limits.lock().await;
+                let now = Instant::now();
+                match limits.dm_opens.wait(now).max(limits.global.wait(now)) {
+                    Some(wait) => Some(wait),
+                    None => {
+                        limits.dm_opens.record(now);
+                        limits.global.record(now);
+                        None
+                    }
+                }
+            };
+            match wait {
+                None => return,
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Opens (or finds: Discord returns the same one) the DM channel with `user_id`, at the
+    /// DM pace, retrying 429s (40003 "opening DMs too fast" among them) and 5xx answers.
+    pub async fn open_dm(&self, user_id: UserId) -> DmOpening {
+        let mut server_errors = 0;
+        let mut rate_limits = 0;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            self.wait_dm_turn().await;
+            let request = self
+                .client
+                .post(format!("{}/api/v10/users/@me/channels", self.base))
+                .header("authorization", &self.authorization)
+                .header("content-type", "application/json")
+                .body(serde_json::json!({ "recipient_id": user_id.get().to_string() }).to_string());
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    server_errors += 1;
+                    if server_errors >= MAX_SERVER_ERRORS {
+                        return DmOpening::Failed {
+                            error: format!("request failed: {}", e.without_url()),
+                        };
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.json_body().await.unwrap_or(Value::Null);
+            // 40003 "opening direct messages too fast" has been seen as 429 and as 403: both
+            // mean wait and try again.
+            let too_fast = body.get("code").and_then(Value::as_u64) == Some(40_003);
+            let status = if too_fast { 429 } else { status };
+            match status {
+                200..=299 => {
+                    match body
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| id.parse::<u64>().ok())
+                    {
+                        Some(id) => return DmOpening::Opened(ChannelId::new(id)),
+                        None => {
+                            server_errors += 1;
+                            if server_errors >= MAX_SERVER_ERRORS {
+                                return DmOpening::Failed {
+                                    error: "Discord opened a DM without its id".into(),
+                                };
+                            }
+                        }
+                    }
+                }
+                429 => {
+                    rate_limits += 1;
+                    let wait = retry_after(&headers, &body);
+                    debug!(user = user_id.get(), wait_ms = wait.as_millis() as u64, "opening DMs too fast");
+                    if rate_limits >= MAX_RATE_LIMITS {
+                        return DmOpening::Failed {
+                            error: "rate limited too often opening a DM".into(),
+                        };
+                    }
+                    let mut limits = self.limits.lock().await;
+                    if body.get("global").and_then(Value::as_bool).unwrap_or(false) {
+                        limits.global.block_for(wait);
+                    } else {
+                        limits.dm_opens.block_for(wait);
+                    }
+                }
+                500..=599 => {
+                    server_errors += 1;
+                    if server_errors >= MAX_SERVER_ERRORS {
+                        return DmOpening::Failed {
+                            error: format!("Discord answered {status}"),
+                        };
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                _ => {
+                    let message = body
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("refused");
+                    return DmOpening::Refused {
+                        status,
+                        code: body.get("code").and_then(Value::as_u64),
+                        error: format!("{status} {message}"),
+                    };
+                }
+            }
         }
     }
 
@@ -357,6 +502,7 @@ impl Sender {
                         .to_string();
                     return Delivery::Refused {
                         status,
+                        code: body.get("code").and_then(Value::as_u64),
                         error: format!("{status} {message}"),
                     };
                 }

@@ -273,7 +273,7 @@ mod tests {
             today,
             Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0).single().expect("valid")
         );
-        let (from, _) = read_away("friday", Some("tomorrow"), now, zone).expect("reads");
+        let (from, _) = read_away("monday", Some("tomorrow"), now, zone).expect("reads");
         assert_eq!(
             from,
             Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0).single().expect("valid")

@@ -101,6 +101,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("sent_at", Int),
             ("error", Text),
             ("leased_by", Int),
+            ("dm_user_id", Int),
+            ("standup_run_at", Int),
         ],
     ),
     (
@@ -123,6 +125,58 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("schedule", Text),
             ("next_run_at", Int),
             ("last_summary_at", Int),
+            ("prompt_secs", Int),
+            ("next_prompt_at", Int),
+        ],
+    ),
+    (
+        "standup_roster",
+        &[
+            ("guild_id", Int),
+            ("user_id", Int),
+            ("joined_at", Int),
+            ("gone_at", Int),
+        ],
+    ),
+    (
+        "standup_stages",
+        &[
+            ("guild_id", Int),
+            ("run_at", Int),
+            ("stage", Text),
+            ("claimed_at", Int),
+            ("fallback_at", Int),
+        ],
+    ),
+    (
+        "standup_asks",
+        &[
+            ("guild_id", Int),
+            ("run_at", Int),
+            ("stage", Text),
+            ("user_id", Int),
+            ("outbox_id", Int),
+            ("outcome", Text),
+        ],
+    ),
+    (
+        "dm_channels",
+        &[
+            ("user_id", Int),
+            ("channel_id", Int),
+            ("refused_at", Int),
+            ("refused_code", Int),
+        ],
+    ),
+    (
+        "away_periods",
+        &[
+            ("guild_id", Int),
+            ("user_id", Int),
+            ("from_at", Int),
+            ("until_at", Int),
+            ("note", Text),
+            ("set_by", Int),
         ],
     ),
     ("standup_runs", &[("guild_id", Int), ("scheduled_at", Int)]),

@@ -98,6 +98,7 @@ pub fn bot_settings(fake: &FakeDiscord, database_url: String) -> Settings {
             token: Some(Token::new(TOKEN)),
             api_base: fake.base_url(),
             guild_id: Some(GUILD),
+            ..DiscordSettings::default()
         },
         database: DatabaseSettings { url: database_url },
         log: LogSettings::default(),
