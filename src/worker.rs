@@ -14,12 +14,12 @@ use tracing::{error, info, warn};
 use crate::app::{disable_closed_buttons, prepare_summary, App};
 use crate::discord::sender::{Delivery, DmOpening, Sender};
 use crate::domain::ids::UserId;
-use crate::render::standup::{ask_body, fallback_body};
-use crate::store::is_dm_refusal;
 use crate::domain::schedule::StandupSchedule;
 use crate::metrics::{self, DutyOutcome};
 use crate::render::duties::{duty_messages, DUTIES_PER_MESSAGE};
+use crate::render::standup::{ask_body, fallback_body};
 use crate::render::summary::summary_bodies;
+use crate::store::is_dm_refusal;
 use crate::store::{OutboxKind, OutboxRow, StandupRow, StoreResult};
 
 /// How many tasks one claim transaction takes; a step loops until nothing is left. Large, so
@@ -309,10 +309,17 @@ impl Worker {
                 row.channel_id = channel;
                 Ok(Some(row))
             }
-            DmOpening::Refused { status, code, error } => {
+            DmOpening::Refused {
+                status,
+                code,
+                error,
+            } => {
                 let code = code.filter(|c| is_dm_refusal(*c));
                 match code {
-                    Some(code) => db.dm_refused(row.id, row.guild_id, user, code, &error, now).await?,
+                    Some(code) => {
+                        db.dm_refused(row.id, row.guild_id, user, code, &error, now)
+                            .await?
+                    }
                     None => db.mark_failed(&row, status, &error, now).await?,
                 }
                 warn!(outbox = row.id, user = user.get(), status, %error, "could not open a direct message");

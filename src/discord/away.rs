@@ -57,7 +57,10 @@ pub async fn set(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInt
     )))
 }
 
-pub async fn clear(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
+pub async fn clear(
+    ctx: &Context<'_>,
+    inv: &Invocation,
+) -> CommandResult<CreateInteractionResponse> {
     let user = whose(ctx, inv)?;
     let cleared = ctx.app.db.clear_away(ctx.guild_id, user, ctx.now).await?;
     let who = if user == ctx.actor.user_id {

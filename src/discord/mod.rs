@@ -8,6 +8,7 @@
 //! - [`sender`]: the one paced sender of outbox messages;
 //! - `task`, `project`, `config`, `standup`: the command handlers.
 
+mod away;
 pub mod client;
 mod config;
 mod context;
@@ -17,7 +18,6 @@ pub mod registry;
 pub mod router;
 pub mod sender;
 mod standup;
-mod away;
 mod task;
 
 pub use context::Context;

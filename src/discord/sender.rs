@@ -41,7 +41,9 @@ pub enum DmOpening {
         error: String,
     },
     /// Still failing after the bounded retries.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// What became of one outbox row.
@@ -268,7 +270,11 @@ impl Sender {
                 429 => {
                     rate_limits += 1;
                     let wait = retry_after(&headers, &body);
-                    debug!(user = user_id.get(), wait_ms = wait.as_millis() as u64, "opening DMs too fast");
+                    debug!(
+                        user = user_id.get(),
+                        wait_ms = wait.as_millis() as u64,
+                        "opening DMs too fast"
+                    );
                     if rate_limits >= MAX_RATE_LIMITS {
                         return DmOpening::Failed {
                             error: "rate limited too often opening a DM".into(),

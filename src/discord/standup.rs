@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 
 use crate::app::{prepare_summary, roster_attendance, App};
 use crate::domain::ids::{GuildId, UserId};
-use crate::domain::roster::PromptLead;
-use crate::render::ids::CheckinForm;
-use crate::render::standup::checkin_form;
 use crate::domain::permissions::Action;
+use crate::domain::roster::PromptLead;
 use crate::domain::schedule::StandupSchedule;
 use crate::domain::summary::Checkin;
 use crate::domain::{validate, UserError};
+use crate::render::ids::CheckinForm;
+use crate::render::standup::checkin_form;
 use crate::render::summary::summary_embeds;
 use crate::render::{self, no_pings, private};
 
@@ -96,7 +96,8 @@ pub async fn checkin(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    let (yesterday, today, blockers) = (inv.str("yesterday"), inv.str("today"), inv.str("blockers"));
+    let (yesterday, today, blockers) =
+        (inv.str("yesterday"), inv.str("today"), inv.str("blockers"));
     let (yesterday, today) = match (yesterday, today, blockers) {
         (None, None, None) => return open_checkin_form(ctx, ctx.guild_id, None).await,
         (Some(yesterday), Some(today), _) => (yesterday, today),
@@ -109,7 +110,16 @@ pub async fn checkin(
             .into())
         }
     };
-    save_checkin(ctx.app, ctx.guild_id, ctx.actor.user_id, yesterday, today, blockers, ctx.now).await
+    save_checkin(
+        ctx.app,
+        ctx.guild_id,
+        ctx.actor.user_id,
+        yesterday,
+        today,
+        blockers,
+        ctx.now,
+    )
+    .await
 }
 
 /// Validates and records a check-in, from `/checkin` or the form, and says what happened.
@@ -122,18 +132,10 @@ pub async fn save_checkin(
     blockers: Option<&str>,
     now: DateTime<Utc>,
 ) -> CommandResult<CreateInteractionResponse> {
-    let required = |what: &str, text: &str| -> Result<String, UserError> {
-        if text.trim().is_empty() {
-            return Err(UserError::Invalid(format!(
-                "The {what} is empty; write a few words."
-            )));
-        }
-        validate::note(what, text)
-    };
     let checkin = Checkin {
         user_id,
-        yesterday: required("answer for yesterday", yesterday)?,
-        today: required("answer for today", today)?,
+        yesterday: validate::note("answer for yesterday", yesterday)?,
+        today: validate::note("answer for today", today)?,
         blockers: blockers
             .filter(|b| !b.trim().is_empty())
             .map(|b| validate::note("answer for blockers", b))
@@ -154,8 +156,15 @@ pub async fn open_checkin_form(
     guild_id: GuildId,
     prompt_message: Option<u64>,
 ) -> CommandResult<CreateInteractionResponse> {
-    let current = ctx.app.db.pending_checkin_of(guild_id, ctx.actor.user_id).await?;
-    Ok(checkin_form(CheckinForm { prompt_message }, current.as_ref()))
+    let current = ctx
+        .app
+        .db
+        .pending_checkin_of(guild_id, ctx.actor.user_id)
+        .await?;
+    Ok(checkin_form(
+        CheckinForm { prompt_message },
+        current.as_ref(),
+    ))
 }
 
 /// **Check in** pressed in the standup channel: the presser's own form.
@@ -239,10 +248,7 @@ pub async fn remove(
     }))
 }
 
-pub async fn roster(
-    ctx: &Context<'_>,
-    _: &Invocation,
-) -> CommandResult<CreateInteractionResponse> {
+pub async fn roster(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let db = &ctx.app.db;
     let members = db.roster(ctx.guild_id).await?;
     if members.is_empty() {
@@ -262,10 +268,18 @@ pub async fn roster(
         if users.is_empty() {
             "nobody".to_string()
         } else {
-            users.iter().map(|u| render::user(*u)).collect::<Vec<_>>().join(", ")
+            users
+                .iter()
+                .map(|u| render::user(*u))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
-    let gone: Vec<UserId> = members.iter().filter(|m| m.gone).map(|m| m.user_id).collect();
+    let gone: Vec<UserId> = members
+        .iter()
+        .filter(|m| m.gone)
+        .map(|m| m.user_id)
+        .collect();
     let mut lines = vec![
         format!(
             "**Standup roster** ({} members). Checked in since the last summary: {} of {}.",

@@ -77,9 +77,7 @@ impl Refusal {
             Action::Delete => "delete this task".to_string(),
             Action::Manage => "do that".to_string(),
             Action::Feed => "see or rotate a project's calendar feed".to_string(),
-            Action::RosterOthers => {
-                "put others on the standup roster or take them off".to_string()
-            }
+            Action::RosterOthers => "put others on the standup roster or take them off".to_string(),
             Action::AwayOthers => "set or clear someone else's away period".to_string(),
         };
         let who = match self.needed {

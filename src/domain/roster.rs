@@ -96,7 +96,10 @@ impl Stage {
 }
 
 /// When the prompt and the nudge of the summary at `run_at` fall due, if prompts are on.
-pub fn ask_times(run_at: DateTime<Utc>, lead: PromptLead) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+pub fn ask_times(
+    run_at: DateTime<Utc>,
+    lead: PromptLead,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let lead = lead.lead()?;
     let prompt = run_at - lead;
     Some((prompt, prompt + lead / 2))
@@ -225,7 +228,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 4, h, m, 0).single().expect("valid")
+        Utc.with_ymd_and_hms(2026, 12, 4, h, m, 0)
+            .single()
+            .expect("valid")
     }
 
     #[test]
@@ -248,11 +253,23 @@ mod tests {
         assert_eq!((prompt, nudge), (at(8, 30), at(9, 0)));
         assert_eq!(ask_times(run, PromptLead::from_secs(0)), None);
         // Before the prompt: the prompt. After it was claimed: the nudge, if still ahead.
-        assert_eq!(next_ask_at(run, PromptLead::DEFAULT, false, at(7, 0)), Some(at(8, 30)));
-        assert_eq!(next_ask_at(run, PromptLead::DEFAULT, false, at(9, 10)), Some(at(9, 10)));
-        assert_eq!(next_ask_at(run, PromptLead::DEFAULT, true, at(8, 31)), Some(at(9, 0)));
+        assert_eq!(
+            next_ask_at(run, PromptLead::DEFAULT, false, at(7, 0)),
+            Some(at(8, 30))
+        );
+        assert_eq!(
+            next_ask_at(run, PromptLead::DEFAULT, false, at(9, 10)),
+            Some(at(9, 10))
+        );
+        assert_eq!(
+            next_ask_at(run, PromptLead::DEFAULT, true, at(8, 31)),
+            Some(at(9, 0))
+        );
         assert_eq!(next_ask_at(run, PromptLead::DEFAULT, true, at(9, 5)), None);
-        assert_eq!(next_ask_at(run, PromptLead::DEFAULT, false, at(9, 30)), None);
+        assert_eq!(
+            next_ask_at(run, PromptLead::DEFAULT, false, at(9, 30)),
+            None
+        );
     }
 
     #[test]
@@ -265,18 +282,24 @@ mod tests {
         // Through Monday 7 December in Berlin: until Tuesday 00:00 local = Monday 23:00 UTC.
         assert_eq!(
             until,
-            Utc.with_ymd_and_hms(2026, 12, 7, 23, 0, 0).single().expect("valid")
+            Utc.with_ymd_and_hms(2026, 12, 7, 23, 0, 0)
+                .single()
+                .expect("valid")
         );
         // `until: today` is through today, not today at 17:00 or 00:00.
         let (_, today) = read_away("today", None, now, zone).expect("reads");
         assert_eq!(
             today,
-            Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0).single().expect("valid")
+            Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0)
+                .single()
+                .expect("valid")
         );
         let (from, _) = read_away("monday", Some("tomorrow"), now, zone).expect("reads");
         assert_eq!(
             from,
-            Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0).single().expect("valid")
+            Utc.with_ymd_and_hms(2026, 12, 4, 23, 0, 0)
+                .single()
+                .expect("valid")
         );
     }
 
@@ -297,7 +320,12 @@ mod tests {
             user_id: UserId::new(id),
             gone,
         };
-        let roster = [member(1, false), member(2, false), member(3, false), member(4, true)];
+        let roster = [
+            member(1, false),
+            member(2, false),
+            member(3, false),
+            member(4, true),
+        ];
         let away = [AwayPeriod {
             user_id: UserId::new(3),
             from: at(0, 0),

@@ -105,7 +105,12 @@ pub fn checkin_form(form: CheckinForm, current: Option<&Checkin>) -> CreateInter
                 true,
                 current.map(|c| c.yesterday.as_str()),
             ),
-            field(FIELD_TODAY, "Today", true, current.map(|c| c.today.as_str())),
+            field(
+                FIELD_TODAY,
+                "Today",
+                true,
+                current.map(|c| c.today.as_str()),
+            ),
             field(
                 FIELD_BLOCKERS,
                 "Blockers (optional)",
@@ -141,13 +146,18 @@ mod tests {
             .filter_map(|b| b["custom_id"].as_str())
             .collect();
         assert_eq!(ids, ["standup:checkin", "standup:stop"]);
-        assert!(body["content"].as_str().unwrap_or_default().contains("<#5>"));
+        assert!(body["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<#5>"));
     }
 
     #[test]
     fn the_fallback_pings_only_those_it_mentions_and_fits_a_message() {
         assert_eq!(fallback_body(Stage::Prompt, &[], run_at()), None);
-        let users: Vec<UserId> = (1..=200).map(|n| UserId::new(100_000_000_000_000_000 + n)).collect();
+        let users: Vec<UserId> = (1..=200)
+            .map(|n| UserId::new(100_000_000_000_000_000 + n))
+            .collect();
         let body: Value =
             serde_json::from_str(&fallback_body(Stage::Nudge, &users, run_at()).expect("body"))
                 .expect("json");

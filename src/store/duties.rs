@@ -378,9 +378,12 @@ impl Db {
             Engine::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let holder = self.lease_key().await?;
+        // A standup ask whose summary time has come is no use any more: never sent, and
+        // dropped when that summary is claimed.
         let rows: Vec<OutboxRecord> = sql(format!(
             "UPDATE outbox SET next_attempt_at = $2, leased_by = $4 WHERE id IN ( \
                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+               AND (standup_run_at IS NULL OR standup_run_at > $1) \
                ORDER BY id LIMIT $3{lock}) \
              RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts, \
                dm_user_id"

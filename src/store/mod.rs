@@ -41,10 +41,10 @@ use crate::domain::UserError;
 
 pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
-pub use sql::{sql, Engine, On, Pool, Tx};
 pub use roster::{
     is_dm_refusal, ClaimedAsk, DueFallback, PostedPrompt, DM_RETRY_AFTER, FALLBACK_AFTER,
 };
+pub use sql::{sql, Engine, On, Pool, Tx};
 pub use standups::StandupRow;
 pub use tasks::{NewTask, TaskFilter, TaskPage};
 

@@ -87,10 +87,8 @@ impl Db {
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let was_gone = sql(
-            "UPDATE standup_roster SET gone_at = NULL \
-             WHERE guild_id = $1 AND user_id = $2 AND gone_at IS NOT NULL",
-        )
+        let was_gone = sql("UPDATE standup_roster SET gone_at = NULL \
+             WHERE guild_id = $1 AND user_id = $2 AND gone_at IS NOT NULL")
         .bind(id_in(guild_id))
         .bind(id_in(user_id))
         .execute(self.on())
@@ -166,14 +164,13 @@ impl Db {
         user_id: UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let cleared = sql(
-            "DELETE FROM away_periods WHERE guild_id = $1 AND user_id = $2 AND until_at > $3",
-        )
-        .bind(id_in(guild_id))
-        .bind(id_in(user_id))
-        .bind(time_in(now))
-        .execute(self.on())
-        .await?;
+        let cleared =
+            sql("DELETE FROM away_periods WHERE guild_id = $1 AND user_id = $2 AND until_at > $3")
+                .bind(id_in(guild_id))
+                .bind(id_in(user_id))
+                .bind(time_in(now))
+                .execute(self.on())
+                .await?;
         Ok(cleared > 0)
     }
 
@@ -183,14 +180,13 @@ impl Db {
         guild_id: GuildId,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<AwayPeriod>> {
-        let rows: Vec<AwayRecord> = sql(
-            "SELECT user_id, from_at, until_at, note FROM away_periods \
-             WHERE guild_id = $1 AND until_at > $2 ORDER BY until_at, user_id",
-        )
-        .bind(id_in(guild_id))
-        .bind(time_in(now))
-        .fetch_all(self.on())
-        .await?;
+        let rows: Vec<AwayRecord> =
+            sql("SELECT user_id, from_at, until_at, note FROM away_periods \
+             WHERE guild_id = $1 AND until_at > $2 ORDER BY until_at, user_id")
+            .bind(id_in(guild_id))
+            .bind(time_in(now))
+            .fetch_all(self.on())
+            .await?;
         rows.into_iter().map(AwayPeriod::try_from).collect()
     }
 
@@ -262,7 +258,11 @@ impl Db {
                 .scalars(tx.on())
                 .await?;
         let prompted = claimed.iter().any(|s| s == Stage::Prompt.as_str());
-        let stage = if prompted { Stage::Nudge } else { Stage::Prompt };
+        let stage = if prompted {
+            Stage::Nudge
+        } else {
+            Stage::Prompt
+        };
         let next = if prompted {
             None
         } else {
@@ -374,12 +374,10 @@ impl Db {
         let Some((guild, run, stage)) = stage else {
             return Ok(());
         };
-        let finished = sql(
-            "UPDATE standup_stages SET fallback_at = $1 \
+        let finished = sql("UPDATE standup_stages SET fallback_at = $1 \
              WHERE guild_id = $2 AND run_at = $3 AND stage = $4 AND fallback_at > $1 \
              AND NOT EXISTS (SELECT 1 FROM standup_asks a WHERE a.guild_id = $2 \
-               AND a.run_at = $3 AND a.stage = $4 AND a.outcome IS NULL)",
-        )
+               AND a.run_at = $3 AND a.stage = $4 AND a.outcome IS NULL)")
         .bind(time_in(now))
         .bind(guild)
         .bind(run)
@@ -398,14 +396,13 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<DueFallback>> {
-        let rows: Vec<(i64, i64, String)> = sql(
-            "SELECT guild_id, run_at, stage FROM standup_stages \
-             WHERE fallback_at <= $1 ORDER BY fallback_at LIMIT $2",
-        )
-        .bind(time_in(now))
-        .bind(limit)
-        .fetch_all(self.on())
-        .await?;
+        let rows: Vec<(i64, i64, String)> =
+            sql("SELECT guild_id, run_at, stage FROM standup_stages \
+             WHERE fallback_at <= $1 ORDER BY fallback_at LIMIT $2")
+            .bind(time_in(now))
+            .bind(limit)
+            .fetch_all(self.on())
+            .await?;
         rows.into_iter()
             .map(|(guild, run, stage)| {
                 Ok(DueFallback {
@@ -438,10 +435,8 @@ impl Db {
         let guild = id_in(due.guild_id);
         let run = time_in(due.run_at);
         let mut tx = self.begin_write(due.guild_id).await?;
-        let taken = sql(
-            "UPDATE standup_stages SET fallback_at = NULL \
-             WHERE guild_id = $1 AND run_at = $2 AND stage = $3 AND fallback_at IS NOT NULL",
-        )
+        let taken = sql("UPDATE standup_stages SET fallback_at = NULL \
+             WHERE guild_id = $1 AND run_at = $2 AND stage = $3 AND fallback_at IS NOT NULL")
         .bind(guild)
         .bind(run)
         .bind(due.stage.as_str())
@@ -451,13 +446,12 @@ impl Db {
             return Ok(0);
         }
         // The summary may have come first, or the schedule changed: then nothing is owed.
-        let channel: Option<i64> = sql(
-            "SELECT channel_id FROM standups WHERE guild_id = $1 AND next_run_at = $2",
-        )
-        .bind(guild)
-        .bind(run)
-        .scalar_optional(tx.on())
-        .await?;
+        let channel: Option<i64> =
+            sql("SELECT channel_id FROM standups WHERE guild_id = $1 AND next_run_at = $2")
+                .bind(guild)
+                .bind(run)
+                .scalar_optional(tx.on())
+                .await?;
         let users: Vec<i64> = sql(
             "SELECT a.user_id FROM standup_asks a WHERE a.guild_id = $1 AND a.run_at = $2 \
              AND a.stage = $3 AND a.outcome = 'refused' \
@@ -517,10 +511,8 @@ impl Db {
         .bind(id_in(channel_id))
         .execute(tx.on())
         .await?;
-        sql(
-            "UPDATE outbox SET channel_id = $2 \
-             WHERE dm_user_id = $1 AND channel_id = 0 AND state = 'pending'",
-        )
+        sql("UPDATE outbox SET channel_id = $2 \
+             WHERE dm_user_id = $1 AND channel_id = 0 AND state = 'pending'")
         .bind(id_in(user_id))
         .bind(id_in(channel_id))
         .execute(tx.on())
@@ -560,10 +552,8 @@ impl Db {
         .execute(tx.on())
         .await?;
         if matches!(code, NO_MUTUAL_GUILD | UNKNOWN_USER) {
-            sql(
-                "UPDATE standup_roster SET gone_at = $1 \
-                 WHERE guild_id = $2 AND user_id = $3 AND gone_at IS NULL",
-            )
+            sql("UPDATE standup_roster SET gone_at = $1 \
+                 WHERE guild_id = $2 AND user_id = $3 AND gone_at IS NULL")
             .bind(time_in(now))
             .bind(id_in(guild_id))
             .bind(id_in(user_id))

@@ -122,13 +122,12 @@ impl Db {
         let reschedule = &reschedule;
         let moved = retry_conflicts(|| async move {
             let mut tx = set_one(self, guild_id, Setting::Timezone, zone.name().into()).await?;
-            let scheduled: Option<(String, i64)> = sql(
-                "SELECT schedule, prompt_secs FROM standups \
-                 WHERE guild_id = $1 AND next_run_at IS NOT NULL",
-            )
-            .bind(id_in(guild_id))
-            .fetch_optional(tx.on())
-            .await?;
+            let scheduled: Option<(String, i64)> =
+                sql("SELECT schedule, prompt_secs FROM standups \
+                 WHERE guild_id = $1 AND next_run_at IS NOT NULL")
+                .bind(id_in(guild_id))
+                .fetch_optional(tx.on())
+                .await?;
             let moved = scheduled.is_some();
             if let Some((schedule, prompt_secs)) = scheduled {
                 let next_run = reschedule(&schedule);
@@ -137,12 +136,14 @@ impl Db {
                 let next_prompt = next_run
                     .and_then(|run| crate::domain::roster::ask_times(run, lead))
                     .map(|(prompt, _)| prompt);
-                sql("UPDATE standups SET next_run_at = $1, next_prompt_at = $2 WHERE guild_id = $3")
-                    .bind(next_run.map(super::time_in))
-                    .bind(next_prompt.map(super::time_in))
-                    .bind(id_in(guild_id))
-                    .execute(tx.on())
-                    .await?;
+                sql(
+                    "UPDATE standups SET next_run_at = $1, next_prompt_at = $2 WHERE guild_id = $3",
+                )
+                .bind(next_run.map(super::time_in))
+                .bind(next_prompt.map(super::time_in))
+                .bind(id_in(guild_id))
+                .execute(tx.on())
+                .await?;
             }
             tx.commit().await?;
             Ok(moved)

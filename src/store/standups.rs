@@ -75,19 +75,15 @@ const SELECT_STANDUP: &str = "SELECT guild_id, channel_id, schedule, next_run_at
 /// dropped (the summary came, or the schedule changed or stopped): the asks are no longer
 /// owed, and their stages' channel messages neither.
 async fn drop_pending_asks(tx: &mut super::Tx, guild_id: GuildId) -> StoreResult<()> {
-    sql(
-        "UPDATE outbox SET state = 'dropped' \
-         WHERE guild_id = $1 AND state = 'pending' AND standup_run_at IS NOT NULL",
-    )
+    sql("UPDATE outbox SET state = 'dropped' \
+         WHERE guild_id = $1 AND state = 'pending' AND standup_run_at IS NOT NULL")
     .bind(id_in(guild_id))
     .execute(tx.on())
     .await?;
-    sql(
-        "UPDATE standup_asks SET outcome = 'dropped' WHERE guild_id = $1 AND outcome IS NULL",
-    )
-    .bind(id_in(guild_id))
-    .execute(tx.on())
-    .await?;
+    sql("UPDATE standup_asks SET outcome = 'dropped' WHERE guild_id = $1 AND outcome IS NULL")
+        .bind(id_in(guild_id))
+        .execute(tx.on())
+        .await?;
     sql("UPDATE standup_stages SET fallback_at = NULL WHERE guild_id = $1 AND fallback_at IS NOT NULL")
         .bind(id_in(guild_id))
         .execute(tx.on())
@@ -212,8 +208,12 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<StandupRow>> {
-        self.standups_where("next_run_at <= $1 ORDER BY next_run_at LIMIT $2", now, limit)
-            .await
+        self.standups_where(
+            "next_run_at <= $1 ORDER BY next_run_at LIMIT $2",
+            now,
+            limit,
+        )
+        .await
     }
 
     /// Claims the run at `scheduled_at` once (unique per guild and instant): stores its

@@ -34,6 +34,7 @@ mod http;
 mod permissions;
 mod properties;
 mod restart;
+mod roster;
 mod search;
 mod security;
 mod settings_concurrency;

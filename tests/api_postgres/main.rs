@@ -32,6 +32,8 @@ mod permissions;
 mod properties;
 #[path = "../api/restart.rs"]
 mod restart;
+#[path = "../api/roster.rs"]
+mod roster;
 #[path = "../api/search.rs"]
 mod search;
 #[path = "../api/security.rs"]
