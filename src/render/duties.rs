@@ -25,27 +25,38 @@ fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
         .assignee_id
         .map(render::user)
         .unwrap_or_else(|| "unassigned".into());
+    let who = match claim.assignee_away_until {
+        Some(until) => format!("{who} (away until {})", render::when(until)),
+        None => who,
+    };
     let due = task.due_at.unwrap_or(claim.duty.at);
+    let managers = || match claim.manager_role_id {
+        Some(role) => format!("<@&{role}>"),
+        None => {
+            "no manager role is configured, so nobody is pinged (set one with /config manager-role)"
+                .into()
+        }
+    };
     let mut text = match claim.duty.kind {
         DutyKind::Reminder { .. } => format!(
             "⏰ {label} is due {} ({}) — {who}",
             render::relative(due),
             render::when(due)
         ),
+        DutyKind::Overdue if claim.assignee_away_until.is_some() => format!(
+            "🚨 {label} is overdue: it was due {} — {who}, so it goes to the managers now: {}",
+            render::relative(due),
+            managers()
+        ),
         DutyKind::Overdue => format!(
             "🚨 {label} is overdue: it was due {} — {who}",
             render::relative(due)
         ),
-        DutyKind::Escalation => {
-            let managers = match claim.manager_role_id {
-                Some(role) => format!("<@&{role}>"),
-                None => "no manager role is configured, so nobody is pinged (set one with /config manager-role)".into(),
-            };
-            format!(
-                "🚨🚨 {label} is still not done, 24 hours after its deadline {} — {who} · escalated to {managers}",
-                render::when(due)
-            )
-        }
+        DutyKind::Escalation => format!(
+            "🚨🚨 {label} is still not done, 24 hours after its deadline {} — {who} · escalated to {}",
+            render::when(due),
+            managers()
+        ),
     };
     if now - claim.duty.at > LATE_AFTER {
         text.push_str(&format!(
@@ -93,11 +104,19 @@ pub fn duty_messages(
         for chunk in indexes.chunks(per_message) {
             let items: Vec<&ClaimedDuty> = chunk.iter().map(|i| &claims[*i]).collect();
             let lines: Vec<String> = items.iter().map(|c| line(c, now)).collect();
-            let mut users: Vec<UserId> = items.iter().filter_map(|c| c.task.assignee_id).collect();
+            // Away assignees are named without a ping.
+            let mut users: Vec<UserId> = items
+                .iter()
+                .filter(|c| c.assignee_away_until.is_none())
+                .filter_map(|c| c.task.assignee_id)
+                .collect();
             users.dedup();
             let roles: Vec<RoleId> = items
                 .iter()
-                .filter(|c| c.duty.kind == DutyKind::Escalation)
+                .filter(|c| {
+                    c.duty.kind == DutyKind::Escalation
+                        || (c.duty.kind == DutyKind::Overdue && c.assignee_away_until.is_some())
+                })
                 .filter_map(|c| c.manager_role_id)
                 .take(1)
                 .map(|role| RoleId::new(role.get()))
@@ -182,6 +201,7 @@ mod tests {
             duty: Duty { kind, at },
             channel_id: channel,
             manager_role_id: Some(RoleId::new(9)),
+            assignee_away_until: None,
         }
     }
 

@@ -10,7 +10,7 @@ use super::settings::offsets_out;
 use super::sql::{sql, Engine, Tx};
 use super::tasks::{select_tasks, TaskRow};
 use super::{id_in, id_out, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreResult};
-use crate::domain::duties::{due_now, next_at, Duty, DutyClock};
+use crate::domain::duties::{due_now, next_at, Duty, DutyClock, DutyKind};
 use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
 use crate::domain::task::{Status, Task, TaskNumber};
 
@@ -22,6 +22,9 @@ pub struct ClaimedDuty {
     /// Project channel, else the guild's alerts channel, else where the task was created.
     pub channel_id: ChannelId,
     pub manager_role_id: Option<RoleId>,
+    /// The assignee is away until then (docs/behaviour.md §9): named without a ping, and an
+    /// overdue alert goes to the manager role at once instead of escalating a day later.
+    pub assignee_away_until: Option<DateTime<Utc>>,
 }
 
 /// One message to send, as the worker rendered it.
@@ -119,6 +122,8 @@ struct GuildRouting {
     alerts_channel_id: Option<ChannelId>,
     manager_role_id: Option<RoleId>,
     offsets: Vec<Duration>,
+    /// Members away at the claim's instant, with the end of their period.
+    away: HashMap<UserId, DateTime<Utc>>,
 }
 
 record! {
@@ -129,23 +134,35 @@ record! {
     }
 }
 
-async fn routing(tx: &mut Tx, guild_id: GuildId) -> StoreResult<GuildRouting> {
+async fn routing(tx: &mut Tx, guild_id: GuildId, now: DateTime<Utc>) -> StoreResult<GuildRouting> {
     let row: Option<RoutingRow> = sql(
         "SELECT alerts_channel_id, manager_role_id, reminder_offsets FROM guild_settings WHERE guild_id = $1",
     )
     .bind(id_in(guild_id))
     .fetch_optional(tx.on())
     .await?;
+    let away: Vec<(i64, i64)> = sql("SELECT user_id, until_at FROM away_periods \
+         WHERE guild_id = $1 AND from_at <= $2 AND until_at > $2")
+    .bind(id_in(guild_id))
+    .bind(time_in(now))
+    .fetch_all(tx.on())
+    .await?;
+    let away = away
+        .into_iter()
+        .map(|(user, until)| Ok((id_out(user), time_out(until)?)))
+        .collect::<StoreResult<HashMap<UserId, DateTime<Utc>>>>()?;
     Ok(match row {
         Some(row) => GuildRouting {
             alerts_channel_id: row.alerts_channel_id.map(id_out),
             manager_role_id: row.manager_role_id.map(id_out),
             offsets: offsets_out(&row.reminder_offsets)?,
+            away,
         },
         None => GuildRouting {
             alerts_channel_id: None,
             manager_role_id: None,
             offsets: crate::domain::guild::GuildSettings::default_reminder_offsets(),
+            away,
         },
     })
 }
@@ -244,10 +261,13 @@ impl Db {
             let guild = match guilds.entry(task.guild_id) {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert(routing(&mut tx, task.guild_id).await?)
+                    entry.insert(routing(&mut tx, task.guild_id, now).await?)
                 }
             };
             let duty = due_now(&clock, &guild.offsets, now);
+            let away_until = task
+                .assignee_id
+                .and_then(|assignee| guild.away.get(&assignee).copied());
             if let Some(duty) = duty {
                 let claimed: Option<i64> = sql(
                     "INSERT INTO duty_claims (task_id, kind, due_at, offset_secs, scheduled_at) \
@@ -273,12 +293,21 @@ impl Db {
                         duty,
                         channel_id,
                         manager_role_id: guild.manager_role_id,
+                        assignee_away_until: away_until,
                     });
                     claim_ids.push(claim_id);
                 }
             }
-            // The cursor moves past the duty just claimed; the next one follows from it.
-            let cursor = duty.map_or(clock.cursor, |d| d.at);
+            // The cursor moves past the duty just claimed; the next one follows from it. An
+            // overdue alert for an away assignee already went to the managers: it replaces
+            // the escalation.
+            let cursor = match duty {
+                Some(d) if d.kind == DutyKind::Overdue && away_until.is_some() => {
+                    d.at + crate::domain::duties::ESCALATION_AFTER
+                }
+                Some(d) => d.at,
+                None => clock.cursor,
+            };
             let next = next_at(&DutyClock { cursor, ..clock }, &guild.offsets);
             sql("UPDATE tasks SET duty_cursor = $1, next_duty_at = $2 WHERE id = $3")
                 .bind(time_in(cursor))

@@ -522,3 +522,54 @@ async fn away_members_are_listed_until_their_period_ends_and_clear_ends_it() {
     let list = content(&bot.run(&member(ALICE), &["away", "list"], vec![]).await);
     assert!(list.contains("Nobody is away"), "{list}");
 }
+
+#[tokio::test]
+async fn an_away_assignee_is_named_without_a_ping_and_their_overdue_task_goes_to_the_managers() {
+    let bot = TestBot::with_manager_role().await;
+    let task = bot
+        .create_task(
+            &manager(),
+            "Quarterly report",
+            vec![Opt::User("assignee", ALICE), s("due", "in 2h")],
+        )
+        .await;
+    let away = bot
+        .run(
+            &member(ALICE),
+            &["away", "set"],
+            vec![s("until", "in 5 days")],
+        )
+        .await;
+    assert!(content(&away).contains("You are away"), "{away}");
+
+    // The 1 h reminder: in the channel, naming her with the end of her period, no ping.
+    bot.step_at(hours(1)).await;
+    let reminder = bot.posted_with("⏰");
+    assert_eq!(reminder.len(), 1);
+    let text = reminder[0]["content"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!("<@{ALICE}> (away until <t:")),
+        "{text}"
+    );
+    assert_pings_nobody(&json!({ "type": 4, "data": reminder[0] }));
+
+    // The overdue alert pings the manager role at once and says why.
+    bot.step_at(hours(2)).await;
+    let overdue = bot.posted_with("is overdue");
+    assert_eq!(overdue.len(), 1);
+    let text = overdue[0]["content"].as_str().unwrap_or_default();
+    assert!(text.contains("goes to the managers now"), "{text}");
+    assert!(text.contains(&format!("<@&{MANAGER_ROLE}>")), "{text}");
+    assert_eq!(
+        overdue[0]["allowed_mentions"]["roles"],
+        json!([MANAGER_ROLE.to_string()])
+    );
+    assert!(overdue[0]["allowed_mentions"]["users"]
+        .as_array()
+        .is_none_or(|u| u.is_empty()));
+    // ... which replaces the escalation a day later.
+    let outcome = bot.step_at(hours(2 + 24)).await;
+    assert_eq!(outcome.claimed, 0);
+    assert!(bot.posted_with("still not done").is_empty());
+    assert_eq!(task, 1);
+}
