@@ -19,9 +19,11 @@ use chrono::{DateTime, Utc};
 use coordinator::clock::ManualClock;
 use coordinator::config::Token;
 use coordinator::discord::sender::Sender;
+use coordinator::discord::sender::DM_OPENS_PER_SECOND;
 use coordinator::domain::duties::{next_at, DutyClock};
 use coordinator::domain::guild::GuildSettings;
 use coordinator::domain::ids::{ChannelId, UserId};
+use coordinator::domain::roster::{attendance, AwayPeriod, PromptLead, RosterMember};
 use coordinator::domain::summary::{build, Checkin, SummaryInput};
 use coordinator::domain::task::{Priority, ProjectRef, Status, Task, TaskNumber};
 use coordinator::domain::validate::search_key;
@@ -48,6 +50,9 @@ struct Sizes {
     idle_pending: i64,
     idle_secs: u64,
     memory_tasks: i64,
+    prompt_roster: u64,
+    /// The roster whose DM channels are not known yet (opened at 5 per second).
+    prompt_roster_unopened: u64,
 }
 
 const FULL: Sizes = Sizes {
@@ -64,6 +69,8 @@ const FULL: Sizes = Sizes {
     idle_pending: 100_000,
     idle_secs: 60,
     memory_tasks: 1_000_000,
+    prompt_roster: 1_000,
+    prompt_roster_unopened: 1_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -80,6 +87,8 @@ const QUICK: Sizes = Sizes {
     idle_pending: 2_000,
     idle_secs: 2,
     memory_tasks: 10_000,
+    prompt_roster: 100,
+    prompt_roster_unopened: 20,
 };
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -518,6 +527,85 @@ async fn fan_out(sizes: &Sizes, per_message: usize, backend: &Backend) {
     db.close().await;
 }
 
+/// A standup prompt to the whole roster, DM channels known (`known`) or opened at Discord's
+/// pace first: time from the prompt's instant to the last DM, the share of the allowed rate
+/// used, and 429s.
+async fn prompt_fan_out(roster: u64, known: bool, backend: &Backend) {
+    let fake = FakeDiscord::start().await;
+    fake.enforce_rate_limits(50, 5, Duration::from_secs(5));
+    if !known {
+        fake.limit_dm_opens(DM_OPENS_PER_SECOND);
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::connect(&backend.database(dir.path(), "p").await)
+        .await
+        .expect("db");
+    let prompt_at = start_time();
+    let run_at = prompt_at + chrono::Duration::hours(1);
+    db.set_standup(
+        GUILD.into(),
+        ChannelId::new(77),
+        "0 13 * * *",
+        Some(PromptLead::DEFAULT),
+        prompt_at - chrono::Duration::hours(1),
+        |_| Some(run_at),
+    )
+    .await
+    .expect("standup");
+    for i in 0..roster {
+        let user = UserId::new(600_000_000_000_000_000 + i);
+        db.join_roster(GUILD.into(), user, prompt_at - chrono::Duration::days(1))
+            .await
+            .expect("roster");
+        if known {
+            db.set_dm_channel(user, ChannelId::new(700_000_000_000_000_000 + i))
+                .await
+                .expect("dm channel");
+        }
+    }
+    let app = Arc::new(App::new(db.clone(), Arc::new(ManualClock::new(prompt_at))));
+    let worker = Worker::new(
+        Arc::clone(&app),
+        Arc::new(Sender::new(&Token::new("t"), &fake.base_url())),
+    );
+    let started = Instant::now();
+    let outcome = worker.step(prompt_at).await.expect("step");
+    let elapsed = started.elapsed().as_secs_f64();
+    let dms = fake.messages();
+    assert_eq!(
+        dms.len() as u64,
+        roster,
+        "every member prompted exactly once"
+    );
+    assert_eq!(outcome.asks, 1);
+    let requests = fake.requests().len();
+    // Each DM is its own channel: only the global 50/s (opens included) bounds a known roster.
+    let ideal = if known {
+        (roster as f64 / 50.0).ceil() - 1.0
+    } else {
+        (roster as f64 / DM_OPENS_PER_SECOND as f64).ceil() - 1.0
+    };
+    println!(
+        "  roster {roster}, DM channels {}: last DM {:.2} s after the prompt instant (the limits \
+         allow {:.2} s at best{}); {} of {} requests answered 429",
+        if known {
+            "known"
+        } else {
+            "opened first, 5 per second"
+        },
+        elapsed,
+        ideal.max(0.0),
+        if ideal > 0.0 {
+            format!(": {:.0}% of the allowed rate", 100.0 * ideal / elapsed)
+        } else {
+            String::new()
+        },
+        fake.rate_limited(),
+        requests
+    );
+    db.close().await;
+}
+
 fn summary_cost(sizes: &Sizes) {
     println!(
         "\n5. Standup summary ({} open tasks over 30 projects, {} check-ins): build + render",
@@ -565,17 +653,40 @@ fn summary_cost(sizes: &Sizes) {
             at: now - chrono::Duration::minutes(i as i64),
         })
         .collect();
+    // A roster of 1,000: the check-ins' authors, 50 away, the rest missing.
+    let roster: Vec<RosterMember> = (0..1_000_u64)
+        .map(|i| RosterMember {
+            user_id: UserId::new(2_000 + i),
+            gone: false,
+        })
+        .collect();
+    let away: Vec<AwayPeriod> = (0..50_u64)
+        .map(|i| AwayPeriod {
+            user_id: UserId::new(2_950 + i),
+            from: now - chrono::Duration::days(1),
+            until: now + chrono::Duration::days(2),
+            note: None,
+        })
+        .collect();
+    println!(
+        "  with a roster of {} ({} checked in, {} away)",
+        roster.len(),
+        checkins.len(),
+        away.len()
+    );
     let mut build_ms = Vec::new();
     let mut total_ms = Vec::new();
     let mut messages = 0;
     for _ in 0..20 {
         let t = Instant::now();
+        let checked: std::collections::HashSet<UserId> =
+            checkins.iter().map(|c| c.user_id).collect();
         let summary = build(&SummaryInput {
             now,
             since: Some(now - chrono::Duration::hours(24)),
             tasks: &tasks,
             checkins: &checkins,
-            attendance: Default::default(),
+            attendance: attendance(&roster, &away, &checked, now),
         });
         build_ms.push(t.elapsed().as_secs_f64() * 1_000.0);
         let rendered = summary_embeds(&summary, "Daily standup");
@@ -822,6 +933,11 @@ async fn main() {
     }
     if run("summary") {
         summary_cost(&sizes);
+    }
+    if run("prompts") {
+        println!("\n6. Standup prompts by DM (fake enforces 50/s, and 5 DM opens per second when opening)");
+        prompt_fan_out(sizes.prompt_roster, true, &backend).await;
+        prompt_fan_out(sizes.prompt_roster_unopened, false, &backend).await;
     }
     if run("memory") {
         memory(&sizes, &backend).await;
