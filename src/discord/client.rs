@@ -123,12 +123,18 @@ impl EventHandler for Handler {
         };
         let handling = router::handle(&self.app, &interaction);
         tokio::pin!(handling);
-        // A form must be the first response, so it is never deferred: too slow, it is given up.
+        // A form must be the first response and an autocomplete cannot be deferred either: too
+        // slow, the form is given up with a private "try again", the autocomplete answered empty.
         let form = router::may_answer_with_form(&interaction);
+        let autocomplete = matches!(interaction, Interaction::Autocomplete(_));
         let response = tokio::select! {
             response = &mut handling => response,
-            () = tokio::time::sleep(FORM_WINDOW), if form => {
-                let sorry = render::private(router::FORM_TOO_SLOW);
+            () = tokio::time::sleep(FORM_WINDOW), if form || autocomplete => {
+                let sorry = if autocomplete {
+                    CreateInteractionResponse::Autocomplete(Default::default())
+                } else {
+                    render::private(router::FORM_TOO_SLOW)
+                };
                 if let Err(e) = respond(&ctx.http, id, token, &sorry, received).await {
                     warn!(error = %e, interaction = %id, "could not answer an interaction");
                 }
