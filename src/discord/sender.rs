@@ -217,9 +217,7 @@ impl Sender {
     /// Opens (or finds: Discord returns the same one) the DM channel with `user_id`, at the
     /// DM pace, retrying 429s (40003 "opening DMs too fast" among them) and 5xx answers.
     pub async fn open_dm(&self, user_id: UserId) -> DmOpening {
-        let mut server_errors = 0;
-        let mut rate_limits = 0;
-        let mut backoff = FIRST_BACKOFF;
+        let mut attempts = Attempts::new();
         loop {
             self.wait_dm_turn().await;
             let request = self
@@ -231,15 +229,12 @@ impl Sender {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(e) => {
-                    server_errors += 1;
-                    if server_errors >= MAX_SERVER_ERRORS {
-                        return DmOpening::Failed {
-                            error: format!("request failed: {}", e.without_url()),
-                        };
+                    if attempts.after_server_error().await {
+                        continue;
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    continue;
+                    return DmOpening::Failed {
+                        error: format!("request failed: {}", e.without_url()),
+                    };
                 }
             };
             let status = response.status().as_u16();
@@ -251,31 +246,27 @@ impl Sender {
             let status = if too_fast { 429 } else { status };
             match status {
                 200..=299 => {
-                    match body
+                    let id = body
                         .get("id")
                         .and_then(Value::as_str)
-                        .and_then(|id| id.parse::<u64>().ok())
-                    {
-                        Some(id) => return DmOpening::Opened(ChannelId::new(id)),
-                        None => {
-                            server_errors += 1;
-                            if server_errors >= MAX_SERVER_ERRORS {
-                                return DmOpening::Failed {
-                                    error: "Discord opened a DM without its id".into(),
-                                };
-                            }
-                        }
+                        .and_then(|id| id.parse::<u64>().ok());
+                    if let Some(id) = id {
+                        return DmOpening::Opened(ChannelId::new(id));
+                    }
+                    if !attempts.after_server_error().await {
+                        return DmOpening::Failed {
+                            error: "Discord opened a DM without its id".into(),
+                        };
                     }
                 }
                 429 => {
-                    rate_limits += 1;
                     let wait = retry_after(&headers, &body);
                     debug!(
                         user = user_id.get(),
                         wait_ms = wait.as_millis() as u64,
                         "opening DMs too fast"
                     );
-                    if rate_limits >= MAX_RATE_LIMITS {
+                    if !attempts.after_rate_limit() {
                         return DmOpening::Failed {
                             error: "rate limited too often opening a DM".into(),
                         };
@@ -288,24 +279,18 @@ impl Sender {
                     }
                 }
                 500..=599 => {
-                    server_errors += 1;
-                    if server_errors >= MAX_SERVER_ERRORS {
+                    if !attempts.after_server_error().await {
                         return DmOpening::Failed {
                             error: format!("Discord answered {status}"),
                         };
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
                 }
                 _ => {
-                    let message = body
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("refused");
+                    let (code, error) = refusal(status, &body);
                     return DmOpening::Refused {
                         status,
-                        code: body.get("code").and_then(Value::as_u64),
-                        error: format!("{status} {message}"),
+                        code,
+                        error,
                     };
                 }
             }
@@ -413,9 +398,7 @@ impl Sender {
 
     /// The attempts of one row, the first of which already has its turn.
     async fn deliver_on_turn(&self, row: &OutboxRow) -> Delivery {
-        let mut server_errors = 0;
-        let mut rate_limits = 0;
-        let mut backoff = FIRST_BACKOFF;
+        let mut attempts = Attempts::new();
         let mut first = true;
         loop {
             if !std::mem::take(&mut first) {
@@ -424,15 +407,12 @@ impl Sender {
             let response = match self.request(row).send().await {
                 Ok(response) => response,
                 Err(e) => {
-                    server_errors += 1;
                     let error = format!("request failed: {}", e.without_url());
-                    if server_errors >= MAX_SERVER_ERRORS {
-                        return Delivery::Failed { error };
-                    }
                     debug!(outbox = row.id, %error, "retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    continue;
+                    if attempts.after_server_error().await {
+                        continue;
+                    }
+                    return Delivery::Failed { error };
                 }
             };
             let status = response.status().as_u16();
@@ -450,30 +430,22 @@ impl Sender {
                 (None, OutboxKind::Post) => None,
             };
             let body = body.unwrap_or(Value::Null);
-            match status {
-                200..=299 if message_id.is_none() => {
+            match (status, message_id) {
+                (200..=299, Some(message_id)) => return Delivery::Sent { message_id },
+                (200..=299, None) => {
                     // The answer was cut off: the message may exist, and its id is needed to
                     // disable its buttons later. A resend with the same nonce returns it.
-                    server_errors += 1;
-                    if server_errors >= MAX_SERVER_ERRORS {
-                        return Delivery::Failed {
-                            error: format!("Discord answered {status} without a message"),
-                        };
-                    }
                     debug!(
                         outbox = row.id,
                         status, "answer without a message id; resending"
                     );
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                    if !attempts.after_server_error().await {
+                        return Delivery::Failed {
+                            error: format!("Discord answered {status} without a message"),
+                        };
+                    }
                 }
-                200..=299 => {
-                    return Delivery::Sent {
-                        message_id: message_id.unwrap_or_default(),
-                    };
-                }
-                429 => {
-                    rate_limits += 1;
+                (429, _) => {
                     let wait = retry_after(&headers, &body);
                     let global = body.get("global").and_then(Value::as_bool).unwrap_or(false);
                     warn!(
@@ -483,38 +455,78 @@ impl Sender {
                         global,
                         "rate limited"
                     );
-                    if rate_limits >= MAX_RATE_LIMITS {
+                    if !attempts.after_rate_limit() {
                         return Delivery::Failed {
                             error: "rate limited too often".into(),
                         };
                     }
                     self.on_rate_limited(row.channel_id, global, wait).await;
                 }
-                500..=599 => {
-                    server_errors += 1;
-                    if server_errors >= MAX_SERVER_ERRORS {
+                (500..=599, _) => {
+                    if !attempts.after_server_error().await {
                         return Delivery::Failed {
                             error: format!("Discord answered {status}"),
                         };
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
                 }
                 _ => {
-                    let message = body
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("refused")
-                        .to_string();
+                    let (code, error) = refusal(status, &body);
                     return Delivery::Refused {
                         status,
-                        code: body.get("code").and_then(Value::as_u64),
-                        error: format!("{status} {message}"),
+                        code,
+                        error,
                     };
                 }
             }
         }
     }
+}
+
+/// The bounded retries of one request: server errors and lost answers with a doubling pause,
+/// and rate limits (whose wait the caller applies to its windows).
+struct Attempts {
+    server_errors: u32,
+    rate_limits: u32,
+    backoff: Duration,
+}
+
+impl Attempts {
+    fn new() -> Self {
+        Self {
+            server_errors: 0,
+            rate_limits: 0,
+            backoff: FIRST_BACKOFF,
+        }
+    }
+
+    /// Counts a server error; false once they are used up, else waits the back-off first.
+    async fn after_server_error(&mut self) -> bool {
+        self.server_errors += 1;
+        if self.server_errors >= MAX_SERVER_ERRORS {
+            return false;
+        }
+        tokio::time::sleep(self.backoff).await;
+        self.backoff *= 2;
+        true
+    }
+
+    /// Counts a 429; false once they are used up.
+    fn after_rate_limit(&mut self) -> bool {
+        self.rate_limits += 1;
+        self.rate_limits < MAX_RATE_LIMITS
+    }
+}
+
+/// Discord's JSON error code and a one-line error, for an answer that will not change.
+fn refusal(status: u16, body: &Value) -> (Option<u64>, String) {
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("refused");
+    (
+        body.get("code").and_then(Value::as_u64),
+        format!("{status} {message}"),
+    )
 }
 
 /// Reads a response body as JSON; `None` if it was cut off or is not JSON.

@@ -319,11 +319,9 @@ async fn a_restart_between_prompt_and_summary_sends_nothing_twice() {
     assert_eq!(bot.fake.deduplicated(), 0, "not even a resend");
 }
 
-#[tokio::test]
-async fn a_prompt_still_unsent_when_its_summary_is_posted_is_dropped() {
-    let bot = standup_bot(None).await;
-    join(&bot, &[ALICE]).await;
-    // Discord cannot open the DM for now: the prompt waits for a retry.
+/// Discord cannot open DMs for now (every retry of the sender answers 500): the prompts wait
+/// in the outbox for a later try.
+fn fail_dm_opens(bot: &TestBot) {
     for _ in 0..5 {
         bot.fake.fail_next(
             "POST",
@@ -332,6 +330,13 @@ async fn a_prompt_still_unsent_when_its_summary_is_posted_is_dropped() {
             json!({"message": "oops"}),
         );
     }
+}
+
+#[tokio::test]
+async fn a_prompt_still_unsent_when_its_summary_is_posted_is_dropped() {
+    let bot = standup_bot(None).await;
+    join(&bot, &[ALICE]).await;
+    fail_dm_opens(&bot);
     bot.step_at(prompt_at()).await;
     assert!(bot.fake.dm_messages(ALICE).is_empty());
     bot.step_at(summary_at()).await;
@@ -347,14 +352,7 @@ async fn a_prompt_still_unsent_when_its_summary_is_posted_is_dropped() {
 async fn standup_off_drops_prompts_not_yet_sent() {
     let bot = standup_bot(None).await;
     join(&bot, &[ALICE]).await;
-    for _ in 0..5 {
-        bot.fake.fail_next(
-            "POST",
-            "/users/@me/channels",
-            500,
-            json!({"message": "oops"}),
-        );
-    }
+    fail_dm_opens(&bot);
     bot.step_at(prompt_at()).await;
     let off = bot.run(&manager(), &["standup", "off"], vec![]).await;
     assert!(content(&off).contains("off"), "{off}");
