@@ -616,6 +616,7 @@ fn summary_cost(sizes: &Sizes) {
         .map(|i| {
             let i = i as i64;
             Task {
+                repeat: None,
                 id: i,
                 guild_id: coordinator::domain::ids::GuildId::new(GUILD),
                 number: TaskNumber(i + 1),

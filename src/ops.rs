@@ -242,6 +242,8 @@ struct TaskJson<'a> {
     updated_at: String,
     done_at: Option<String>,
     deleted_at: Option<String>,
+    /// `weekly (Europe/Berlin)` for a recurring task.
+    repeat: Option<String>,
     history: Vec<HistoryJson<'a>>,
 }
 
@@ -276,6 +278,7 @@ pub fn write_json(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Resul
                 updated_at: time(t.updated_at),
                 done_at: t.done_at.map(time),
                 deleted_at: exported.deleted_at.map(time),
+                repeat: t.repeat.map(|r| r.describe()),
                 history: exported
                     .history
                     .iter()
@@ -294,7 +297,7 @@ pub fn write_json(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Resul
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 16] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "number",
     "title",
     "description",
@@ -310,6 +313,7 @@ pub const CSV_COLUMNS: [&str; 16] = [
     "updated_at",
     "done_at",
     "deleted_at",
+    "repeat",
     "history",
 ];
 
@@ -340,7 +344,7 @@ pub fn write_csv(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Result
         };
         let at = |at: Option<DateTime<Utc>>| at.map(time).unwrap_or_default();
         // (cell, typed by a user)
-        let cells: [(String, bool); 16] = [
+        let cells: [(String, bool); 17] = [
             (t.number.0.to_string(), false),
             (t.title.clone(), true),
             (t.description.clone().unwrap_or_default(), true),
@@ -362,6 +366,7 @@ pub fn write_csv(tasks: &[ExportedTask], out: &mut dyn Write) -> std::io::Result
             (time(t.updated_at), false),
             (at(t.done_at), false),
             (at(exported.deleted_at), false),
+            (t.repeat.map(|r| r.describe()).unwrap_or_default(), false),
             (history.join("\n"), false),
         ];
         writer.write_record(cells.iter().map(|(cell, typed)| guarded(cell, *typed)))?;
@@ -474,6 +479,7 @@ mod tests {
             .expect("time");
         ExportedTask {
             task: Task {
+                repeat: None,
                 id: 1,
                 guild_id: GuildId::new(1 << 60),
                 number: TaskNumber(7),

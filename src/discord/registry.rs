@@ -109,6 +109,8 @@ const fn auto(spec: OptionSpec) -> OptionSpec {
 const TASK: OptionSpec = auto(req("task", "The task's number (#12)", Kind::Int));
 const PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 const STATUSES: &[&str] = &["todo", "in_progress", "blocked", "done"];
+const REPEAT_HELP: &str =
+    "Comes back when done: daily, weekdays, weekly, monthly, every 3 days, every 2 weeks";
 const DUE_HELP: &str = "When it's due: 2026-12-01 17:00, tomorrow 9am, friday, in 3 days, eod…";
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -130,6 +132,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             auto(opt("project", "The project it belongs to", Kind::Str)),
             opt("description", "Details", Kind::Str),
+            opt("repeat", REPEAT_HELP, Kind::Str),
         ],
         visibility: Visibility::Public,
         handler: handler!(task::create),
@@ -185,7 +188,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "task",
         sub: Some("edit"),
-        description: "Change a task's title, due date, priority, project or description",
+        description: "Change a task's title, due date, priority, project, description or repeat",
         options: &[
             TASK,
             opt("title", "New title", Kind::Str),
@@ -196,6 +199,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             },
             auto(opt("project", "Move it to this project", Kind::Str)),
             opt("description", "New description", Kind::Str),
+            opt("repeat", "daily, weekdays, weekly, monthly, every 3 days, every 2 weeks, or never", Kind::Str),
         ],
         visibility: Visibility::Public,
         handler: handler!(task::edit),

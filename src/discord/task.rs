@@ -8,6 +8,7 @@ use super::CommandResult;
 use crate::domain::dates::parse_due;
 use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
+use crate::domain::recurrence::{Recurrence, Repeat};
 use crate::domain::task::{
     check, Priority, ProjectRef, Status, Task, TaskCommand, TaskEdit, TaskNumber,
 };
@@ -78,6 +79,11 @@ pub async fn create(
         Some(name) => Some(active_project(ctx, name).await?),
         None => None,
     };
+    let repeat = match (inv.str("repeat"), due_at) {
+        (None, _) => None,
+        (Some(text), Some(due_at)) => recurrence(ctx, text, due_at).await?,
+        (Some(_), None) => return Err(needs_due().into()),
+    };
     let new = NewTask {
         guild_id: ctx.guild_id,
         title,
@@ -88,6 +94,7 @@ pub async fn create(
         creator_id: ctx.actor.user_id,
         channel_id: ctx.channel_id,
         due_at,
+        repeat,
     };
     let task = ctx.app.db.create_task(&new, ctx.now).await?;
     let _ = ctx.created_task.set(task.number.0);
@@ -106,12 +113,39 @@ pub async fn create(
     if let Some(project) = &task.project {
         details.push(format!("project {}", render::typed(&project.name)));
     }
+    if let Some(repeat) = &task.repeat {
+        details.push(format!("repeats {}", repeat.describe()));
+    }
     text.push_str(&format!(" — {}.", details.join(", ")));
     let pings: Vec<UserId> = task.assignee_id.into_iter().collect();
     Ok(public(text, &pings))
 }
 
 /// Applies `command` to the task named in the options, after the domain's checks.
+fn needs_due() -> UserError {
+    UserError::Invalid("A repeating task needs a due time: give due as well.".into())
+}
+
+/// Reads `repeat` in the caller's zone, anchored at the series' first due time; `never` is
+/// `None` (which only `/task edit` accepts).
+async fn recurrence(
+    ctx: &Context<'_>,
+    text: &str,
+    anchor: chrono::DateTime<chrono::Utc>,
+) -> CommandResult<Option<Recurrence>> {
+    let Some(repeat) = Repeat::parse(text)? else {
+        return Err(UserError::Invalid(
+            "never only stops a task that repeats: use it with /task edit.".into(),
+        )
+        .into());
+    };
+    Ok(Some(Recurrence {
+        repeat,
+        zone: ctx.typing_zone().await?,
+        anchor,
+    }))
+}
+
 async fn change(ctx: &Context<'_>, inv: &Invocation, command: TaskCommand) -> CommandResult<Task> {
     change_number(ctx, task_number(inv)?, command).await
 }
@@ -142,15 +176,25 @@ async fn change_number(
     Ok(task)
 }
 
-fn done_reply(ctx: &Context<'_>, task: &Task) -> CreateInteractionResponse {
-    public(
-        format!(
-            "✅ **{}** is done (marked by {}).",
-            render::task_label(task),
-            render::user(ctx.actor.user_id)
-        ),
-        &[],
-    )
+/// The public done reply; for a recurring task it names the next occurrence, or says that the
+/// series ended.
+async fn done_reply(ctx: &Context<'_>, task: &Task) -> CommandResult<CreateInteractionResponse> {
+    let mut text = format!(
+        "✅ **{}** is done (marked by {}).",
+        render::task_label(task),
+        render::user(ctx.actor.user_id)
+    );
+    if task.repeat.is_some() {
+        match ctx.app.db.next_occurrence_of(task.id).await? {
+            Some(next) => text.push_str(&format!(
+                " It repeats — next: **{}**, due {}.",
+                render::task_label(&next),
+                next.due_at.map(render::due).unwrap_or_default()
+            )),
+            None => text.push_str(" Its project is archived, so the series ends here."),
+        }
+    }
+    Ok(public(text, &[]))
 }
 
 /// The **Mark done** button on a reminder.
@@ -159,7 +203,7 @@ pub async fn done_button(
     number: TaskNumber,
 ) -> CommandResult<CreateInteractionResponse> {
     let task = change_number(ctx, number, TaskCommand::Done).await?;
-    Ok(done_reply(ctx, &task))
+    done_reply(ctx, &task).await
 }
 
 /// The **Snooze 1h** button on a reminder: delays the next reminder, not the deadline.
@@ -223,7 +267,7 @@ pub async fn start(
 
 pub async fn done(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let task = change(ctx, inv, TaskCommand::Done).await?;
-    Ok(done_reply(ctx, &task))
+    done_reply(ctx, &task).await
 }
 
 pub async fn reopen(
@@ -269,9 +313,20 @@ pub async fn edit(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
     if let Some(name) = inv.str("project") {
         edit.project = Some(active_project(ctx, name).await?);
     }
+    if let Some(text) = inv.str("repeat") {
+        // The store anchors the rule at the new due time, else the task's own.
+        edit.repeat = Some(match Repeat::parse(text)? {
+            Some(repeat) => Some(Recurrence {
+                repeat,
+                zone: ctx.typing_zone().await?,
+                anchor: edit.due_at.unwrap_or(ctx.now),
+            }),
+            None => None,
+        });
+    }
     if edit.is_empty() {
         return Err(UserError::Invalid(
-            "Tell me what to change: title, due, priority, project or description.".into(),
+            "Tell me what to change: title, due, priority, project, description or repeat.".into(),
         )
         .into());
     }
@@ -291,6 +346,11 @@ pub async fn edit(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
     }
     if edit.description.is_some() {
         changes.push("description".to_string());
+    }
+    match (&edit.repeat, &task.repeat) {
+        (Some(Some(_)), Some(repeat)) => changes.push(format!("repeats {}", repeat.describe())),
+        (Some(_), _) => changes.push("no longer repeats".to_string()),
+        (None, _) => {}
     }
     Ok(public(
         format!(

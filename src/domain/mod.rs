@@ -5,6 +5,7 @@ pub mod duties;
 pub mod guild;
 pub mod ids;
 pub mod permissions;
+pub mod recurrence;
 pub mod roster;
 pub mod schedule;
 pub mod summary;

@@ -121,7 +121,7 @@ pub fn may(actor: &Actor, action: Action, task: Option<&Task>) -> Result<(), Ref
         | Action::Feed
         | Action::RosterOthers
         | Action::AwayOthers => refuse(Needed::Manager),
-        Action::Edit(Field::Due | Field::Priority) | Action::Delete => {
+        Action::Edit(Field::Due | Field::Priority | Field::Repeat) | Action::Delete => {
             if owns_as_creator {
                 Ok(())
             } else {
@@ -205,6 +205,7 @@ mod tests {
         };
         let epoch = DateTime::from_timestamp(0, 0).unwrap_or_default();
         Some(Task {
+            repeat: None,
             id: 1,
             guild_id: GuildId::new(9),
             number: TaskNumber(1),

@@ -253,6 +253,7 @@ mod tests {
 
     fn task(number: i64, status: Status) -> Task {
         Task {
+            repeat: None,
             id: number,
             guild_id: GuildId::new(1),
             number: TaskNumber(number),

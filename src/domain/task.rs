@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::ids::{ChannelId, GuildId, UserId};
+use super::recurrence::Recurrence;
 
 /// A task's per-guild number, shown as `#12`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -136,6 +137,8 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
     /// When it was last marked done; None while open.
     pub done_at: Option<DateTime<Utc>>,
+    /// Set for a recurring task: done, it comes back as a new task (docs/behaviour.md §11).
+    pub repeat: Option<Recurrence>,
 }
 
 impl Task {
@@ -161,6 +164,7 @@ pub enum Field {
     Project,
     Due,
     Priority,
+    Repeat,
 }
 
 impl Field {
@@ -171,6 +175,7 @@ impl Field {
             Field::Project => "project",
             Field::Due => "due",
             Field::Priority => "priority",
+            Field::Repeat => "repeat",
         }
     }
 }
@@ -183,6 +188,8 @@ pub struct TaskEdit {
     pub project: Option<ProjectRef>,
     pub due_at: Option<DateTime<Utc>>,
     pub priority: Option<Priority>,
+    /// `Some(None)` is `repeat:never`: the task stops recurring.
+    pub repeat: Option<Option<Recurrence>>,
 }
 
 impl TaskEdit {
@@ -202,6 +209,9 @@ impl TaskEdit {
         }
         if self.priority.is_some() {
             fields.push(Field::Priority);
+        }
+        if self.repeat.is_some() {
+            fields.push(Field::Repeat);
         }
         fields
     }
@@ -295,6 +305,15 @@ pub fn check(
         ) => Err(UserError::Invalid(format!(
             "{number} is done; reopen it first with /task reopen."
         ))),
+        (TaskCommand::Edit(edit), _)
+            if matches!(edit.repeat, Some(Some(_)))
+                && edit.due_at.is_none()
+                && task.due_at.is_none() =>
+        {
+            Err(UserError::Invalid(format!(
+                "{number} has no due time, so it cannot repeat: give a due as well."
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -336,6 +355,7 @@ mod tests {
     fn only_open_tasks_past_due_are_overdue() {
         let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
         let mut task = Task {
+            repeat: None,
             id: 1,
             guild_id: GuildId::new(1),
             number: TaskNumber(1),

@@ -181,6 +181,7 @@ mod tests {
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         ClaimedDuty {
             task: Task {
+                repeat: None,
                 id: number,
                 guild_id: GuildId::new(1),
                 number: TaskNumber(number),

@@ -176,6 +176,9 @@ pub fn task_line(task: &Task, now: DateTime<Utc>) -> String {
         Some(id) => parts.push(user(id)),
         None => parts.push("unassigned".into()),
     }
+    if let Some(repeat) = task.repeat {
+        parts.push(format!("🔁 {}", repeat.repeat));
+    }
     parts.join(" · ")
 }
 
@@ -230,6 +233,13 @@ pub fn task_embed(task: &Task, history: &[HistoryEntry], now: DateTime<Utc>) -> 
                 .as_ref()
                 .map(|p| typed(&p.name))
                 .unwrap_or_else(|| "none".into()),
+            true,
+        )
+        .field(
+            "Repeats",
+            task.repeat
+                .map(|r| r.describe())
+                .unwrap_or_else(|| "no".into()),
             true,
         )
         .field("Created", when(task.created_at), true)

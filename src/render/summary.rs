@@ -505,6 +505,7 @@ mod tests {
     fn task(n: i64, title: String, project: i64) -> Task {
         let status = Status::ALL[n as usize % 4];
         Task {
+            repeat: None,
             id: n,
             guild_id: GuildId::new(1),
             number: TaskNumber(n),

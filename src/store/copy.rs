@@ -70,6 +70,10 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("snoozed_until", Int),
             ("next_duty_at", Int),
             ("title_key", Text),
+            ("repeat_rule", Text),
+            ("repeat_zone", Text),
+            ("repeat_anchor", Int),
+            ("next_occurrence_id", Int),
         ],
     ),
     (

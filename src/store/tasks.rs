@@ -10,6 +10,7 @@ use super::{
 };
 use crate::domain::duties::DutyClock;
 use crate::domain::ids::{ChannelId, GuildId, UserId};
+use crate::domain::recurrence::{Recurrence, Repeat};
 use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber};
 use crate::domain::validate::search_key;
 use crate::domain::UserError;
@@ -19,7 +20,8 @@ pub(super) const TASK_COLUMNS: &str =
     "t.id, t.guild_id, t.number, t.title, t.description, t.status, t.blocked_reason, \
      t.priority, t.project_id, p.name AS project_name, p.channel_id AS project_channel_id, \
      t.assignee_id, t.creator_id, t.channel_id, t.due_at, t.created_at, t.updated_at, \
-     t.done_at, t.deleted_at, t.due_set_at, t.duty_cursor, t.snoozed_until";
+     t.done_at, t.deleted_at, t.due_set_at, t.duty_cursor, t.snoozed_until, t.repeat_rule, \
+     t.repeat_zone, t.repeat_anchor";
 pub(super) const TASK_FROM: &str = "FROM tasks t LEFT JOIN projects p ON p.id = t.project_id";
 
 /// `SELECT <every task column> FROM tasks … <rest>`, where `rest` is the WHERE / ORDER BY.
@@ -53,7 +55,33 @@ record! {
         due_set_at: Option<i64>,
         duty_cursor: Option<i64>,
         snoozed_until: Option<i64>,
+        repeat_rule: Option<String>,
+        repeat_zone: Option<String>,
+        repeat_anchor: Option<i64>,
     }
+}
+
+/// A stored rule, zone and anchor as a [`Recurrence`] (None unless all three are set).
+fn recurrence_out(
+    rule: Option<&str>,
+    zone: Option<&str>,
+    anchor: Option<i64>,
+) -> StoreResult<Option<Recurrence>> {
+    let (Some(rule), Some(zone), Some(anchor)) = (rule, zone, anchor) else {
+        return Ok(None);
+    };
+    let repeat = Repeat::parse(rule)
+        .ok()
+        .flatten()
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown repeat rule {rule:?}")))?;
+    let zone = zone
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown time zone {zone:?}")))?;
+    Ok(Some(Recurrence {
+        repeat,
+        zone,
+        anchor: time_out(anchor)?,
+    }))
 }
 
 impl TaskRow {
@@ -103,6 +131,11 @@ impl TryFrom<TaskRow> for Task {
             created_at: time_out(row.created_at)?,
             updated_at: time_out(row.updated_at)?,
             done_at: time_out_opt(row.done_at)?,
+            repeat: recurrence_out(
+                row.repeat_rule.as_deref(),
+                row.repeat_zone.as_deref(),
+                row.repeat_anchor,
+            )?,
         })
     }
 }
@@ -123,6 +156,7 @@ pub struct NewTask {
     pub creator_id: UserId,
     pub channel_id: ChannelId,
     pub due_at: Option<DateTime<Utc>>,
+    pub repeat: Option<Recurrence>,
 }
 
 /// What `/task list` narrows by. With no status, only open tasks are listed.
@@ -225,43 +259,7 @@ impl Db {
 
     async fn create_task_once(&self, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
         let mut tx = self.begin_write(new.guild_id).await?;
-        sql("INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING")
-            .bind(id_in(new.guild_id))
-            .execute(tx.on())
-            .await?;
-        let number: i64 = sql(
-            "UPDATE guild_settings SET next_task_number = next_task_number + 1 \
-             WHERE guild_id = $1 RETURNING next_task_number - 1",
-        )
-        .bind(id_in(new.guild_id))
-        .scalar(tx.on())
-        .await?;
-        let id: i64 = sql(
-            "INSERT INTO tasks (guild_id, number, title, description, status, priority, project_id, \
-             assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, \
-             title_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12, $13) RETURNING id",
-        )
-        .bind(id_in(new.guild_id))
-        .bind(number)
-        .bind(&new.title)
-        .bind(&new.description)
-        .bind(Status::Todo.as_str())
-        .bind(new.priority.as_str())
-        .bind(new.project.as_ref().map(|p| p.id))
-        .bind(new.assignee_id.map(id_in))
-        .bind(id_in(new.creator_id))
-        .bind(id_in(new.channel_id))
-        .bind(new.due_at.map(time_in))
-        .bind(time_in(now))
-        .bind(search_key(&new.title))
-        .scalar(tx.on())
-        .await?;
-        insert_history(&mut tx, id, new.creator_id, now, "created", &new.title).await?;
-        refresh_task_duties(&mut tx, id).await?;
-        let task = fetch_task(&mut tx, new.guild_id, TaskNumber(number))
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("created task vanished".into()))?;
+        let task = insert_task(&mut tx, new, now).await?;
         tx.commit().await?;
         if task.due_at.is_some() {
             self.due_times_changed();
@@ -318,6 +316,9 @@ impl Db {
         refresh_task_duties(&mut tx, task.id).await?;
         let (action, detail) = command.history(&task);
         insert_history(&mut tx, task.id, actor_id, now, action, &detail).await?;
+        if matches!(command, TaskCommand::Done) {
+            create_next_occurrence(&mut tx, &task, actor_id, now).await?;
+        }
         let after = match command {
             TaskCommand::Delete => task,
             _ => fetch_task(&mut tx, guild_id, number)
@@ -329,6 +330,17 @@ impl Db {
             self.due_times_changed();
         }
         Ok(after)
+    }
+
+    /// The task a recurring task's completion created, if any.
+    pub async fn next_occurrence_of(&self, task_id: i64) -> StoreResult<Option<Task>> {
+        let row: Option<TaskRow> = sql(select_tasks(
+            "WHERE t.id = (SELECT next_occurrence_id FROM tasks WHERE id = $1)",
+        ))
+        .bind(task_id)
+        .fetch_optional(self.on())
+        .await?;
+        row.map(Task::try_from).transpose()
     }
 
     /// One page of the guild's tasks, by number.
@@ -532,6 +544,105 @@ impl Db {
 
 /// Writes what `command` changes, and nothing else. Each statement is whole, with its own
 /// binds, so no case depends on another's parameter numbering.
+/// Inserts a task with the guild's next number, its creation history row and its duties, in
+/// the caller's transaction (which holds the guild's write lock).
+async fn insert_task(tx: &mut Tx, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
+    sql("INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING")
+        .bind(id_in(new.guild_id))
+        .execute(tx.on())
+        .await?;
+    let number: i64 = sql(
+        "UPDATE guild_settings SET next_task_number = next_task_number + 1 \
+         WHERE guild_id = $1 RETURNING next_task_number - 1",
+    )
+    .bind(id_in(new.guild_id))
+    .scalar(tx.on())
+    .await?;
+    let id: i64 = sql(
+        "INSERT INTO tasks (guild_id, number, title, description, status, priority, project_id, \
+         assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, \
+         title_key, repeat_rule, repeat_zone, repeat_anchor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12, $13, $14, $15, $16) \
+         RETURNING id",
+    )
+    .bind(id_in(new.guild_id))
+    .bind(number)
+    .bind(&new.title)
+    .bind(&new.description)
+    .bind(Status::Todo.as_str())
+    .bind(new.priority.as_str())
+    .bind(new.project.as_ref().map(|p| p.id))
+    .bind(new.assignee_id.map(id_in))
+    .bind(id_in(new.creator_id))
+    .bind(id_in(new.channel_id))
+    .bind(new.due_at.map(time_in))
+    .bind(time_in(now))
+    .bind(search_key(&new.title))
+    .bind(new.repeat.map(|r| r.repeat.to_string()))
+    .bind(new.repeat.map(|r| r.zone.name().to_string()))
+    .bind(new.repeat.map(|r| time_in(r.anchor)))
+    .scalar(tx.on())
+    .await?;
+    insert_history(tx, id, new.creator_id, now, "created", &new.title).await?;
+    refresh_task_duties(tx, id).await?;
+    fetch_task(tx, new.guild_id, TaskNumber(number))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("created task vanished".into()))
+}
+
+/// After a recurring task is done: its next occurrence, created once per task (however often
+/// it is reopened and closed again) unless its project is archived. Returns the new task.
+async fn create_next_occurrence(
+    tx: &mut Tx,
+    done: &Task,
+    actor_id: UserId,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Task>> {
+    let (Some(recurrence), Some(due_at)) = (done.repeat, done.due_at) else {
+        return Ok(None);
+    };
+    let (already, archived): (Option<i64>, bool) =
+        sql("SELECT t.next_occurrence_id, p.archived_at IS NOT NULL \
+         FROM tasks t LEFT JOIN projects p ON p.id = t.project_id WHERE t.id = $1")
+        .bind(done.id)
+        .fetch_one(tx.on())
+        .await?;
+    if already.is_some() || archived {
+        return Ok(None);
+    }
+    let Some(next_due) = recurrence.next_after(due_at, now) else {
+        return Ok(None);
+    };
+    let next = NewTask {
+        guild_id: done.guild_id,
+        title: done.title.clone(),
+        description: done.description.clone(),
+        priority: done.priority,
+        project: done.project.clone(),
+        assignee_id: done.assignee_id,
+        creator_id: done.creator_id,
+        channel_id: done.channel_id,
+        due_at: Some(next_due),
+        repeat: Some(recurrence),
+    };
+    let task = insert_task(tx, &next, now).await?;
+    sql("UPDATE tasks SET next_occurrence_id = $1 WHERE id = $2")
+        .bind(task.id)
+        .bind(done.id)
+        .execute(tx.on())
+        .await?;
+    insert_history(
+        tx,
+        done.id,
+        actor_id,
+        now,
+        "repeated",
+        &format!("next:{}", task.number.0),
+    )
+    .await?;
+    Ok(Some(task))
+}
+
 async fn apply(
     tx: &mut Tx,
     task_id: i64,
@@ -566,7 +677,11 @@ async fn apply(
              due_set_at = CASE WHEN $5 IS NULL THEN due_set_at ELSE $6 END, \
              duty_cursor = CASE WHEN $5 IS NULL THEN duty_cursor ELSE $6 END, \
              snoozed_until = CASE WHEN $5 IS NULL THEN snoozed_until ELSE NULL END, \
-             updated_at = $6, title_key = COALESCE($8, title_key) WHERE id = $7",
+             updated_at = $6, title_key = COALESCE($8, title_key), \
+             repeat_rule = CASE WHEN $9 THEN $10 ELSE repeat_rule END, \
+             repeat_zone = CASE WHEN $9 THEN $11 ELSE repeat_zone END, \
+             repeat_anchor = CASE WHEN $9 THEN (CASE WHEN $10 IS NULL THEN NULL \
+               ELSE COALESCE($5, due_at) END) ELSE repeat_anchor END WHERE id = $7",
         )
         .bind(edit.title.clone())
         .bind(edit.description.clone())
@@ -575,7 +690,10 @@ async fn apply(
         .bind(edit.due_at.map(time_in))
         .bind(at)
         .bind(task_id)
-        .bind(edit.title.as_deref().map(search_key)),
+        .bind(edit.title.as_deref().map(search_key))
+        .bind(edit.repeat.is_some())
+        .bind(edit.repeat.flatten().map(|r| r.repeat.to_string()))
+        .bind(edit.repeat.flatten().map(|r| r.zone.name().to_string())),
         TaskCommand::Comment(_) => sql("UPDATE tasks SET updated_at = $1 WHERE id = $2")
             .bind(at)
             .bind(task_id),

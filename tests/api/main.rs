@@ -33,6 +33,7 @@ mod feeds;
 mod http;
 mod permissions;
 mod properties;
+mod recurring;
 mod restart;
 mod roster;
 mod search;

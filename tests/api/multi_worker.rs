@@ -27,6 +27,7 @@ async fn two_workers_on_one_database_post_each_duty_exactly_once() {
     let seed = Db::connect(&url).await.expect("database");
     for i in 0..TASKS {
         let new = NewTask {
+            repeat: None,
             guild_id: GUILD.into(),
             title: format!("Duty load {i:03}"),
             description: None,

@@ -54,6 +54,7 @@ async fn a_small_guild_finds_its_task_behind_many_newer_ones_elsewhere() {
         bot.db()
             .create_task(
                 &NewTask {
+                    repeat: None,
                     guild_id: GuildId::new(OTHER_GUILD),
                     title: format!("quarterly report {i}"),
                     description: None,

@@ -30,6 +30,8 @@ mod multi_worker;
 mod permissions;
 #[path = "../api/properties.rs"]
 mod properties;
+#[path = "../api/recurring.rs"]
+mod recurring;
 #[path = "../api/restart.rs"]
 mod restart;
 #[path = "../api/roster.rs"]

@@ -179,6 +179,7 @@ async fn the_token_is_in_no_log_line_at_trace_and_no_reply() {
         let now = Utc::now();
         for (i, channel) in [(1, 61_u64), (2, 62)] {
             let new = NewTask {
+                repeat: None,
                 guild_id: SEC_GUILD.into(),
                 title: format!("token task {i}"),
                 description: None,

@@ -359,6 +359,7 @@ async fn seed(url: &str) {
         .await
         .expect("project");
     let new = |guild_id: u64, title: &str| NewTask {
+        repeat: None,
         guild_id: guild_id.into(),
         title: title.into(),
         description: None,
@@ -525,6 +526,7 @@ async fn copy_moves_every_table_into_an_empty_database_of_either_engine() {
         let task = db
             .create_task(
                 &NewTask {
+                    repeat: None,
                     guild_id: GUILD.into(),
                     title: "After the move".into(),
                     description: None,

@@ -51,6 +51,7 @@ async fn seed(db_url: &str, count: u64, due_in: chrono::Duration) -> chrono::Dat
     let due = chrono::DateTime::from_timestamp((now + due_in).timestamp(), 0).expect("due time");
     for i in 0..count {
         let new = NewTask {
+            repeat: None,
             guild_id: GUILD.into(),
             title: format!("crash task {}", i + 1),
             description: None,
@@ -686,6 +687,7 @@ async fn sigkill_under_mixed_load(db_url: &str) {
             let due = chrono::DateTime::from_timestamp(start.timestamp() + due_secs, 0)
                 .expect("due time");
             let new = NewTask {
+                repeat: None,
                 guild_id: GUILD.into(),
                 title: format!("seeded {}", i + 1),
                 description: None,

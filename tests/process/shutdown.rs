@@ -153,6 +153,7 @@ async fn seed(db_url: &str) {
         .expect("due time");
     for i in 0..TASKS {
         let new = NewTask {
+            repeat: None,
             guild_id: GUILD.into(),
             title: format!("seeded task {}", i + 1),
             description: None,
