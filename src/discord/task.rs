@@ -384,9 +384,14 @@ pub async fn delete(
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
     let task = change(ctx, inv, TaskCommand::Delete).await?;
+    let series = if task.repeat.is_some() {
+        " It repeated; the series ends here."
+    } else {
+        ""
+    };
     Ok(public(
         format!(
-            "🗑️ **{}** was deleted by {}.",
+            "🗑️ **{}** was deleted by {}.{series}",
             render::task_label(&task),
             render::user(ctx.actor.user_id)
         ),
