@@ -13,6 +13,7 @@ pub mod client;
 mod config;
 mod context;
 pub mod invocation;
+mod notify;
 mod project;
 pub mod registry;
 pub mod router;

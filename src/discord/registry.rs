@@ -16,7 +16,7 @@ use serenity::all::{
 
 use super::context::Context;
 use super::invocation::Invocation;
-use super::{away, config, project, standup, task, CommandResult};
+use super::{away, config, notify, project, standup, task, CommandResult};
 use crate::render::ids::CustomId;
 
 /// What a handler returns: the interaction's answer, or why there is none.
@@ -485,6 +485,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         visibility: Visibility::Private,
         handler: handler!(config::personal_timezone),
     },
+    CommandSpec {
+        name: "notify",
+        sub: None,
+        description: "Where your reminders reach you here: the channel, direct messages, or both",
+        options: &[OptionSpec {
+            choices: &["channel", "dm", "both"],
+            ..opt(
+                "reminders",
+                "channel (default), dm or both; leave out to see your choice",
+                Kind::Str,
+            )
+        }],
+        visibility: Visibility::Private,
+        handler: handler!(notify::notify),
+    },
 ];
 
 fn option_type(kind: Kind) -> CommandOptionType {
@@ -672,7 +687,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec!["task", "project", "config", "standup", "checkin", "away", "timezone"]
+            vec!["task", "project", "config", "standup", "checkin", "away", "timezone", "notify"]
         );
     }
 }

@@ -333,6 +333,9 @@ async fn handle_dm_button(
     component: &ComponentInteraction,
     id: CustomId,
 ) -> CommandResult<CreateInteractionResponse> {
+    if matches!(id, CustomId::DutyDone(_) | CustomId::DutySnooze(_)) {
+        return handle_dm_task_button(app, component, id).await;
+    }
     let user_id = UserId::new(component.user.id.get());
     let message_id = component.message.id.get();
     let guild_id = prompt_guild(app, message_id, user_id).await?;
@@ -347,9 +350,41 @@ async fn handle_dm_button(
             ))
         }
         CustomId::StopDms => super::standup::stop_dms(app, guild_id, user_id).await,
-        // Task buttons in DMs come with direct-message reminders.
-        _ => Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
+        CustomId::DutyDone(_) | CustomId::DutySnooze(_) | CustomId::ListPage(_) => {
+            Err(UserError::Invalid(NOT_IN_GUILD.into()).into())
+        }
     }
+}
+
+/// Mark done and Snooze pressed on a reminder sent by DM: the guild and the task come from the
+/// stored record of the clicked message, and the clicker acts with no manager rights (a DM
+/// carries no member), so only the task's assignee or creator may.
+async fn handle_dm_task_button(
+    app: &App,
+    component: &ComponentInteraction,
+    id: CustomId,
+) -> CommandResult<CreateInteractionResponse> {
+    let stale = || UserError::Invalid("That button is no longer active.".into());
+    let user_id = UserId::new(component.user.id.get());
+    let stored = app
+        .db
+        .dm_duty_of_message(component.message.id.get())
+        .await?
+        .ok_or_else(stale)?;
+    if id.task() != Some(stored.number) {
+        return Err(stale().into());
+    }
+    let settings = app.db.guild_settings(stored.guild_id).await?;
+    let ctx = Context {
+        app,
+        guild_id: stored.guild_id,
+        channel_id: ChannelId::new(component.channel_id.get()),
+        actor: Actor::new(user_id, &[], false, None),
+        settings,
+        now: app.clock.now(),
+        created_task: std::sync::OnceLock::new(),
+    };
+    registry::press(&ctx, id).await
 }
 
 /// A submitted check-in form: from `/checkin`, or the Check in button in a channel or a DM.
@@ -414,7 +449,7 @@ async fn handle_component(
     let labels = registry::button_labels(id.as_ref());
     let guild_id = component.guild_id.map(|g| GuildId::new(g.get()));
     let user_id = UserId::new(component.user.id.get());
-    if let (None, Some(id @ (CustomId::CheckIn | CustomId::StopDms))) = (guild_id, id) {
+    if let (None, Some(id)) = (guild_id, id) {
         let result = handle_dm_button(app, component, id).await;
         app.metrics.command(labels, outcome_of(&result));
         log_command(None, user_id, custom_id, None, &result);

@@ -4,6 +4,7 @@ pub mod dates;
 pub mod duties;
 pub mod guild;
 pub mod ids;
+pub mod notify;
 pub mod permissions;
 pub mod recurrence;
 pub mod roster;

@@ -10,8 +10,9 @@ use super::ids::CustomId;
 use super::{self as render, pinging};
 use crate::domain::duties::DutyKind;
 use crate::domain::ids::{ChannelId, UserId};
+use crate::domain::notify::{route, Route};
 use crate::domain::task::TaskNumber;
-use crate::store::{ClaimedDuty, OutboxDraft};
+use crate::store::{ClaimedDuty, DmDraft, OutboxDraft};
 
 /// Discord allows five rows of components per message; one row per task.
 pub const DUTIES_PER_MESSAGE: usize = 5;
@@ -83,49 +84,39 @@ fn buttons(claim: &ClaimedDuty) -> CreateActionRow {
 }
 
 /// One message per channel per `per_message` duties (at most five), pinging exactly the
-/// assignees (and, for an escalation, the manager role).
+/// assignees (and, for an escalation, the manager role); then one direct message per duty whose
+/// assignee asked for DMs (docs/behaviour.md §10). Channel messages come first, so a duty sent
+/// both ways counts as its channel message's.
 pub fn duty_messages(
     claims: &[ClaimedDuty],
     now: DateTime<Utc>,
     per_message: usize,
 ) -> Vec<OutboxDraft> {
     let per_message = per_message.clamp(1, DUTIES_PER_MESSAGE);
+    let routes: Vec<Route> = claims
+        .iter()
+        .map(|c| {
+            route(
+                c.duty.kind,
+                c.assignee_delivery,
+                c.assignee_away_until.is_some(),
+            )
+        })
+        .collect();
     let mut channels: Vec<ChannelId> = Vec::new();
-    for claim in claims {
-        if !channels.contains(&claim.channel_id) {
+    for (claim, route) in claims.iter().zip(&routes) {
+        if route.channel && !channels.contains(&claim.channel_id) {
             channels.push(claim.channel_id);
         }
     }
     let mut drafts = Vec::new();
     for channel in channels {
         let indexes: Vec<usize> = (0..claims.len())
-            .filter(|i| claims[*i].channel_id == channel)
+            .filter(|i| routes[*i].channel && claims[*i].channel_id == channel)
             .collect();
         for chunk in indexes.chunks(per_message) {
             let items: Vec<&ClaimedDuty> = chunk.iter().map(|i| &claims[*i]).collect();
-            let lines: Vec<String> = items.iter().map(|c| line(c, now)).collect();
-            // Away assignees are named without a ping.
-            let mut users: Vec<UserId> = items
-                .iter()
-                .filter(|c| c.assignee_away_until.is_none())
-                .filter_map(|c| c.task.assignee_id)
-                .collect();
-            users.dedup();
-            let roles: Vec<RoleId> = items
-                .iter()
-                .filter(|c| {
-                    c.duty.kind == DutyKind::Escalation
-                        || (c.duty.kind == DutyKind::Overdue && c.assignee_away_until.is_some())
-                })
-                .filter_map(|c| c.manager_role_id)
-                .take(1)
-                .map(|role| RoleId::new(role.get()))
-                .collect();
-            let message = CreateMessage::new()
-                .content(render::lines_within(&lines, render::CONTENT_MAX))
-                .components(items.iter().map(|c| buttons(c)).collect())
-                .allowed_mentions(pinging(&users).roles(roles));
-            let Ok(body) = serde_json::to_string(&message) else {
+            let Some(body) = message_body(&items, now) else {
                 continue;
             };
             drafts.push(OutboxDraft {
@@ -134,10 +125,59 @@ pub fn duty_messages(
                 body,
                 due_at: items.iter().map(|c| c.duty.at).min().unwrap_or(now),
                 duties: chunk.to_vec(),
+                dm: None,
             });
         }
     }
+    for (index, (claim, route)) in claims.iter().zip(&routes).enumerate() {
+        let (Some(assignee), true) = (claim.task.assignee_id, route.dm) else {
+            continue;
+        };
+        let Some(body) = message_body(&[claim], now) else {
+            continue;
+        };
+        drafts.push(OutboxDraft {
+            guild_id: claim.task.guild_id,
+            channel_id: claim.channel_id,
+            body,
+            due_at: claim.duty.at,
+            duties: vec![index],
+            dm: Some(DmDraft {
+                user_id: assignee,
+                task_id: claim.task.id,
+                fallback_channel_id: (!route.channel).then_some(claim.channel_id),
+            }),
+        });
+    }
     drafts
+}
+
+/// One message for `items` (all in one channel, or one duty by DM): their lines and a row of
+/// buttons each. The same body serves a DM and its channel fallback, so it pings the assignee.
+fn message_body(items: &[&ClaimedDuty], now: DateTime<Utc>) -> Option<String> {
+    let lines: Vec<String> = items.iter().map(|c| line(c, now)).collect();
+    // Away assignees are named without a ping.
+    let mut users: Vec<UserId> = items
+        .iter()
+        .filter(|c| c.assignee_away_until.is_none())
+        .filter_map(|c| c.task.assignee_id)
+        .collect();
+    users.dedup();
+    let roles: Vec<RoleId> = items
+        .iter()
+        .filter(|c| {
+            c.duty.kind == DutyKind::Escalation
+                || (c.duty.kind == DutyKind::Overdue && c.assignee_away_until.is_some())
+        })
+        .filter_map(|c| c.manager_role_id)
+        .take(1)
+        .map(|role| RoleId::new(role.get()))
+        .collect();
+    let message = CreateMessage::new()
+        .content(render::lines_within(&lines, render::CONTENT_MAX))
+        .components(items.iter().map(|c| buttons(c)).collect())
+        .allowed_mentions(pinging(&users).roles(roles));
+    serde_json::to_string(&message).ok()
 }
 
 /// The edit that disables the buttons of `closed` task numbers in a posted message, if any of
@@ -203,6 +243,7 @@ mod tests {
             channel_id: channel,
             manager_role_id: Some(RoleId::new(9)),
             assignee_away_until: None,
+            assignee_delivery: Default::default(),
         }
     }
 

@@ -107,6 +107,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("leased_by", Int),
             ("dm_user_id", Int),
             ("standup_run_at", Int),
+            ("dm_task_id", Int),
+            ("fallback_channel_id", Int),
         ],
     ),
     (
@@ -171,6 +173,10 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("refused_at", Int),
             ("refused_code", Int),
         ],
+    ),
+    (
+        "notify_prefs",
+        &[("guild_id", Int), ("user_id", Int), ("reminders", Text)],
     ),
     (
         "away_periods",

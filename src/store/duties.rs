@@ -12,6 +12,7 @@ use super::tasks::{select_tasks, TaskRow};
 use super::{id_in, id_out, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreResult};
 use crate::domain::duties::{due_now, next_at, Duty, DutyClock, DutyKind};
 use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
+use crate::domain::notify::ReminderDelivery;
 use crate::domain::task::{Status, Task, TaskNumber};
 
 /// A duty just claimed, with everything needed to render its message.
@@ -25,6 +26,8 @@ pub struct ClaimedDuty {
     /// The assignee is away until then (docs/behaviour.md §9): named without a ping, and an
     /// overdue alert goes to the manager role at once instead of escalating a day later.
     pub assignee_away_until: Option<DateTime<Utc>>,
+    /// Where the assignee wants reminders in this guild (docs/behaviour.md §10).
+    pub assignee_delivery: ReminderDelivery,
 }
 
 /// One message to send, as the worker rendered it.
@@ -38,6 +41,18 @@ pub struct OutboxDraft {
     pub due_at: DateTime<Utc>,
     /// Indexes into the claimed duties this message carries.
     pub duties: Vec<usize>,
+    /// A direct message to this member about one task (`channel_id` is then ignored: the
+    /// sender finds or opens their DM channel).
+    pub dm: Option<DmDraft>,
+}
+
+/// What makes an outbox draft a direct message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmDraft {
+    pub user_id: UserId,
+    pub task_id: i64,
+    /// Where the message goes instead if the DM is refused (None: the channel has it anyway).
+    pub fallback_channel_id: Option<ChannelId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +75,15 @@ pub struct OutboxRow {
     pub attempts: i64,
     /// A direct message's recipient; its `channel_id` is 0 until the DM channel is known.
     pub dm_user_id: Option<UserId>,
+}
+
+/// A reminder or alert sent by DM, as stored: read back when its buttons are pressed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmDuty {
+    pub guild_id: GuildId,
+    pub task_id: i64,
+    pub number: TaskNumber,
+    pub recipient: UserId,
 }
 
 impl OutboxRow {
@@ -124,6 +148,8 @@ struct GuildRouting {
     offsets: Vec<Duration>,
     /// Members away at the claim's instant, with the end of their period.
     away: HashMap<UserId, DateTime<Utc>>,
+    /// Members who chose DM or both for their reminders.
+    delivery: HashMap<UserId, ReminderDelivery>,
 }
 
 record! {
@@ -151,18 +177,34 @@ async fn routing(tx: &mut Tx, guild_id: GuildId, now: DateTime<Utc>) -> StoreRes
         .into_iter()
         .map(|(user, until)| Ok((id_out(user), time_out(until)?)))
         .collect::<StoreResult<HashMap<UserId, DateTime<Utc>>>>()?;
+    // Someone Discord would not let us DM lately gets their reminders in the channel, until
+    // the DM is tried again a week later.
+    let delivery: Vec<(i64, String)> = sql("SELECT n.user_id, n.reminders FROM notify_prefs n \
+         WHERE n.guild_id = $1 AND n.reminders <> 'channel' \
+         AND NOT EXISTS (SELECT 1 FROM dm_channels d WHERE d.user_id = n.user_id \
+           AND d.refused_at > $2)")
+    .bind(id_in(guild_id))
+    .bind(time_in(now - super::roster::DM_RETRY_AFTER))
+    .fetch_all(tx.on())
+    .await?;
+    let delivery = delivery
+        .into_iter()
+        .filter_map(|(user, choice)| Some((id_out(user), choice.parse().ok()?)))
+        .collect();
     Ok(match row {
         Some(row) => GuildRouting {
             alerts_channel_id: row.alerts_channel_id.map(id_out),
             manager_role_id: row.manager_role_id.map(id_out),
             offsets: offsets_out(&row.reminder_offsets)?,
             away,
+            delivery,
         },
         None => GuildRouting {
             alerts_channel_id: None,
             manager_role_id: None,
             offsets: crate::domain::guild::GuildSettings::default_reminder_offsets(),
             away,
+            delivery,
         },
     })
 }
@@ -294,6 +336,10 @@ impl Db {
                         channel_id,
                         manager_role_id: guild.manager_role_id,
                         assignee_away_until: away_until,
+                        assignee_delivery: task
+                            .assignee_id
+                            .and_then(|assignee| guild.delivery.get(&assignee).copied())
+                            .unwrap_or_default(),
                     });
                     claim_ids.push(claim_id);
                 }
@@ -322,15 +368,24 @@ impl Db {
             render(&claims)
         };
         for draft in drafts {
+            let dm = draft.dm.as_ref();
             let outbox_id: i64 = sql(
-                "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, next_attempt_at) \
-                 VALUES ($1, $2, 'post', $3, $4, $5, $5) RETURNING id",
+                "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, \
+                 next_attempt_at, dm_user_id, dm_task_id, fallback_channel_id) \
+                 VALUES ($1, $2, 'post', $3, $4, $5, $5, $6, $7, $8) RETURNING id",
             )
             .bind(id_in(draft.guild_id))
-            .bind(id_in(draft.channel_id))
+            .bind(if dm.is_some() {
+                0
+            } else {
+                id_in(draft.channel_id)
+            })
             .bind(&draft.body)
             .bind(time_in(draft.due_at))
             .bind(time_in(now))
+            .bind(dm.map(|dm| id_in(dm.user_id)))
+            .bind(dm.map(|dm| dm.task_id))
+            .bind(dm.and_then(|dm| dm.fallback_channel_id).map(id_in))
             .scalar(tx.on())
             .await?;
             let ids: Vec<String> = draft
@@ -340,9 +395,15 @@ impl Db {
                 .map(|id| id.to_string())
                 .collect();
             if !ids.is_empty() {
-                // Claim ids are integers we just read back, so listing them inline is safe.
+                // Claim ids are integers we just read back, so listing them inline is safe. A
+                // duty in a channel message and a DM counts as the channel message's.
+                let only_unset = if dm.is_some() {
+                    " AND outbox_id IS NULL"
+                } else {
+                    ""
+                };
                 sql(format!(
-                    "UPDATE duty_claims SET outbox_id = $1 WHERE id IN ({})",
+                    "UPDATE duty_claims SET outbox_id = $1 WHERE id IN ({}){only_unset}",
                     ids.join(", ")
                 ))
                 .bind(outbox_id)
@@ -585,8 +646,10 @@ impl Db {
     /// Sent duty messages that carry `task_id`, with the open state of every task in each.
     pub async fn posted_duties_of_task(&self, task_id: i64) -> StoreResult<Vec<PostedDuties>> {
         let ids: Vec<i64> = sql(
-            "SELECT DISTINCT o.id FROM duty_claims c JOIN outbox o ON o.id = c.outbox_id \
-             WHERE c.task_id = $1 AND o.state = 'sent' AND o.kind = 'post'",
+            "SELECT o.id FROM outbox o WHERE o.state = 'sent' AND o.kind = 'post' \
+             AND (o.dm_task_id = $1 \
+               OR o.id IN (SELECT c.outbox_id FROM duty_claims c WHERE c.task_id = $1)) \
+             ORDER BY o.id",
         )
         .bind(task_id)
         .scalars(self.on())
@@ -598,6 +661,25 @@ impl Db {
             }
         }
         Ok(out)
+    }
+
+    /// The task of a reminder or alert the bot sent by DM, from the stored record of the
+    /// message (a click in a DM carries no guild; nothing the client sends is trusted).
+    pub async fn dm_duty_of_message(&self, message_id: u64) -> StoreResult<Option<DmDuty>> {
+        let row: Option<(i64, i64, i64, i64)> = sql(
+            "SELECT o.guild_id, t.id, t.number, o.dm_user_id FROM outbox o \
+             JOIN tasks t ON t.id = o.dm_task_id \
+             WHERE o.message_id = $1 AND o.state = 'sent' AND o.dm_user_id IS NOT NULL",
+        )
+        .bind(id_in(message_id))
+        .fetch_optional(self.on())
+        .await?;
+        Ok(row.map(|(guild, task_id, number, user)| DmDuty {
+            guild_id: id_out(guild),
+            task_id,
+            number: TaskNumber(number),
+            recipient: id_out(user),
+        }))
     }
 
     /// The duties a message carries, as (kind, task number), in claim order.
@@ -627,8 +709,9 @@ impl Db {
             return Ok(None);
         };
         let tasks: Vec<(i64, String, Option<i64>)> = sql(
-            "SELECT DISTINCT t.number, t.status, t.deleted_at FROM duty_claims c \
-             JOIN tasks t ON t.id = c.task_id WHERE c.outbox_id = $1",
+            "SELECT DISTINCT t.number, t.status, t.deleted_at FROM tasks t \
+             WHERE t.id IN (SELECT c.task_id FROM duty_claims c WHERE c.outbox_id = $1) \
+             OR t.id = (SELECT o.dm_task_id FROM outbox o WHERE o.id = $1)",
         )
         .bind(outbox_id)
         .fetch_all(self.on())

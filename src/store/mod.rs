@@ -16,6 +16,7 @@ mod feeds;
 mod history;
 mod lease_holder;
 mod migrations;
+mod notify;
 mod projects;
 mod roster;
 mod settings;
@@ -39,7 +40,7 @@ use crate::domain::ids::GuildId;
 use crate::domain::task::TaskNumber;
 use crate::domain::UserError;
 
-pub use duties::{ClaimedDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
+pub use duties::{ClaimedDuty, DmDraft, DmDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
 pub use roster::{
     is_dm_refusal, ClaimedAsk, DueFallback, PostedPrompt, DM_RETRY_AFTER, FALLBACK_AFTER,

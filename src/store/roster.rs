@@ -551,6 +551,35 @@ impl Db {
         .bind(code as i64)
         .execute(tx.on())
         .await?;
+        // A reminder that was meant for the DM only goes to the channel instead, once.
+        let fallback: Option<(Option<i64>, String, i64)> =
+            sql("SELECT fallback_channel_id, body, due_at FROM outbox WHERE id = $1")
+                .bind(outbox_id)
+                .fetch_optional(tx.on())
+                .await?;
+        if let Some((Some(channel), body, due_at)) = fallback {
+            let fallback_id: i64 = sql(
+                "INSERT INTO outbox (guild_id, channel_id, kind, body, due_at, created_at, \
+                 next_attempt_at) VALUES ($1, $2, 'post', $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(id_in(guild_id))
+            .bind(channel)
+            .bind(body)
+            .bind(due_at)
+            .bind(time_in(now))
+            .scalar(tx.on())
+            .await?;
+            // Its duties are the channel message's now: done, its buttons are disabled there.
+            sql("UPDATE duty_claims SET outbox_id = $1 WHERE outbox_id = $2")
+                .bind(fallback_id)
+                .bind(outbox_id)
+                .execute(tx.on())
+                .await?;
+            sql("UPDATE outbox SET fallback_channel_id = NULL WHERE id = $1")
+                .bind(outbox_id)
+                .execute(tx.on())
+                .await?;
+        }
         if matches!(code, NO_MUTUAL_GUILD | UNKNOWN_USER) {
             sql("UPDATE standup_roster SET gone_at = $1 \
                  WHERE guild_id = $2 AND user_id = $3 AND gone_at IS NULL")
@@ -561,6 +590,7 @@ impl Db {
             .await?;
         }
         tx.commit().await?;
+        self.due_times_changed();
         self.record_ask_outcome(outbox_id, "refused", now).await
     }
 

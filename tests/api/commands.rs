@@ -25,7 +25,7 @@ async fn registers_every_command_to_the_development_guild() {
         .collect();
     assert_eq!(
         names,
-        vec!["task", "project", "config", "standup", "checkin", "away", "timezone"]
+        vec!["task", "project", "config", "standup", "checkin", "away", "timezone", "notify"]
     );
     let task = &registered.1[0];
     let subs: Vec<&str> = task["options"]

@@ -31,6 +31,7 @@ mod duties;
 mod fake_discord_selftest;
 mod feeds;
 mod http;
+mod notify;
 mod permissions;
 mod properties;
 mod recurring;

@@ -26,6 +26,8 @@ mod feeds;
 mod http;
 #[path = "../api/multi_worker.rs"]
 mod multi_worker;
+#[path = "../api/notify.rs"]
+mod notify;
 #[path = "../api/permissions.rs"]
 mod permissions;
 #[path = "../api/properties.rs"]
