@@ -243,30 +243,42 @@ pub async fn start_with(
 
 /// Runs the bot until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let signal = shutdown_signal();
     let running = start(&settings, Arc::new(clock::SystemClock)).await?;
-    running.run_until(shutdown_signal()).await
+    running.run_until(signal).await
 }
 
-/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM received after this call. The handlers are
+/// installed here, not when the future is first polled: a signal that arrives while the bot is
+/// still starting is kept and stops it cleanly once started, instead of killing the process
+/// with the default action.
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = wait(interrupt) => {},
+            () = wait(terminate) => {},
+        }
+    }
+}
+
+/// Resolves at the first Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

@@ -141,6 +141,8 @@ async fn run(settings: Settings, dir: &Path) -> ExitCode {
         tracing::warn!("setting {unknown}");
     }
     let clock = std::sync::Arc::new(coordinator::clock::SystemClock);
+    // Listening before starting: a signal during start-up still stops the bot cleanly.
+    let signal = coordinator::shutdown_signal();
     let running = match coordinator::start(&settings, clock).await {
         Ok(running) => running,
         Err(coordinator::StartError::Config(e)) => return fail(&e, EXIT_CONFIG),
@@ -150,7 +152,7 @@ async fn run(settings: Settings, dir: &Path) -> ExitCode {
     // hang, the process still leaves SHUTDOWN_GRACE after the signal.
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
-        coordinator::shutdown_signal().await;
+        signal.await;
         let _ = signalled.send(());
     };
     let overdue = async move {
