@@ -13,11 +13,12 @@ use tracing::{error, info, warn};
 
 use crate::app::{disable_closed_buttons, prepare_summary, App};
 use crate::discord::sender::{Delivery, DmOpening, Sender};
+use crate::domain::digest::{digest_tasks, next_digest_at};
 use crate::domain::ids::UserId;
 use crate::domain::schedule::StandupSchedule;
 use crate::metrics::{self, DutyOutcome};
 use crate::render::duties::{duty_messages, DUTIES_PER_MESSAGE};
-use crate::render::standup::{ask_body, fallback_body};
+use crate::render::standup::{ask_body, digest_body, fallback_body};
 use crate::render::summary::summary_bodies;
 use crate::store::is_dm_refusal;
 use crate::store::{OutboxKind, OutboxRow, StandupRow, StoreResult};
@@ -41,6 +42,8 @@ pub struct Outcome {
     pub summaries: usize,
     /// Standup prompts and nudges claimed.
     pub asks: usize,
+    /// Morning digests claimed (sent or, with nothing to list, skipped).
+    pub digests: usize,
     pub sent: usize,
     pub failed: usize,
     pub retrying: usize,
@@ -96,6 +99,7 @@ impl Worker {
         self.send_pending(now, &mut outcome).await?;
         outcome.summaries = self.claim_standups(now).await?;
         outcome.asks = self.claim_asks(now).await?;
+        outcome.digests = self.claim_digests(now).await?;
         loop {
             let claimed = self
                 .app
@@ -151,6 +155,46 @@ impl Worker {
                     stage = due.stage.as_str(),
                     mentioned,
                     "standup channel message for members without DMs claimed"
+                );
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Morning digests due at `now` (docs/behaviour.md §10): each claimed once, and sent
+    /// unless the member is away or has nothing overdue, due today or blocked.
+    async fn claim_digests(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let db = &self.app.db;
+        let mut claimed = 0;
+        for due in db.due_digests(now, CLAIM_BATCH).await? {
+            let away = db
+                .away_periods(due.guild_id, now)
+                .await?
+                .iter()
+                .any(|a| a.user_id == due.user_id && a.covers(now));
+            // A digest the bot was down for is dropped once its day is over: yesterday's list
+            // is no use this morning, and today's comes at its own time.
+            let stale = now.with_timezone(&due.zone).date_naive()
+                != due.at.with_timezone(&due.zone).date_naive();
+            let body = if away || stale {
+                None
+            } else {
+                // A bound past the end of today in any zone; `digest_tasks` cuts it exactly.
+                let tasks = db
+                    .digest_candidates(due.guild_id, due.user_id, now + Duration::days(2))
+                    .await?;
+                let listed = digest_tasks(&tasks, due.user_id, now, due.zone);
+                (!listed.is_empty()).then(|| digest_body(&listed, now))
+            };
+            let next = next_digest_at(due.time, due.zone, now.max(due.at));
+            if db.claim_digest(&due, now, next, body.as_deref()).await? {
+                claimed += 1;
+                info!(
+                    guild = due.guild_id.get(),
+                    user = due.user_id.get(),
+                    sent = body.is_some(),
+                    away,
+                    "morning digest claimed"
                 );
             }
         }

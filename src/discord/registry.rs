@@ -489,14 +489,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "notify",
         sub: None,
         description: "Where your reminders reach you here: the channel, direct messages, or both",
-        options: &[OptionSpec {
-            choices: &["channel", "dm", "both"],
-            ..opt(
-                "reminders",
-                "channel (default), dm or both; leave out to see your choice",
+        options: &[
+            OptionSpec {
+                choices: &["channel", "dm", "both"],
+                ..opt(
+                    "reminders",
+                    "channel (default), dm or both; leave out to see your choice",
+                    Kind::Str,
+                )
+            },
+            opt(
+                "digest",
+                "A weekday-morning DM of your overdue, due-today and blocked tasks: 08:30, or off",
                 Kind::Str,
-            )
-        }],
+            ),
+        ],
         visibility: Visibility::Private,
         handler: handler!(notify::notify),
     },
@@ -595,6 +602,7 @@ pub async fn press(ctx: &Context<'_>, id: CustomId) -> CommandResult<CreateInter
         CustomId::ListPage(page) => task::list_page_button(ctx, page).await,
         CustomId::CheckIn => standup::checkin_button(ctx).await,
         CustomId::StopDms => standup::stop_dms_button(ctx).await,
+        CustomId::StopDigest => notify::stop_digest(ctx.app, ctx.guild_id, ctx.actor.user_id).await,
     }
 }
 
@@ -607,6 +615,7 @@ pub fn button_labels(id: Option<&CustomId>) -> (&'static str, &'static str) {
         Some(CustomId::ListPage(_)) => "list-page",
         Some(CustomId::CheckIn) => "check-in",
         Some(CustomId::StopDms) => "stop-dms",
+        Some(CustomId::StopDigest) => "stop-digest",
         None => "unknown",
     };
     ("button", sub)

@@ -336,6 +336,15 @@ async fn handle_dm_button(
     if matches!(id, CustomId::DutyDone(_) | CustomId::DutySnooze(_)) {
         return handle_dm_task_button(app, component, id).await;
     }
+    if id == CustomId::StopDigest {
+        let user_id = UserId::new(component.user.id.get());
+        let guild_id = app
+            .db
+            .dm_guild(component.message.id.get(), user_id)
+            .await?
+            .ok_or_else(|| UserError::Invalid("That button is no longer active.".into()))?;
+        return super::notify::stop_digest(app, guild_id, user_id).await;
+    }
     let user_id = UserId::new(component.user.id.get());
     let message_id = component.message.id.get();
     let guild_id = prompt_guild(app, message_id, user_id).await?;
@@ -350,9 +359,11 @@ async fn handle_dm_button(
             ))
         }
         CustomId::StopDms => super::standup::stop_dms(app, guild_id, user_id).await,
-        CustomId::DutyDone(_) | CustomId::DutySnooze(_) | CustomId::ListPage(_) => {
-            Err(UserError::Invalid(NOT_IN_GUILD.into()).into())
-        }
+        // Task and digest buttons were answered above; a list page never reaches a DM.
+        CustomId::StopDigest
+        | CustomId::DutyDone(_)
+        | CustomId::DutySnooze(_)
+        | CustomId::ListPage(_) => Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The coordinator's rules in plain Rust: no Discord, no SQL.
 
 pub mod dates;
+pub mod digest;
 pub mod duties;
 pub mod guild;
 pub mod ids;

@@ -30,6 +30,9 @@ pub enum CustomId {
     /// **Stop these DMs** on a prompt or nudge: `standup:stop`. Takes the presser off the
     /// roster of the guild the prompt came from.
     StopDms,
+    /// **Stop these DMs** on a morning digest: `digest:stop`. Turns the presser's digest off
+    /// in the guild it came from.
+    StopDigest,
 }
 
 /// A `/task list` page with its filter, carried in the page buttons.
@@ -47,7 +50,10 @@ impl CustomId {
     pub fn task(&self) -> Option<TaskNumber> {
         match self {
             CustomId::DutyDone(n) | CustomId::DutySnooze(n) => Some(*n),
-            CustomId::ListPage(_) | CustomId::CheckIn | CustomId::StopDms => None,
+            CustomId::ListPage(_)
+            | CustomId::CheckIn
+            | CustomId::StopDms
+            | CustomId::StopDigest => None,
         }
     }
 }
@@ -57,6 +63,7 @@ const DUTY_SNOOZE: &str = "duty:snooze:";
 const LIST_PAGE: &str = "list:";
 const CHECK_IN: &str = "standup:checkin";
 const STOP_DMS: &str = "standup:stop";
+const STOP_DIGEST: &str = "digest:stop";
 
 impl fmt::Display for CustomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,6 +72,7 @@ impl fmt::Display for CustomId {
             CustomId::DutySnooze(n) => write!(f, "{DUTY_SNOOZE}{}", n.0),
             CustomId::CheckIn => f.write_str(CHECK_IN),
             CustomId::StopDms => f.write_str(STOP_DMS),
+            CustomId::StopDigest => f.write_str(STOP_DIGEST),
             CustomId::ListPage(p) => {
                 fn part(f: &mut fmt::Formatter<'_>, value: Option<String>) -> fmt::Result {
                     match value {
@@ -134,6 +142,7 @@ impl FromStr for CustomId {
         match id {
             CHECK_IN => return Ok(CustomId::CheckIn),
             STOP_DMS => return Ok(CustomId::StopDms),
+            STOP_DIGEST => return Ok(CustomId::StopDigest),
             _ => {}
         }
         if let Some(rest) = id.strip_prefix(DUTY_DONE) {
@@ -197,6 +206,7 @@ mod tests {
             ("list:0:-:-:-:0", CustomId::ListPage(ListPage::default())),
             ("standup:checkin", CustomId::CheckIn),
             ("standup:stop", CustomId::StopDms),
+            ("digest:stop", CustomId::StopDigest),
         ];
         for (text, id) in cases {
             assert_eq!(text.parse::<CustomId>(), Ok(id), "{text}");

@@ -82,6 +82,40 @@ pub fn fallback_body(stage: Stage, users: &[UserId], run_at: DateTime<Utc>) -> O
     serde_json::to_string(&message).ok()
 }
 
+/// The morning digest DM: the member's open tasks that are overdue, due today or blocked,
+/// soonest first, with **Stop these DMs**. It pings nobody (a DM notifies by itself).
+pub fn digest_body(tasks: &[&crate::domain::task::Task], now: DateTime<Utc>) -> String {
+    let lines: Vec<String> = tasks
+        .iter()
+        .map(|task| {
+            let mut line = format!("• {}", super::task_line(task, now));
+            if let (crate::domain::task::Status::Blocked, Some(reason)) =
+                (task.status, task.blocked_reason.as_deref())
+            {
+                line.push_str(&format!(
+                    " — blocked: {}",
+                    super::fit(&super::typed(reason), 100)
+                ));
+            }
+            line
+        })
+        .collect();
+    let heading = format!(
+        "☀️ Good morning! Your tasks that are overdue, due today or blocked ({}):",
+        tasks.len()
+    );
+    let body = super::lines_within(&lines, super::CONTENT_MAX - heading.len() - 2);
+    let message = CreateMessage::new()
+        .content(format!("{heading}\n{body}"))
+        .components(vec![CreateActionRow::Buttons(vec![CreateButton::new(
+            CustomId::StopDigest.to_string(),
+        )
+        .label("Stop these DMs")
+        .style(ButtonStyle::Secondary)])])
+        .allowed_mentions(no_pings());
+    serde_json::to_string(&message).unwrap_or_default()
+}
+
 /// The check-in form: Yesterday and Today required, Blockers optional, each a paragraph of
 /// up to 1,000 characters, prefilled with the member's current check-in.
 pub fn checkin_form(form: CheckinForm, current: Option<&Checkin>) -> CreateInteractionResponse {

@@ -176,7 +176,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
     (
         "notify_prefs",
-        &[("guild_id", Int), ("user_id", Int), ("reminders", Text)],
+        &[
+            ("guild_id", Int),
+            ("user_id", Int),
+            ("reminders", Text),
+            ("digest_time", Text),
+            ("digest_zone", Text),
+            ("next_digest_at", Int),
+        ],
+    ),
+    (
+        "digest_runs",
+        &[("guild_id", Int), ("user_id", Int), ("at", Int)],
     ),
     (
         "away_periods",

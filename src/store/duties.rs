@@ -636,6 +636,7 @@ impl Db {
                UNION ALL SELECT MIN(next_run_at) FROM standups WHERE next_run_at IS NOT NULL \
                UNION ALL SELECT MIN(next_prompt_at) FROM standups WHERE next_prompt_at IS NOT NULL \
                UNION ALL SELECT MIN(fallback_at) FROM standup_stages WHERE fallback_at IS NOT NULL \
+               UNION ALL SELECT MIN(next_digest_at) FROM notify_prefs WHERE next_digest_at IS NOT NULL \
                UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' \
              ) AS candidates")
         .scalar(self.on())

@@ -42,6 +42,7 @@ use crate::domain::UserError;
 
 pub use duties::{ClaimedDuty, DmDraft, DmDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
+pub use notify::DueDigest;
 pub use roster::{
     is_dm_refusal, ClaimedAsk, DueFallback, PostedPrompt, DM_RETRY_AFTER, FALLBACK_AFTER,
 };

@@ -175,3 +175,108 @@ async fn notify_refuses_an_unknown_choice() {
         .await;
     assert_private_error(&reply, "channel, dm or both");
 }
+
+fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("valid")
+}
+
+#[tokio::test]
+async fn the_morning_digest_comes_at_its_local_time_in_two_zones_across_a_dst_change() {
+    let bot = TestBot::with_manager_role().await;
+    // Friday 12 March 2027; New York springs forward on Sunday the 14th, Berlin on the 28th.
+    bot.clock.set(utc(2027, 3, 12, 12, 0));
+    for (user, zone) in [(ALICE, "Europe/Berlin"), (BOB, "America/New_York")] {
+        bot.run(&member(user), &["timezone"], vec![s("zone", zone)])
+            .await;
+        let reply = bot
+            .run(&member(user), &["notify"], vec![s("digest", "08:30")])
+            .await;
+        assert!(
+            content(&reply).contains(&format!("weekdays at 08:30 ({zone})")),
+            "{reply}"
+        );
+    }
+    bot.run(&member(CAROL), &["notify"], vec![s("digest", "08:30")])
+        .await;
+    let task = |title: &str, user: u64, due: &str| {
+        let mut options = vec![Opt::User("assignee", user)];
+        if !due.is_empty() {
+            options.push(s("due", due));
+        }
+        (title.to_string(), options)
+    };
+    for (title, options) in [
+        task("Alice due Monday", ALICE, "2027-03-15 17:00"),
+        task("Alice next week", ALICE, "2027-03-22 17:00"),
+        task("Alice blocked", ALICE, ""),
+        task("Bob due Monday", BOB, "2027-03-15 12:00"),
+    ] {
+        bot.create_task(&manager(), &title, options).await;
+    }
+    bot.run(
+        &member(ALICE),
+        &["task", "block"],
+        vec![Opt::Int("task", 3), s("reason", "waiting on legal")],
+    )
+    .await;
+
+    // Monday 08:30 in Berlin (CET) is 07:30 UTC; in New York, now on EDT, 12:30 UTC.
+    bot.step_at(utc(2027, 3, 15, 7, 29)).await;
+    assert!(
+        bot.fake.dm_messages(ALICE).is_empty(),
+        "not before its time"
+    );
+    bot.step_at(utc(2027, 3, 15, 7, 30)).await;
+    let alice = bot.fake.dm_messages(ALICE);
+    assert_eq!(alice.len(), 1);
+    let text = alice[0].body["content"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("Alice due Monday") && text.contains("Alice blocked"),
+        "{text}"
+    );
+    assert!(!text.contains("next week"), "{text}");
+    assert!(
+        text.find("Alice due Monday") < text.find("Alice blocked"),
+        "soonest first, undated last: {text}"
+    );
+    bot.step_at(utc(2027, 3, 15, 12, 29)).await;
+    assert!(
+        bot.fake.dm_messages(BOB).is_empty(),
+        "not at the pre-DST 13:30 either"
+    );
+    bot.step_at(utc(2027, 3, 15, 12, 30)).await;
+    assert_eq!(bot.fake.dm_messages(BOB).len(), 1);
+    // Carol has nothing to list: no DM, and none opened.
+    assert!(bot.fake.dm_channel_of(CAROL).is_none());
+
+    // Stop these DMs from Alice's digest: nothing the next morning.
+    let channel = bot.fake.dm_channel_of(ALICE).expect("dm channel");
+    let (id, press) = button(&Caller::dm(channel, ALICE), "digest:stop", alice[0].id);
+    bot.fake.inject(press).await;
+    let reply = bot.fake.response(id).await;
+    assert!(content(&reply).contains("digest is off"), "{reply}");
+    bot.step_at(utc(2027, 3, 16, 7, 30)).await;
+    assert_eq!(bot.fake.dm_messages(ALICE).len(), 1);
+    // Bob is away on Tuesday: no digest.
+    bot.run(&member(BOB), &["away", "set"], vec![s("until", "tuesday")])
+        .await;
+    bot.step_at(utc(2027, 3, 16, 12, 30)).await;
+    assert_eq!(bot.fake.dm_messages(BOB).len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_digest_time_is_refused_and_changes_nothing() {
+    let bot = TestBot::with_manager_role().await;
+    for bad in ["8.30", "25:00", "morning"] {
+        let reply = bot
+            .run(&member(ALICE), &["notify"], vec![s("digest", bad)])
+            .await;
+        assert_private_error(&reply, "digest time");
+    }
+    let shown = content(&bot.run(&member(ALICE), &["notify"], vec![]).await);
+    assert!(shown.contains("Morning digest: off"), "{shown}");
+}
