@@ -306,3 +306,36 @@ async fn bad_repeat_rules_get_a_private_error_and_change_nothing() {
     assert_private_error(&reply, "repeat");
     assert_eq!(bot.snapshot().await, before_member);
 }
+
+#[tokio::test]
+async fn mark_done_pressed_on_a_dm_reminder_also_makes_the_next_occurrence() {
+    let bot = TestBot::with_manager_role().await;
+    bot.run(&member(ALICE), &["notify"], vec![s("reminders", "dm")])
+        .await;
+    bot.create_task(
+        &member(ALICE),
+        "Inbox zero",
+        vec![
+            s("due", "in 2h"),
+            s("repeat", "weekdays"),
+            Opt::User("assignee", ALICE),
+        ],
+    )
+    .await;
+    bot.step_at(hours(1)).await;
+    let dm = bot.fake.dm_messages(ALICE).pop().expect("a DM reminder");
+    let channel = bot.fake.dm_channel_of(ALICE).expect("DM channel");
+    let (id, press) = button(
+        &crate::support::interactions::Caller::dm(channel, ALICE),
+        "duty:done:1",
+        dm.id,
+    );
+    bot.fake.inject(press).await;
+    let reply = bot.fake.response(id).await;
+    assert!(
+        content(&reply).contains("next: **#2 Inbox zero**"),
+        "{reply}"
+    );
+    // Wednesday 14:00 UTC done: Thursday 14:00 is the next weekday.
+    assert_eq!(due_of(&bot, 2).await, hours(26).timestamp());
+}
