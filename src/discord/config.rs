@@ -66,7 +66,7 @@ pub async fn manager_role(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("choose the manager role"))?;
     let role = inv.required_role("role")?;
     ctx.app.db.set_manager_role(ctx.guild_id, role).await?;
     Ok(private(format!(
@@ -79,7 +79,7 @@ pub async fn timezone(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("change the server's time zone"))?;
     let zone = validate::time_zone(inv.required_str("zone")?)?;
     let now = ctx.now;
     // A scheduled standup follows the new zone, in the same write.
@@ -101,7 +101,7 @@ pub async fn alerts_channel(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("choose the alerts channel"))?;
     let channel = inv.required_channel("channel")?;
     ctx.app.db.set_alerts_channel(ctx.guild_id, channel).await?;
     Ok(private(format!(
@@ -114,7 +114,7 @@ pub async fn reminders(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("change the reminder times"))?;
     let offsets = validate::reminder_offsets(inv.required_str("offsets")?)?;
     ctx.app
         .db

@@ -14,7 +14,7 @@ pub async fn create(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("create projects"))?;
     let name = validate::project_name(inv.required_str("name")?)?;
     let description = inv
         .str("description")
@@ -97,7 +97,7 @@ pub async fn archive(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("archive projects"))?;
     let project = named(ctx, inv.required_str("project")?).await?;
     if project.is_archived() {
         return Err(UserError::Invalid(format!(

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serenity::all::{
-    CommandDataOptionValue, CommandInteraction, CommandOptionType, CreateCommand,
+    ChannelType, CommandDataOptionValue, CommandInteraction, CommandOptionType, CreateCommand,
     CreateCommandOption, CreateInteractionResponse, InteractionContext,
 };
 
@@ -520,12 +520,52 @@ fn option_type(kind: Kind) -> CommandOptionType {
     }
 }
 
+/// The most characters Discord's client lets someone type into a string option, by name: the
+/// limits the server checks (docs/behaviour.md §8), so nothing typed is lost to a refusal.
+/// The server still checks everything: a client can be bypassed.
+pub fn max_length(option: &str) -> Option<u16> {
+    use crate::domain::validate::{DESCRIPTION_MAX, NOTE_MAX, PROJECT_NAME_MAX, TITLE_MAX};
+    let limit = match option {
+        "title" => TITLE_MAX,
+        "description" => DESCRIPTION_MAX,
+        "reason" | "text" | "yesterday" | "today" | "blockers" => NOTE_MAX,
+        "name" | "project" => PROJECT_NAME_MAX,
+        "note" => 200,
+        "due" | "until" | "from" | "repeat" | "digest" | "prompt" | "time" | "days" | "offsets"
+        | "zone" => 100,
+        _ => return None,
+    };
+    u16::try_from(limit).ok()
+}
+
 fn build_option(spec: &OptionSpec) -> CreateCommandOption {
     let mut option = CreateCommandOption::new(option_type(spec.kind), spec.name, spec.description)
         .required(spec.required)
         .set_autocomplete(spec.autocomplete);
     for choice in spec.choices {
         option = option.add_string_choice(*choice, *choice);
+    }
+    match spec.kind {
+        Kind::Str if spec.choices.is_empty() => {
+            if let Some(max) = max_length(spec.name) {
+                option = option.max_length(max);
+            }
+            if spec.required {
+                option = option.min_length(1);
+            }
+        }
+        // Only channels a message can be posted in.
+        Kind::Channel => {
+            option = option.channel_types(vec![
+                ChannelType::Text,
+                ChannelType::News,
+                ChannelType::PublicThread,
+                ChannelType::PrivateThread,
+                ChannelType::NewsThread,
+            ]);
+        }
+        Kind::Int if spec.name == "task" => option = option.min_int_value(1),
+        _ => {}
     }
     option
 }

@@ -377,11 +377,12 @@ async fn handle_dm_task_button(
 ) -> CommandResult<CreateInteractionResponse> {
     let stale = || UserError::Invalid("That button is no longer active.".into());
     let user_id = UserId::new(component.user.id.get());
+    // Not a reminder the bot sent by DM: a task button is only for a server.
     let stored = app
         .db
         .dm_duty_of_message(component.message.id.get())
         .await?
-        .ok_or_else(stale)?;
+        .ok_or_else(|| UserError::Invalid(NOT_IN_GUILD.into()))?;
     if id.task() != Some(stored.number) {
         return Err(stale().into());
     }

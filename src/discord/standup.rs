@@ -23,7 +23,7 @@ pub async fn schedule(
     ctx: &Context<'_>,
     inv: &Invocation,
 ) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("schedule the standup summary"))?;
     let schedule = StandupSchedule::parse(inv.required_str("time")?, inv.str("days"))?;
     let channel = inv.required_channel("channel")?;
     let lead = inv.str("prompt").map(PromptLead::parse).transpose()?;
@@ -83,7 +83,7 @@ pub async fn now(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInter
 }
 
 pub async fn off(ctx: &Context<'_>, _: &Invocation) -> CommandResult<CreateInteractionResponse> {
-    ctx.require(Action::Manage)?;
+    ctx.require(Action::Manage("turn the standup summary off"))?;
     let was_on = ctx.app.db.standup_off(ctx.guild_id).await?;
     Ok(private(if was_on {
         "Scheduled standup summaries are off. /standup schedule turns them on again."

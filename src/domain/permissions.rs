@@ -40,8 +40,9 @@ pub enum Action {
     /// Start, block, done, reopen, comment, and the reminder buttons.
     Progress,
     Delete,
-    /// Projects, `/config` settings, standup schedules.
-    Manage,
+    /// Projects, `/config` settings, standup schedules: what it is, for the refusal
+    /// ("change the server's time zone").
+    Manage(&'static str),
     /// See or rotate a project's calendar-feed link (it opens the project's tasks to anyone holding it).
     Feed,
     /// Put someone else on the standup roster or take them off.
@@ -75,24 +76,26 @@ impl Refusal {
             Action::Edit(field) => format!("change the {} of this task", field.name()),
             Action::Progress => "update this task".to_string(),
             Action::Delete => "delete this task".to_string(),
-            Action::Manage => "do that".to_string(),
+            Action::Manage(what) => what.to_string(),
             Action::Feed => "see or rotate a project's calendar feed".to_string(),
             Action::RosterOthers => "put others on the standup roster or take them off".to_string(),
             Action::AwayOthers => "set or clear someone else's away period".to_string(),
         };
-        let who = match self.needed {
-            Needed::Manager => format!("the manager role ({manager_role})"),
-            Needed::ManagerOrCreator => {
-                format!("the manager role ({manager_role}), or being the task's creator")
-            }
+        let role = format!("the manager role ({manager_role})");
+        match self.needed {
+            Needed::Manager => format!("Only managers can {what}: that needs {role}."),
+            Needed::ManagerOrCreator => format!(
+                "Only managers and the task's creator can {what}: that needs {role}, or being \
+                 the task's creator."
+            ),
             Needed::ManagerOrOwningCreator => format!(
-                "the manager role ({manager_role}), or being the task's creator while it is unassigned or assigned to you"
+                "Only managers, and the task's creator while it is unassigned or assigned to \
+                 them, can {what}: that needs {role}."
             ),
             Needed::ManagerAssigneeOrCreator => format!(
-                "the manager role ({manager_role}), or being the task's assignee or creator"
+                "Only managers and the task's assignee or creator can {what}: that needs {role}."
             ),
-        };
-        format!("You can't {what}: that needs {who}.")
+        }
     }
 }
 
@@ -117,7 +120,7 @@ pub fn may(actor: &Actor, action: Action, task: Option<&Task>) -> Result<(), Ref
             Some(_) => refuse(Needed::Manager),
         },
         Action::Assign
-        | Action::Manage
+        | Action::Manage(_)
         | Action::Feed
         | Action::RosterOthers
         | Action::AwayOthers => refuse(Needed::Manager),
@@ -148,6 +151,73 @@ pub fn may(actor: &Actor, action: Action, task: Option<&Task>) -> Result<(), Ref
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;
+
+    /// Every refusal the bot can give, as its user reads it: each names the action it refused
+    /// and the role that would allow it.
+    #[test]
+    fn every_refusal_names_the_action_and_the_role() {
+        use crate::domain::task::Field;
+        let cases = [
+            (
+                Action::CreateTask { assignee: None },
+                Needed::Manager,
+                "create a task for someone else",
+            ),
+            (Action::Assign, Needed::Manager, "assign or unassign tasks"),
+            (
+                Action::Edit(Field::Title),
+                Needed::ManagerOrCreator,
+                "change the title of this task",
+            ),
+            (
+                Action::Edit(Field::Due),
+                Needed::ManagerOrOwningCreator,
+                "change the due of this task",
+            ),
+            (
+                Action::Edit(Field::Repeat),
+                Needed::ManagerOrOwningCreator,
+                "change the repeat of this task",
+            ),
+            (
+                Action::Progress,
+                Needed::ManagerAssigneeOrCreator,
+                "update this task",
+            ),
+            (
+                Action::Delete,
+                Needed::ManagerOrOwningCreator,
+                "delete this task",
+            ),
+            (
+                Action::Manage("create projects"),
+                Needed::Manager,
+                "create projects",
+            ),
+            (
+                Action::Feed,
+                Needed::Manager,
+                "see or rotate a project's calendar feed",
+            ),
+            (
+                Action::RosterOthers,
+                Needed::Manager,
+                "put others on the standup roster",
+            ),
+            (
+                Action::AwayOthers,
+                Needed::Manager,
+                "set or clear someone else's away period",
+            ),
+        ];
+        for (action, needed, what) in cases {
+            let text = Refusal { action, needed }.explain("<@&9>");
+            assert!(text.starts_with("Only managers"), "{text}");
+            assert!(text.contains(what), "{what}: {text}");
+            assert!(text.contains("the manager role (<@&9>)"), "{text}");
+            println!("{text}");
+        }
+    }
 
     use super::*;
     use crate::domain::ids::{ChannelId, GuildId};
@@ -360,8 +430,13 @@ mod tests {
     #[test]
     fn managing_projects_config_and_standups_needs_a_manager() {
         check(&[
-            (Creator, Action::Manage, NoTask, Err(Needed::Manager)),
-            (Manager, Action::Manage, NoTask, Ok(())),
+            (
+                Creator,
+                Action::Manage("create projects"),
+                NoTask,
+                Err(Needed::Manager),
+            ),
+            (Manager, Action::Manage("create projects"), NoTask, Ok(())),
         ]);
     }
 

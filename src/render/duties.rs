@@ -31,12 +31,12 @@ fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
         None => who,
     };
     let due = task.due_at.unwrap_or(claim.duty.at);
-    let managers = || match claim.manager_role_id {
-        Some(role) => format!("<@&{role}>"),
-        None => {
-            "no manager role is configured, so nobody is pinged (set one with /config manager-role)"
-                .into()
-        }
+    // Whole sentences either way: with no manager role, who would have been told is named.
+    let to_managers = || match claim.manager_role_id {
+        Some(role) => format!("Escalated to <@&{role}>."),
+        None => "It would go to the managers, but no manager role is set, so nobody was pinged. \
+                 An administrator can set one with /config manager-role."
+            .to_string(),
     };
     let mut text = match claim.duty.kind {
         DutyKind::Reminder { .. } => format!(
@@ -45,18 +45,19 @@ fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
             render::when(due)
         ),
         DutyKind::Overdue if claim.assignee_away_until.is_some() => format!(
-            "🚨 {label} is overdue: it was due {} — {who}, so it goes to the managers now: {}",
+            "🚨 {label} is overdue: it was due {} — {who}. The assignee is away, so it goes to \
+             the managers now. {}",
             render::relative(due),
-            managers()
+            to_managers()
         ),
         DutyKind::Overdue => format!(
             "🚨 {label} is overdue: it was due {} — {who}",
             render::relative(due)
         ),
         DutyKind::Escalation => format!(
-            "🚨🚨 {label} is still not done, 24 hours after its deadline {} — {who} · escalated to {}",
+            "🚨🚨 {label} is still not done, 24 hours after its deadline {} — {who}. {}",
             render::when(due),
-            managers()
+            to_managers()
         ),
     };
     if now - claim.duty.at > LATE_AFTER {

@@ -702,7 +702,7 @@ async fn a_slow_public_command_that_ends_in_a_refusal_answers_only_the_caller() 
         private["content"]
             .as_str()
             .unwrap_or_default()
-            .contains("can't"),
+            .contains("Only managers"),
         "{private}"
     );
     assert!(
@@ -735,4 +735,75 @@ async fn a_nul_character_in_typed_text_is_dropped_before_it_is_stored() {
         )
         .await;
     assert_private_error(&reply, "can't be empty");
+}
+
+/// An option of a registered command, by path: `["task", "create", "title"]`.
+fn registered_option(commands: &serde_json::Value, path: &[&str]) -> serde_json::Value {
+    let (command, rest) = path.split_first().expect("a command name");
+    let mut options = commands
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == *command)
+        .unwrap_or_else(|| panic!("no command {command}"))["options"]
+        .clone();
+    let mut found = serde_json::Value::Null;
+    for name in rest {
+        found = options
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["name"] == *name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no option {name} in {path:?}"));
+        options = found["options"].clone();
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_registered_schema_carries_the_limits_the_client_enforces() {
+    let bot = TestBot::start().await;
+    let (_, commands) = bot
+        .fake
+        .wait_until("commands registered", |f| {
+            f.registered_commands().into_iter().next()
+        })
+        .await;
+    let title = registered_option(&commands, &["task", "create", "title"]);
+    assert_eq!(
+        (title["max_length"].clone(), title["min_length"].clone()),
+        (200.into(), 1.into())
+    );
+    let description = registered_option(&commands, &["task", "create", "description"]);
+    assert_eq!(description["max_length"], 2_000);
+    assert!(
+        description["min_length"].is_null(),
+        "optional: {description}"
+    );
+    for (path, max) in [
+        (&["task", "block", "reason"][..], 1_000),
+        (&["task", "comment", "text"][..], 1_000),
+        (&["checkin", "today"][..], 1_000),
+        (&["project", "create", "name"][..], 50),
+        (&["away", "set", "note"][..], 200),
+        (&["task", "create", "due"][..], 100),
+        (&["away", "set", "until"][..], 100),
+        (&["standup", "schedule", "prompt"][..], 100),
+        (&["config", "timezone", "zone"][..], 100),
+        (&["notify", "digest"][..], 100),
+    ] {
+        assert_eq!(
+            registered_option(&commands, path)["max_length"],
+            max,
+            "{path:?}"
+        );
+    }
+    let channel = registered_option(&commands, &["standup", "schedule", "channel"]);
+    assert_eq!(
+        channel["channel_types"],
+        serde_json::json!([0, 5, 11, 12, 10])
+    );
+    let task = registered_option(&commands, &["task", "show", "task"]);
+    assert_eq!(task["min_value"], 1);
 }

@@ -100,7 +100,13 @@ async fn escalation_without_a_manager_role_pings_nobody_and_says_so() {
     bot.step_at(hours(25)).await;
     let escalation = bot.posted_with("still not done");
     assert_eq!(escalation.len(), 1, "{:?}", bot.fake.messages());
-    assert!(content(&escalation[0]).contains("no manager role is configured"));
+    let text = content(&escalation[0]);
+    assert!(
+        text.contains("no manager role is set, so nobody was pinged")
+            && text.contains("/config manager-role")
+            && !text.contains("escalated to no"),
+        "{text}"
+    );
     assert_eq!(escalation[0]["allowed_mentions"]["roles"], json!([]));
     assert_eq!(escalation[0]["allowed_mentions"]["parse"], json!([]));
 }
