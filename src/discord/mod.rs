@@ -12,6 +12,7 @@ mod away;
 pub mod client;
 mod config;
 mod context;
+mod help;
 pub mod invocation;
 mod notify;
 mod project;

@@ -16,7 +16,7 @@ use serenity::all::{
 
 use super::context::Context;
 use super::invocation::Invocation;
-use super::{away, config, notify, project, standup, task, CommandResult};
+use super::{away, config, help, notify, project, standup, task, CommandResult};
 use crate::render::ids::CustomId;
 
 /// What a handler returns: the interaction's answer, or why there is none.
@@ -70,6 +70,10 @@ pub struct CommandSpec {
     pub options: &'static [OptionSpec],
     pub visibility: Visibility,
     pub handler: Handler,
+    /// The options of a typical use, for `/help` (after the command's path).
+    pub example: &'static str,
+    /// Only managers may use it at all (`/help` lists it for them alone).
+    pub managers_only: bool,
 }
 
 impl std::fmt::Debug for CommandSpec {
@@ -136,6 +140,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Public,
         handler: handler!(task::create),
+        example: "title:Write the launch plan due:friday 14:00",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -144,6 +150,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK, req("assignee", "Who does it", Kind::User)],
         visibility: Visibility::Public,
         handler: handler!(task::assign),
+        example: "task:12 assignee:@ana",
+        managers_only: true,
     },
     CommandSpec {
         name: "task",
@@ -152,6 +160,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK],
         visibility: Visibility::Public,
         handler: handler!(task::unassign),
+        example: "task:12",
+        managers_only: true,
     },
     CommandSpec {
         name: "task",
@@ -160,6 +170,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK],
         visibility: Visibility::Public,
         handler: handler!(task::start),
+        example: "task:12",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -168,6 +180,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK],
         visibility: Visibility::Public,
         handler: handler!(task::done),
+        example: "task:12",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -176,6 +190,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK],
         visibility: Visibility::Public,
         handler: handler!(task::reopen),
+        example: "task:12",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -184,6 +200,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK, req("reason", "What it is waiting for", Kind::Str)],
         visibility: Visibility::Public,
         handler: handler!(task::block),
+        example: "task:12 reason:waiting on legal",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -203,6 +221,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Public,
         handler: handler!(task::edit),
+        example: "task:12 due:in 3 days priority:urgent",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -211,6 +231,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK, req("text", "The note", Kind::Str)],
         visibility: Visibility::Public,
         handler: handler!(task::comment),
+        example: "task:12 text:halfway there",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -219,6 +241,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK],
         visibility: Visibility::Private,
         handler: handler!(task::show),
+        example: "task:12",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -235,6 +259,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Private,
         handler: handler!(task::list),
+        example: "assignee:@ana status:blocked sort:priority",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -243,6 +269,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(task::mine),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "task",
@@ -251,6 +279,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[TASK],
         visibility: Visibility::Public,
         handler: handler!(task::delete),
+        example: "task:12",
+        managers_only: false,
     },
     CommandSpec {
         name: "project",
@@ -267,6 +297,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Public,
         handler: handler!(project::create),
+        example: "name:Apollo channel:#apollo",
+        managers_only: true,
     },
     CommandSpec {
         name: "project",
@@ -275,6 +307,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(project::list),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "project",
@@ -283,6 +317,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[auto(req("project", "The project", Kind::Str))],
         visibility: Visibility::Public,
         handler: handler!(project::archive),
+        example: "project:Apollo",
+        managers_only: true,
     },
     CommandSpec {
         name: "project",
@@ -298,6 +334,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Private,
         handler: handler!(project::feed),
+        example: "project:Apollo",
+        managers_only: true,
     },
     CommandSpec {
         name: "config",
@@ -306,6 +344,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(config::show),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "config",
@@ -314,6 +354,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[req("role", "The manager role", Kind::Role)],
         visibility: Visibility::Private,
         handler: handler!(config::manager_role),
+        example: "role:@Leads",
+        managers_only: true,
     },
     CommandSpec {
         name: "config",
@@ -326,6 +368,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ))],
         visibility: Visibility::Private,
         handler: handler!(config::timezone),
+        example: "zone:Europe/Berlin",
+        managers_only: true,
     },
     CommandSpec {
         name: "config",
@@ -334,6 +378,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[req("channel", "The alerts channel", Kind::Channel)],
         visibility: Visibility::Private,
         handler: handler!(config::alerts_channel),
+        example: "channel:#alerts",
+        managers_only: true,
     },
     CommandSpec {
         name: "config",
@@ -342,6 +388,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[req("offsets", "For example: 1d, 1h, 30m", Kind::Str)],
         visibility: Visibility::Private,
         handler: handler!(config::reminders),
+        example: "offsets:1d, 1h",
+        managers_only: true,
     },
     CommandSpec {
         name: "standup",
@@ -367,6 +415,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Private,
         handler: handler!(standup::schedule),
+        example: "time:09:30 channel:#standup prompt:1h",
+        managers_only: true,
     },
     CommandSpec {
         name: "standup",
@@ -375,6 +425,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(standup::join),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "standup",
@@ -383,6 +435,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(standup::leave),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "standup",
@@ -391,6 +445,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[req("user", "Who to add", Kind::User)],
         visibility: Visibility::Private,
         handler: handler!(standup::add),
+        example: "user:@ana",
+        managers_only: false,
     },
     CommandSpec {
         name: "standup",
@@ -399,6 +455,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[req("user", "Who to remove", Kind::User)],
         visibility: Visibility::Private,
         handler: handler!(standup::remove),
+        example: "user:@ana",
+        managers_only: false,
     },
     CommandSpec {
         name: "standup",
@@ -407,6 +465,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(standup::roster),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "standup",
@@ -415,6 +475,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Public,
         handler: handler!(standup::now),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "standup",
@@ -423,6 +485,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(standup::off),
+        example: "",
+        managers_only: true,
     },
     CommandSpec {
         name: "checkin",
@@ -439,6 +503,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Private,
         handler: handler!(standup::checkin),
+        example: "yesterday:wrote the API today:tests",
+        managers_only: false,
     },
     CommandSpec {
         name: "away",
@@ -456,6 +522,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Private,
         handler: handler!(away::set),
+        example: "until:friday note:conference",
+        managers_only: false,
     },
     CommandSpec {
         name: "away",
@@ -464,6 +532,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[opt("user", "Someone else (managers)", Kind::User)],
         visibility: Visibility::Private,
         handler: handler!(away::clear),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "away",
@@ -472,6 +542,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[],
         visibility: Visibility::Private,
         handler: handler!(away::list),
+        example: "",
+        managers_only: false,
     },
     CommandSpec {
         name: "timezone",
@@ -484,6 +556,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         ))],
         visibility: Visibility::Private,
         handler: handler!(config::personal_timezone),
+        example: "zone:America/New_York",
+        managers_only: false,
     },
     CommandSpec {
         name: "notify",
@@ -506,6 +580,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         visibility: Visibility::Private,
         handler: handler!(notify::notify),
+        example: "reminders:dm digest:08:30",
+        managers_only: false,
+    },
+    CommandSpec {
+        name: "help",
+        sub: None,
+        description: "The commands you can use here, with an example each",
+        options: &[],
+        visibility: Visibility::Private,
+        handler: handler!(help::help),
+        example: "",
+        managers_only: false,
     },
 ];
 
@@ -668,7 +754,7 @@ pub fn spec_path(spec: &CommandSpec) -> String {
     }
 }
 
-fn group_description(name: &str) -> &'static str {
+pub fn group_description(name: &str) -> &'static str {
     match name {
         "task" => "Create, assign and track tasks",
         "project" => "Projects group tasks and route their reminders",
@@ -736,7 +822,10 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec!["task", "project", "config", "standup", "checkin", "away", "timezone", "notify"]
+            vec![
+                "task", "project", "config", "standup", "checkin", "away", "timezone", "notify",
+                "help"
+            ]
         );
     }
 }

@@ -25,7 +25,9 @@ async fn registers_every_command_to_the_development_guild() {
         .collect();
     assert_eq!(
         names,
-        vec!["task", "project", "config", "standup", "checkin", "away", "timezone", "notify"]
+        vec![
+            "task", "project", "config", "standup", "checkin", "away", "timezone", "notify", "help"
+        ]
     );
     let task = &registered.1[0];
     let subs: Vec<&str> = task["options"]
@@ -806,4 +808,44 @@ async fn the_registered_schema_carries_the_limits_the_client_enforces() {
     );
     let task = registered_option(&commands, &["task", "show", "task"]);
     assert_eq!(task["min_value"], 1);
+}
+
+#[tokio::test]
+async fn help_lists_what_the_caller_may_use_with_an_example_each() {
+    let bot = TestBot::with_manager_role().await;
+    let for_member = bot.run(&member(ALICE), &["help"], vec![]).await;
+    assert!(is_ephemeral(&for_member), "{for_member}");
+    let member_text = embed_text(&for_member);
+    let for_manager = embed_text(&bot.run(&manager(), &["help"], vec![]).await);
+    for everyone in [
+        "/task create** `title:",
+        "/task done** `task:12`",
+        "/checkin**",
+        "/standup join**",
+        "/away set** `until:",
+        "/notify** `reminders:dm",
+        "/help**",
+    ] {
+        assert!(
+            member_text.contains(everyone),
+            "member: {everyone} in {member_text}"
+        );
+        assert!(for_manager.contains(everyone), "manager: {everyone}");
+    }
+    for managers_only in [
+        "/task assign**",
+        "/project create**",
+        "/config timezone**",
+        "/standup schedule**",
+        "/standup off**",
+    ] {
+        assert!(
+            !member_text.contains(managers_only),
+            "member sees {managers_only}"
+        );
+        assert!(
+            for_manager.contains(managers_only),
+            "manager: {managers_only}"
+        );
+    }
 }
