@@ -256,6 +256,14 @@ pub const COMMANDS: &[CommandSpec] = &[
                 ..opt("status", "Only tasks with this status", Kind::Str)
             },
             opt("overdue", "Only overdue tasks", Kind::Bool),
+            OptionSpec {
+                choices: &["due", "priority", "number"],
+                ..opt(
+                    "sort",
+                    "due (default: overdue first, undated last), priority or number",
+                    Kind::Str,
+                )
+            },
         ],
         visibility: Visibility::Private,
         handler: handler!(task::list),

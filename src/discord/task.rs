@@ -10,7 +10,7 @@ use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
 use crate::domain::recurrence::{Recurrence, Repeat};
 use crate::domain::task::{
-    check, Priority, ProjectRef, Status, Task, TaskCommand, TaskEdit, TaskNumber,
+    check, Priority, ProjectRef, Status, Task, TaskCommand, TaskEdit, TaskNumber, TaskSort,
 };
 use crate::domain::{validate, UserError};
 use crate::render::ids::{CustomId, ListPage};
@@ -422,6 +422,7 @@ fn list_custom_id(filter: &TaskFilter, overdue: bool, page: i64) -> CustomId {
         project_id: filter.project_id,
         status: filter.status,
         overdue,
+        sort: filter.sort,
     })
 }
 
@@ -492,11 +493,20 @@ pub async fn list(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateIn
             })
         })
         .transpose()?;
+    let sort = inv
+        .str("sort")
+        .map(|s| {
+            s.parse::<TaskSort>()
+                .map_err(|()| UserError::Invalid("sort takes due, priority or number.".into()))
+        })
+        .transpose()?
+        .unwrap_or_default();
     let filter = TaskFilter {
         assignee_id: inv.user("assignee"),
         project_id,
         status,
         overdue_at: None,
+        sort,
     };
     let (embed, rows) = list_page(ctx, filter, inv.bool("overdue").unwrap_or(false), 0).await?;
     Ok(private_embed(embed, rows))
@@ -512,6 +522,7 @@ pub async fn list_page_button(
         project_id: page.project_id,
         status: page.status,
         overdue_at: None,
+        sort: page.sort,
     };
     let (embed, rows) = list_page(ctx, filter, page.overdue, page.page).await?;
     Ok(CreateInteractionResponse::UpdateMessage(
@@ -556,6 +567,7 @@ mod tests {
             project_id: Some(7),
             status: Some(Status::Blocked),
             overdue_at: None,
+            sort: TaskSort::Priority,
         };
         let id = list_custom_id(&filter, true, 3).to_string();
         assert!(id.len() <= 100, "custom ids are limited to 100 characters");

@@ -97,6 +97,40 @@ impl Priority {
     }
 }
 
+/// How `/task list` orders tasks (docs/behaviour.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskSort {
+    /// Overdue first, then soonest due, undated last.
+    #[default]
+    Due,
+    /// Urgent first; within a priority, by due.
+    Priority,
+    Number,
+}
+
+impl TaskSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSort::Due => "due",
+            TaskSort::Priority => "priority",
+            TaskSort::Number => "number",
+        }
+    }
+}
+
+impl FromStr for TaskSort {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "due" => Ok(TaskSort::Due),
+            "priority" => Ok(TaskSort::Priority),
+            "number" => Ok(TaskSort::Number),
+            _ => Err(()),
+        }
+    }
+}
+
 impl FromStr for Priority {
     type Err = ();
 

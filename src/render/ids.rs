@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::domain::ids::UserId;
-use crate::domain::task::{Status, TaskNumber};
+use crate::domain::task::{Status, TaskNumber, TaskSort};
 
 /// Discord limits a custom id to 100 characters.
 pub const CUSTOM_ID_MAX: usize = 100;
@@ -43,6 +43,8 @@ pub struct ListPage {
     pub project_id: Option<i64>,
     pub status: Option<Status>,
     pub overdue: bool,
+    /// Ids from before sorting existed have no sort part: they listed by number.
+    pub sort: TaskSort,
 }
 
 impl CustomId {
@@ -84,7 +86,7 @@ impl fmt::Display for CustomId {
                 part(f, p.assignee.map(|u| u.get().to_string()))?;
                 part(f, p.project_id.map(|id| id.to_string()))?;
                 part(f, p.status.map(|s| s.as_str().to_string()))?;
-                write!(f, ":{}", u8::from(p.overdue))
+                write!(f, ":{}:{}", u8::from(p.overdue), p.sort.as_str())
             }
         }
     }
@@ -162,8 +164,14 @@ impl FromStr for CustomId {
 
 fn list_page(rest: &str) -> Option<ListPage> {
     let parts: Vec<&str> = rest.split(':').collect();
-    let [page, assignee, project, status, overdue] = parts.as_slice() else {
-        return None;
+    let (page, assignee, project, status, overdue, sort) = match parts.as_slice() {
+        [page, assignee, project, status, overdue] => {
+            (page, assignee, project, status, overdue, TaskSort::Number)
+        }
+        [page, assignee, project, status, overdue, sort] => {
+            (page, assignee, project, status, overdue, sort.parse().ok()?)
+        }
+        _ => return None,
     };
     fn set(part: &str) -> Option<&str> {
         (part != "-").then_some(part)
@@ -181,6 +189,7 @@ fn list_page(rest: &str) -> Option<ListPage> {
             "0" => false,
             _ => return None,
         },
+        sort,
     })
 }
 
@@ -190,20 +199,35 @@ mod tests {
 
     #[test]
     fn ids_on_messages_already_posted_still_parse() {
+        let old_list = ListPage {
+            page: 3,
+            assignee: Some(UserId::new(42)),
+            project_id: Some(7),
+            status: Some(Status::Blocked),
+            overdue: true,
+            sort: TaskSort::Number,
+        };
+        // Posted before list sorting: they keep listing by number.
+        assert_eq!(
+            "list:3:42:7:blocked:1".parse::<CustomId>(),
+            Ok(CustomId::ListPage(old_list))
+        );
         let cases = [
             ("duty:done:12", CustomId::DutyDone(TaskNumber(12))),
             ("duty:snooze:7", CustomId::DutySnooze(TaskNumber(7))),
+            ("list:3:42:7:blocked:1:number", CustomId::ListPage(old_list)),
             (
-                "list:3:42:7:blocked:1",
+                "list:0:-:-:-:0:due",
+                CustomId::ListPage(ListPage::default()),
+            ),
+            (
+                "list:1:-:-:-:0:priority",
                 CustomId::ListPage(ListPage {
-                    page: 3,
-                    assignee: Some(UserId::new(42)),
-                    project_id: Some(7),
-                    status: Some(Status::Blocked),
-                    overdue: true,
+                    page: 1,
+                    sort: TaskSort::Priority,
+                    ..ListPage::default()
                 }),
             ),
-            ("list:0:-:-:-:0", CustomId::ListPage(ListPage::default())),
             ("standup:checkin", CustomId::CheckIn),
             ("standup:stop", CustomId::StopDms),
             ("digest:stop", CustomId::StopDigest),
@@ -224,6 +248,7 @@ mod tests {
             "list:x:y",
             "list:0:-:-:-:2",
             "list:0:-:-:nope:0",
+            "list:0:-:-:-:0:sideways",
         ] {
             assert_eq!(text.parse::<CustomId>(), Err(UnknownCustomId), "{text:?}");
         }
@@ -237,6 +262,7 @@ mod tests {
             project_id: Some(i64::MAX),
             status: Some(Status::InProgress),
             overdue: true,
+            sort: TaskSort::Priority,
         });
         assert!(id.to_string().len() <= CUSTOM_ID_MAX, "{id}");
     }

@@ -164,6 +164,12 @@ pub fn task_line(task: &Task, now: DateTime<Utc>) -> String {
         format!("**{}** {}", task.number, fit(&typed(&task.title), 80)),
         task.status.label().to_lowercase(),
     ];
+    if task.priority != crate::domain::task::Priority::Normal {
+        parts.push(format!("**{}**", task.priority.as_str()));
+    }
+    if let Some(project) = &task.project {
+        parts.push(format!("📁 {}", fit(&typed(&project.name), 40)));
+    }
     if let Some(due) = task.due_at {
         let late = if task.is_overdue(now) {
             " ⚠ overdue"

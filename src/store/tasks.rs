@@ -11,7 +11,7 @@ use super::{
 use crate::domain::duties::DutyClock;
 use crate::domain::ids::{ChannelId, GuildId, UserId};
 use crate::domain::recurrence::{Recurrence, Repeat};
-use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber};
+use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber, TaskSort};
 use crate::domain::validate::search_key;
 use crate::domain::UserError;
 
@@ -167,6 +167,7 @@ pub struct TaskFilter {
     pub status: Option<Status>,
     /// Only open tasks whose due time is before this instant.
     pub overdue_at: Option<DateTime<Utc>>,
+    pub sort: TaskSort,
 }
 
 #[derive(Debug, Clone)]
@@ -389,10 +390,19 @@ impl Db {
         )))
         .scalar(self.on())
         .await?;
+        // By due: the index `tasks_list_due` walks (undated last, then due, then number).
+        let order = match filter.sort {
+            TaskSort::Due => "(t.due_at IS NULL), t.due_at, t.number",
+            TaskSort::Priority => {
+                "CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 \
+                 ELSE 3 END, (t.due_at IS NULL), t.due_at, t.number"
+            }
+            TaskSort::Number => "t.number",
+        };
         // The page bounds are written in, not bound: with `LIMIT $n` PostgreSQL's cached
         // generic plan cannot know the page is ten rows, and sorted the whole guild.
         let rows: Vec<TaskRow> = with_args(sql(select_tasks(&format!(
-            "WHERE {condition} ORDER BY t.number LIMIT {limit} OFFSET {offset}"
+            "WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         ))))
         .fetch_all(self.on())
         .await?;

@@ -849,3 +849,55 @@ async fn help_lists_what_the_caller_may_use_with_an_example_each() {
         );
     }
 }
+
+#[tokio::test]
+async fn list_sorts_by_due_with_overdue_first_and_undated_last_or_by_priority_or_number() {
+    let bot = TestBot::with_manager_role().await;
+    bot.run(
+        &manager(),
+        &["project", "create"],
+        vec![s("name", "Apollo")],
+    )
+    .await;
+    for (title, options) in [
+        ("Undated", vec![s("priority", "urgent")]),
+        ("Later", vec![s("due", "in 3 days"), s("project", "Apollo")]),
+        ("Late", vec![s("due", "in 1h"), s("priority", "low")]),
+        ("Soon", vec![s("due", "in 1 day"), s("priority", "high")]),
+    ] {
+        bot.create_task(&manager(), title, options).await;
+    }
+    // Two hours on, #3 is overdue.
+    bot.clock.set(hours(2));
+    let order = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split("** ").nth(1))
+            .map(|rest| rest.split(" · ").next().unwrap_or_default().to_string())
+            .collect()
+    };
+    let by_due = embed_text(&bot.run(&manager(), &["task", "list"], vec![]).await);
+    assert_eq!(
+        order(&by_due),
+        ["Late", "Soon", "Later", "Undated"],
+        "{by_due}"
+    );
+    assert!(by_due.contains("overdue"), "{by_due}");
+    assert!(
+        by_due.contains("**urgent**") && by_due.contains("📁 Apollo"),
+        "{by_due}"
+    );
+    assert!(
+        !by_due.contains("**normal**"),
+        "normal priority is not shown: {by_due}"
+    );
+    let by_priority = embed_text(
+        &bot.run(&manager(), &["task", "list"], vec![s("sort", "priority")])
+            .await,
+    );
+    assert_eq!(order(&by_priority), ["Undated", "Soon", "Later", "Late"]);
+    let by_number = embed_text(
+        &bot.run(&manager(), &["task", "list"], vec![s("sort", "number")])
+            .await,
+    );
+    assert_eq!(order(&by_number), ["Undated", "Later", "Late", "Soon"]);
+}
