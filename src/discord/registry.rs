@@ -124,7 +124,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         description: "Create a task",
         options: &[
             req("title", "What needs doing", Kind::Str),
-            opt("due", DUE_HELP, Kind::Str),
+            auto(opt("due", DUE_HELP, Kind::Str)),
             opt(
                 "assignee",
                 "Who does it (managers may pick anyone)",
@@ -210,7 +210,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         options: &[
             TASK,
             opt("title", "New title", Kind::Str),
-            opt("due", DUE_HELP, Kind::Str),
+            auto(opt("due", DUE_HELP, Kind::Str)),
             OptionSpec {
                 choices: PRIORITIES,
                 ..opt("priority", "low, normal, high or urgent", Kind::Str)
@@ -519,12 +519,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         sub: Some("set"),
         description: "Set an away period: no standup asks or DMs, not counted missing",
         options: &[
-            req(
+            auto(req(
                 "until",
                 "Last day away (through that day), or a time: friday, 2026-12-24, in 3 days",
                 Kind::Str,
-            ),
-            opt("from", "First day away (default now): monday, dec 21", Kind::Str),
+            )),
+            auto(opt("from", "First day away (default now): monday, dec 21", Kind::Str)),
             opt("user", "Someone else (managers)", Kind::User),
             opt("note", "Shown with the away period", Kind::Str),
         ],

@@ -277,6 +277,19 @@ async fn autocomplete_choices(
             .into_iter()
             .map(|name| AutocompleteChoice::new(name.clone(), name))
             .collect(),
+        "due" | "until" | "from" => {
+            let zone = match app
+                .db
+                .user_timezone(UserId::new(command.user.id.get()))
+                .await?
+            {
+                Some(zone) => zone,
+                None => app.db.guild_settings(guild_id).await?.timezone,
+            };
+            date_preview(option, typed, app.clock.now(), zone)
+                .into_iter()
+                .collect()
+        }
         "zone" => {
             let typed = typed.trim().to_ascii_lowercase();
             chrono_tz::TZ_VARIANTS
@@ -450,6 +463,53 @@ async fn submit_form(
         app.clock.now(),
     )
     .await
+}
+
+/// One choice showing what a typed date will mean (`friday → Fri 11 Dec, 17:00
+/// Europe/Berlin`) or why it cannot be read; its value is the typed text itself, so picking it
+/// changes nothing. Nothing for empty text. Within Discord's 100 characters.
+fn date_preview(
+    option: &str,
+    typed: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    zone: chrono_tz::Tz,
+) -> Option<AutocompleteChoice> {
+    use crate::domain::dates::{parse_day_edge, parse_due, DayEdge};
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return None;
+    }
+    let read = match option {
+        "until" => parse_day_edge(typed, now, zone, DayEdge::End),
+        "from" => parse_day_edge(typed, now, zone, DayEdge::Start),
+        _ => parse_due(typed, now, zone),
+    };
+    let shown = render::fit(typed, 40);
+    let name = match read {
+        Ok(at) => {
+            let local = at.with_timezone(&zone);
+            let whole_day = local.time() == chrono::NaiveTime::MIN;
+            let when = match option {
+                "from" if at <= now => "now".to_string(),
+                // A day without a time: through that day (its end is the next midnight).
+                "until" if whole_day => {
+                    let day = (at - chrono::Duration::seconds(1)).with_timezone(&zone);
+                    format!("through {}", day.format("%a %-d %b %Y"))
+                }
+                "from" if whole_day => format!("from {}", local.format("%a %-d %b %Y")),
+                _ => local.format("%a %-d %b %Y, %H:%M").to_string(),
+            };
+            format!("{shown} → {when} {}", zone.name())
+        }
+        Err(crate::domain::dates::DateError::InPast) => {
+            format!("{shown} → already past: pick a time still ahead")
+        }
+        Err(_) => format!("{shown} → can't read it: try friday, in 2h, dec 24 17:00"),
+    };
+    Some(AutocompleteChoice::new(
+        render::fit(&name, render::CHOICE_NAME_MAX),
+        render::fit(typed, render::CHOICE_NAME_MAX),
+    ))
 }
 
 async fn handle_component(

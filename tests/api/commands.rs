@@ -901,3 +901,61 @@ async fn list_sorts_by_due_with_overdue_first_and_undated_last_or_by_priority_or
     );
     assert_eq!(order(&by_number), ["Undated", "Later", "Late", "Soon"]);
 }
+
+#[tokio::test]
+async fn due_until_and_from_preview_what_the_typed_text_means() {
+    let bot = TestBot::with_manager_role().await;
+    bot.run(
+        &member(ALICE),
+        &["timezone"],
+        vec![s("zone", "Europe/Berlin")],
+    )
+    .await;
+    let preview = |path: &'static [&'static str], option: &'static str, typed: String| {
+        let bot = &bot;
+        async move {
+            let choices = bot
+                .complete(&member(ALICE), path, vec![s(option, &typed)], option)
+                .await;
+            for choice in &choices {
+                let name = choice["name"].as_str().unwrap_or_default();
+                let value = choice["value"].as_str().unwrap_or_default();
+                assert!(
+                    name.chars().count() <= 100 && value.chars().count() <= 100,
+                    "{choice}"
+                );
+            }
+            choices
+        }
+    };
+    let due = &["task", "create"][..];
+    // Wednesday 25 November 2026, 13:00 in Berlin (CET, UTC+1).
+    for (typed, shows) in [
+        ("friday", "friday → Fri 27 Nov 2026, 17:00 Europe/Berlin"),
+        ("eow", "eow → Fri 27 Nov 2026, 17:00 Europe/Berlin"),
+        (
+            "in 90 minutes",
+            "in 90 minutes → Wed 25 Nov 2026, 14:30 Europe/Berlin",
+        ),
+    ] {
+        let choices = preview(due, "due", typed.to_string()).await;
+        assert_eq!(choices.len(), 1, "{typed}");
+        assert_eq!(choices[0]["name"], shows);
+        assert_eq!(choices[0]["value"], typed, "picking it changes nothing");
+    }
+    let unreadable = preview(due, "due", "whenever you like".into()).await;
+    assert!(unreadable[0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("can't read it"));
+    let long = preview(due, "due", "x".repeat(150)).await;
+    assert_eq!(long.len(), 1);
+    assert!(preview(due, "due", String::new()).await.is_empty());
+    let until = preview(&["away", "set"][..], "until", "friday".into()).await;
+    assert_eq!(
+        until[0]["name"],
+        "friday → through Fri 27 Nov 2026 Europe/Berlin"
+    );
+    let from = preview(&["away", "set"][..], "from", "today".into()).await;
+    assert_eq!(from[0]["name"], "today → now Europe/Berlin");
+}
