@@ -43,12 +43,7 @@ pub fn next_digest_at(time: NaiveTime, zone: Tz, after: DateTime<Utc>) -> Option
 
 /// What the digest of `user` lists at `now`: their open tasks that are overdue, due before the
 /// end of today in `zone`, or blocked; soonest due first, undated ones last.
-pub fn digest_tasks<'a>(
-    tasks: &'a [Task],
-    user: UserId,
-    now: DateTime<Utc>,
-    zone: Tz,
-) -> Vec<&'a Task> {
+pub fn digest_tasks(tasks: &[Task], user: UserId, now: DateTime<Utc>, zone: Tz) -> Vec<&Task> {
     let tomorrow = now
         .with_timezone(&zone)
         .date_naive()
