@@ -732,7 +732,7 @@ pub fn command_labels(interaction: &CommandInteraction) -> (&'static str, &'stat
 pub async fn press(ctx: &Context<'_>, id: CustomId) -> CommandResult<CreateInteractionResponse> {
     match id {
         CustomId::DutyDone(number) => task::done_button(ctx, number).await,
-        CustomId::DutySnooze(number) => task::snooze_button(ctx, number).await,
+        CustomId::DutySnooze(number, choice) => task::snooze_button(ctx, number, choice).await,
         CustomId::ListPage(page) => task::list_page_button(ctx, page).await,
         CustomId::CheckIn => standup::checkin_button(ctx).await,
         CustomId::StopDms => standup::stop_dms_button(ctx).await,
@@ -745,7 +745,7 @@ pub async fn press(ctx: &Context<'_>, id: CustomId) -> CommandResult<CreateInter
 pub fn button_labels(id: Option<&CustomId>) -> (&'static str, &'static str) {
     let sub = match id {
         Some(CustomId::DutyDone(_)) => "done",
-        Some(CustomId::DutySnooze(_)) => "snooze",
+        Some(CustomId::DutySnooze(..)) => "snooze",
         Some(CustomId::ListPage(_)) => "list-page",
         Some(CustomId::CheckIn) => "check-in",
         Some(CustomId::StopDms) => "stop-dms",

@@ -346,7 +346,7 @@ async fn handle_dm_button(
     component: &ComponentInteraction,
     id: CustomId,
 ) -> CommandResult<CreateInteractionResponse> {
-    if matches!(id, CustomId::DutyDone(_) | CustomId::DutySnooze(_)) {
+    if matches!(id, CustomId::DutyDone(_) | CustomId::DutySnooze(..)) {
         return handle_dm_task_button(app, component, id).await;
     }
     if id == CustomId::StopDigest {
@@ -375,7 +375,7 @@ async fn handle_dm_button(
         // Task and digest buttons were answered above; a list page never reaches a DM.
         CustomId::StopDigest
         | CustomId::DutyDone(_)
-        | CustomId::DutySnooze(_)
+        | CustomId::DutySnooze(..)
         | CustomId::ListPage(_) => Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
     }
 }

@@ -6,6 +6,7 @@ use super::context::Context;
 use super::invocation::Invocation;
 use super::CommandResult;
 use crate::domain::dates::parse_due;
+use crate::domain::duties::SnoozeChoice;
 use crate::domain::ids::UserId;
 use crate::domain::permissions::Action;
 use crate::domain::recurrence::{Recurrence, Repeat};
@@ -206,13 +207,28 @@ pub async fn done_button(
     done_reply(ctx, &task).await
 }
 
-/// The **Snooze 1h** button on a reminder: delays the next reminder, not the deadline.
+/// A snooze button on a reminder: delays the next reminder, not the deadline. Tomorrow 09:00
+/// is read in the assignee's zone, else the clicker's, else the guild's.
 pub async fn snooze_button(
     ctx: &Context<'_>,
     number: TaskNumber,
+    choice: SnoozeChoice,
 ) -> CommandResult<CreateInteractionResponse> {
-    let task = change_number(ctx, number, TaskCommand::Snooze).await?;
-    let until = ctx.now + crate::domain::duties::SNOOZE;
+    let db = &ctx.app.db;
+    let assignee = db
+        .task(ctx.guild_id, number)
+        .await?
+        .and_then(|task| task.assignee_id);
+    let zone = match assignee {
+        Some(assignee) => db.user_timezone(assignee).await?,
+        None => None,
+    };
+    let zone = match zone {
+        Some(zone) => zone,
+        None => ctx.typing_zone().await?,
+    };
+    let until = choice.until(ctx.now, zone);
+    let task = change_number(ctx, number, TaskCommand::Snooze(until)).await?;
     Ok(private(format!(
         "😴 Snoozed: no reminder for **{}** before {}. The deadline stays {}.",
         render::task_label(&task),

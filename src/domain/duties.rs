@@ -8,7 +8,57 @@
 use chrono::{DateTime, Duration, Utc};
 
 pub const ESCALATION_AFTER: Duration = Duration::hours(24);
-pub const SNOOZE: Duration = Duration::hours(1);
+
+/// The snooze buttons on a reminder (docs/behaviour.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnoozeChoice {
+    OneHour,
+    ThreeHours,
+    /// Tomorrow at 09:00 in the assignee's zone (else the clicker's, else the guild's).
+    TomorrowMorning,
+}
+
+impl SnoozeChoice {
+    pub const ALL: [SnoozeChoice; 3] = [
+        SnoozeChoice::OneHour,
+        SnoozeChoice::ThreeHours,
+        SnoozeChoice::TomorrowMorning,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SnoozeChoice::OneHour => "Snooze 1 h",
+            SnoozeChoice::ThreeHours => "3 h",
+            SnoozeChoice::TomorrowMorning => "Tomorrow 09:00",
+        }
+    }
+
+    /// Until when no reminder comes, chosen at `now` in `zone`.
+    pub fn until(self, now: DateTime<Utc>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+        match self {
+            SnoozeChoice::OneHour => now + Duration::hours(1),
+            SnoozeChoice::ThreeHours => now + Duration::hours(3),
+            SnoozeChoice::TomorrowMorning => {
+                let tomorrow = now.with_timezone(&zone).date_naive() + Duration::days(1);
+                let nine =
+                    chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(chrono::NaiveTime::MIN);
+                super::dates::resolve_local(zone, tomorrow.and_time(nine))
+            }
+        }
+    }
+
+    /// The choices worth showing at `now` for a task due at `due`: none that ends after it.
+    pub fn offered(
+        now: DateTime<Utc>,
+        due: DateTime<Utc>,
+        zone: chrono_tz::Tz,
+    ) -> Vec<SnoozeChoice> {
+        SnoozeChoice::ALL
+            .into_iter()
+            .filter(|choice| choice.until(now, zone) < due)
+            .collect()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DutyKind {

@@ -267,8 +267,8 @@ pub enum TaskCommand {
     Edit(TaskEdit),
     Comment(String),
     Delete,
-    /// The reminder button: no reminder for the next hour.
-    Snooze,
+    /// A reminder's snooze button: no reminder before this instant.
+    Snooze(DateTime<Utc>),
 }
 
 impl TaskCommand {
@@ -287,7 +287,7 @@ impl TaskCommand {
             }
             TaskCommand::Comment(text) => ("commented", text.clone()),
             TaskCommand::Delete => ("deleted", task.title.clone()),
-            TaskCommand::Snooze => ("snoozed", "1h".to_string()),
+            TaskCommand::Snooze(until) => ("snoozed", format!("until {}", until.to_rfc3339())),
         }
     }
 }
@@ -316,7 +316,7 @@ pub fn check(
         | TaskCommand::Done
         | TaskCommand::Reopen
         | TaskCommand::Comment(_)
-        | TaskCommand::Snooze => may(actor, Action::Progress, Some(task))?,
+        | TaskCommand::Snooze(_) => may(actor, Action::Progress, Some(task))?,
     }
     let number = task.number;
     match (command, task.status) {
@@ -334,7 +334,7 @@ pub fn check(
             | TaskCommand::Block(_)
             | TaskCommand::Assign(_)
             | TaskCommand::Edit(_)
-            | TaskCommand::Snooze,
+            | TaskCommand::Snooze(_),
             Status::Done,
         ) => Err(UserError::Invalid(format!(
             "{number} is done; reopen it first with /task reopen."

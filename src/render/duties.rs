@@ -8,7 +8,7 @@ use serenity::all::{ButtonStyle, CreateActionRow, CreateButton, CreateMessage, R
 
 use super::ids::CustomId;
 use super::{self as render, pinging};
-use crate::domain::duties::DutyKind;
+use crate::domain::duties::{DutyKind, SnoozeChoice};
 use crate::domain::ids::{ChannelId, UserId};
 use crate::domain::notify::{route, Route};
 use crate::domain::task::TaskNumber;
@@ -69,17 +69,20 @@ fn line(claim: &ClaimedDuty, now: DateTime<Utc>) -> String {
     text
 }
 
-fn buttons(claim: &ClaimedDuty) -> CreateActionRow {
+/// Mark done, and on a reminder the snooze choices that still end before the deadline.
+fn buttons(claim: &ClaimedDuty, now: DateTime<Utc>) -> CreateActionRow {
     let number = claim.task.number;
     let mut row = vec![CreateButton::new(CustomId::DutyDone(number).to_string())
         .label(format!("Mark {number} done"))
         .style(ButtonStyle::Success)];
-    if matches!(claim.duty.kind, DutyKind::Reminder { .. }) {
-        row.push(
-            CreateButton::new(CustomId::DutySnooze(number).to_string())
-                .label("Snooze 1h")
-                .style(ButtonStyle::Secondary),
-        );
+    if let (DutyKind::Reminder { .. }, Some(due)) = (claim.duty.kind, claim.task.due_at) {
+        for choice in SnoozeChoice::offered(now, due, claim.zone) {
+            row.push(
+                CreateButton::new(CustomId::DutySnooze(number, choice).to_string())
+                    .label(choice.label())
+                    .style(ButtonStyle::Secondary),
+            );
+        }
     }
     CreateActionRow::Buttons(row)
 }
@@ -176,7 +179,7 @@ fn message_body(items: &[&ClaimedDuty], now: DateTime<Utc>) -> Option<String> {
         .collect();
     let message = CreateMessage::new()
         .content(render::lines_within(&lines, render::CONTENT_MAX))
-        .components(items.iter().map(|c| buttons(c)).collect())
+        .components(items.iter().map(|c| buttons(c, now)).collect())
         .allowed_mentions(pinging(&users).roles(roles));
     serde_json::to_string(&message).ok()
 }
@@ -245,6 +248,7 @@ mod tests {
             manager_role_id: Some(RoleId::new(9)),
             assignee_away_until: None,
             assignee_delivery: Default::default(),
+            zone: chrono_tz::Tz::UTC,
         }
     }
 
@@ -320,7 +324,11 @@ mod tests {
         let reminder = DutyKind::Reminder {
             offset: Duration::hours(1),
         };
-        let claims = vec![claim(1, 10, reminder), claim(2, 10, reminder)];
+        let mut claims = vec![claim(1, 10, reminder), claim(2, 10, reminder)];
+        for c in &mut claims {
+            // Due in two days: the snooze choices are offered.
+            c.task.due_at = Some(c.duty.at + Duration::days(2));
+        }
         let body = &duty_messages(&claims, claims[0].duty.at, 5)[0].body;
         let edit: Value =
             serde_json::from_str(&disable_buttons(body, &[TaskNumber(2)]).unwrap_or_default())

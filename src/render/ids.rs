@@ -8,6 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::domain::duties::SnoozeChoice;
 use crate::domain::ids::UserId;
 use crate::domain::task::{Status, TaskNumber, TaskSort};
 
@@ -19,8 +20,9 @@ pub const CUSTOM_ID_MAX: usize = 100;
 pub enum CustomId {
     /// **Mark #N done** on a reminder or alert: `duty:done:N`.
     DutyDone(TaskNumber),
-    /// **Snooze 1h** on a reminder: `duty:snooze:N`.
-    DutySnooze(TaskNumber),
+    /// A snooze button on a reminder: `duty:snooze:N` (1 hour, as on every reminder posted
+    /// before the other choices), `duty:snooze3h:N`, `duty:snoozetomorrow:N`.
+    DutySnooze(TaskNumber, SnoozeChoice),
     /// Previous / next on a `/task list` page: `list:PAGE:ASSIGNEE:PROJECT:STATUS:OVERDUE`,
     /// `-` for a filter that is not set.
     ListPage(ListPage),
@@ -51,7 +53,7 @@ impl CustomId {
     /// The task a button acts on, if it acts on one.
     pub fn task(&self) -> Option<TaskNumber> {
         match self {
-            CustomId::DutyDone(n) | CustomId::DutySnooze(n) => Some(*n),
+            CustomId::DutyDone(n) | CustomId::DutySnooze(n, _) => Some(*n),
             CustomId::ListPage(_)
             | CustomId::CheckIn
             | CustomId::StopDms
@@ -62,6 +64,8 @@ impl CustomId {
 
 const DUTY_DONE: &str = "duty:done:";
 const DUTY_SNOOZE: &str = "duty:snooze:";
+const DUTY_SNOOZE_3H: &str = "duty:snooze3h:";
+const DUTY_SNOOZE_TOMORROW: &str = "duty:snoozetomorrow:";
 const LIST_PAGE: &str = "list:";
 const CHECK_IN: &str = "standup:checkin";
 const STOP_DMS: &str = "standup:stop";
@@ -71,7 +75,13 @@ impl fmt::Display for CustomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CustomId::DutyDone(n) => write!(f, "{DUTY_DONE}{}", n.0),
-            CustomId::DutySnooze(n) => write!(f, "{DUTY_SNOOZE}{}", n.0),
+            CustomId::DutySnooze(n, SnoozeChoice::OneHour) => write!(f, "{DUTY_SNOOZE}{}", n.0),
+            CustomId::DutySnooze(n, SnoozeChoice::ThreeHours) => {
+                write!(f, "{DUTY_SNOOZE_3H}{}", n.0)
+            }
+            CustomId::DutySnooze(n, SnoozeChoice::TomorrowMorning) => {
+                write!(f, "{DUTY_SNOOZE_TOMORROW}{}", n.0)
+            }
             CustomId::CheckIn => f.write_str(CHECK_IN),
             CustomId::StopDms => f.write_str(STOP_DMS),
             CustomId::StopDigest => f.write_str(STOP_DIGEST),
@@ -150,8 +160,14 @@ impl FromStr for CustomId {
         if let Some(rest) = id.strip_prefix(DUTY_DONE) {
             return number(rest).map(CustomId::DutyDone);
         }
-        if let Some(rest) = id.strip_prefix(DUTY_SNOOZE) {
-            return number(rest).map(CustomId::DutySnooze);
+        for (prefix, choice) in [
+            (DUTY_SNOOZE, SnoozeChoice::OneHour),
+            (DUTY_SNOOZE_3H, SnoozeChoice::ThreeHours),
+            (DUTY_SNOOZE_TOMORROW, SnoozeChoice::TomorrowMorning),
+        ] {
+            if let Some(rest) = id.strip_prefix(prefix) {
+                return number(rest).map(|n| CustomId::DutySnooze(n, choice));
+            }
         }
         if let Some(rest) = id.strip_prefix(LIST_PAGE) {
             return list_page(rest)
@@ -214,7 +230,18 @@ mod tests {
         );
         let cases = [
             ("duty:done:12", CustomId::DutyDone(TaskNumber(12))),
-            ("duty:snooze:7", CustomId::DutySnooze(TaskNumber(7))),
+            (
+                "duty:snooze:7",
+                CustomId::DutySnooze(TaskNumber(7), SnoozeChoice::OneHour),
+            ),
+            (
+                "duty:snooze3h:7",
+                CustomId::DutySnooze(TaskNumber(7), SnoozeChoice::ThreeHours),
+            ),
+            (
+                "duty:snoozetomorrow:7",
+                CustomId::DutySnooze(TaskNumber(7), SnoozeChoice::TomorrowMorning),
+            ),
             ("list:3:42:7:blocked:1:number", CustomId::ListPage(old_list)),
             (
                 "list:0:-:-:-:0:due",

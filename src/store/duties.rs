@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 
 use super::settings::offsets_out;
 use super::sql::{sql, Engine, Tx};
@@ -28,6 +29,8 @@ pub struct ClaimedDuty {
     pub assignee_away_until: Option<DateTime<Utc>>,
     /// Where the assignee wants reminders in this guild (docs/behaviour.md §10).
     pub assignee_delivery: ReminderDelivery,
+    /// The assignee's zone, else the guild's: for the Tomorrow 09:00 snooze.
+    pub zone: Tz,
 }
 
 /// One message to send, as the worker rendered it.
@@ -150,6 +153,7 @@ struct GuildRouting {
     away: HashMap<UserId, DateTime<Utc>>,
     /// Members who chose DM or both for their reminders.
     delivery: HashMap<UserId, ReminderDelivery>,
+    zone: Tz,
 }
 
 record! {
@@ -157,12 +161,14 @@ record! {
         alerts_channel_id: Option<i64>,
         manager_role_id: Option<i64>,
         reminder_offsets: String,
+        timezone: String,
     }
 }
 
 async fn routing(tx: &mut Tx, guild_id: GuildId, now: DateTime<Utc>) -> StoreResult<GuildRouting> {
     let row: Option<RoutingRow> = sql(
-        "SELECT alerts_channel_id, manager_role_id, reminder_offsets FROM guild_settings WHERE guild_id = $1",
+        "SELECT alerts_channel_id, manager_role_id, reminder_offsets, timezone \
+         FROM guild_settings WHERE guild_id = $1",
     )
     .bind(id_in(guild_id))
     .fetch_optional(tx.on())
@@ -198,6 +204,7 @@ async fn routing(tx: &mut Tx, guild_id: GuildId, now: DateTime<Utc>) -> StoreRes
             offsets: offsets_out(&row.reminder_offsets)?,
             away,
             delivery,
+            zone: row.timezone.parse().unwrap_or(Tz::UTC),
         },
         None => GuildRouting {
             alerts_channel_id: None,
@@ -205,6 +212,7 @@ async fn routing(tx: &mut Tx, guild_id: GuildId, now: DateTime<Utc>) -> StoreRes
             offsets: crate::domain::guild::GuildSettings::default_reminder_offsets(),
             away,
             delivery,
+            zone: Tz::UTC,
         },
     })
 }
@@ -290,6 +298,7 @@ impl Db {
         .fetch_all(tx.on())
         .await?;
         let mut guilds: HashMap<GuildId, GuildRouting> = HashMap::new();
+        let mut user_zones: HashMap<UserId, Option<Tz>> = HashMap::new();
         let mut claims = Vec::new();
         let mut claim_ids = Vec::new();
         for row in rows {
@@ -311,6 +320,18 @@ impl Db {
                 .assignee_id
                 .and_then(|assignee| guild.away.get(&assignee).copied());
             if let Some(duty) = duty {
+                let mut zone = guild.zone;
+                if let Some(assignee) = task.assignee_id {
+                    if !user_zones.contains_key(&assignee) {
+                        let own: Option<String> =
+                            sql("SELECT timezone FROM user_settings WHERE user_id = $1")
+                                .bind(id_in(assignee))
+                                .scalar_optional(tx.on())
+                                .await?;
+                        user_zones.insert(assignee, own.and_then(|z| z.parse().ok()));
+                    }
+                    zone = user_zones.get(&assignee).copied().flatten().unwrap_or(zone);
+                }
                 let claimed: Option<i64> = sql(
                     "INSERT INTO duty_claims (task_id, kind, due_at, offset_secs, scheduled_at) \
                      VALUES ($1, $2, $3, $4, $5) \
@@ -340,6 +361,7 @@ impl Db {
                             .assignee_id
                             .and_then(|assignee| guild.delivery.get(&assignee).copied())
                             .unwrap_or_default(),
+                        zone,
                     });
                     claim_ids.push(claim_id);
                 }

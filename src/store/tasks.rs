@@ -707,9 +707,9 @@ async fn apply(
         TaskCommand::Comment(_) => sql("UPDATE tasks SET updated_at = $1 WHERE id = $2")
             .bind(at)
             .bind(task_id),
-        TaskCommand::Snooze => {
+        TaskCommand::Snooze(until) => {
             sql("UPDATE tasks SET snoozed_until = $1, updated_at = $2 WHERE id = $3")
-                .bind(time_in(now + crate::domain::duties::SNOOZE))
+                .bind(time_in(*until))
                 .bind(at)
                 .bind(task_id)
         }

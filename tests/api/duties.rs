@@ -60,12 +60,20 @@ async fn reminders_at_each_offset_then_overdue_then_one_escalation() {
     assert_eq!(first.body["allowed_mentions"]["roles"], json!([]));
     assert_eq!(
         button_ids(&first.body),
-        vec!["duty:done:1", "duty:snooze:1"]
+        vec![
+            "duty:done:1",
+            "duty:snooze:1",
+            "duty:snooze3h:1",
+            "duty:snoozetomorrow:1"
+        ]
     );
     assert_eq!(outcome.next_due, Some(hours(47)));
 
     bot.step_at(hours(47)).await;
-    assert_eq!(bot.posted_with("⏰").len(), 2, "the 1h reminder");
+    let reminders = bot.posted_with("⏰");
+    assert_eq!(reminders.len(), 2, "the 1h reminder");
+    // An hour before the deadline every snooze would end after it: none is offered.
+    assert_eq!(button_ids(&reminders[1]), vec!["duty:done:1"]);
     bot.step_at(hours(48)).await;
     let overdue = bot.posted_with("is overdue");
     assert_eq!(overdue.len(), 1);
@@ -397,6 +405,63 @@ async fn snooze_delays_the_next_reminder_and_says_so() {
         Some(hours(48).timestamp().to_string()),
         "the deadline did not move"
     );
+}
+
+#[tokio::test]
+async fn each_snooze_choice_moves_only_the_next_reminder() {
+    use chrono::TimeZone;
+    // Alice reads her dates in New York; the guild is in UTC.
+    for (choice, until) in [
+        ("duty:snooze3h:1", hours(24) + Duration::hours(3)),
+        // Pressed on Thursday 26 November at 07:00 in New York: tomorrow 09:00 there (EST) is
+        // Friday the 27th, 14:00 UTC.
+        (
+            "duty:snoozetomorrow:1",
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 27, 14, 0, 0)
+                .single()
+                .expect("valid"),
+        ),
+    ] {
+        let bot = TestBot::with_manager_role().await;
+        bot.run(
+            &member(ALICE),
+            &["timezone"],
+            vec![s("zone", "America/New_York")],
+        )
+        .await;
+        bot.create_task(
+            &manager(),
+            "Ship the release",
+            vec![Opt::User("assignee", ALICE), s("due", "in 4 days")],
+        )
+        .await;
+        bot.run(
+            &manager(),
+            &["config", "reminders"],
+            vec![s("offsets", "72h, 71h, 1h")],
+        )
+        .await;
+        bot.step_at(hours(24)).await;
+        let message_id = bot.fake.messages()[0].id;
+        let (id, press) = button(&member(ALICE), choice, message_id);
+        bot.fake.inject(press).await;
+        let reply = bot.fake.response(id).await;
+        assert!(
+            super_content(&reply).contains(&format!("<t:{}:f>", until.timestamp())),
+            "{choice}: {reply}"
+        );
+        // The 71h reminder (at hours(25)) waits for the snooze; the deadline stays.
+        let outcome = bot.step_at(hours(25)).await;
+        assert_eq!(outcome.claimed, 0, "{choice}");
+        assert_eq!(outcome.next_due, Some(until), "{choice}");
+        bot.step_at(until).await;
+        assert_eq!(bot.posted_with("⏰").len(), 2, "{choice}: then it comes");
+        assert_eq!(
+            bot.task_column(GUILD, 1, "due_at").await,
+            Some(hours(96).timestamp().to_string())
+        );
+    }
 }
 
 #[tokio::test]
