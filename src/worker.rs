@@ -17,7 +17,7 @@ use crate::domain::digest::{digest_tasks, next_digest_at};
 use crate::domain::ids::UserId;
 use crate::domain::schedule::StandupSchedule;
 use crate::metrics::{self, DutyOutcome};
-use crate::render::duties::{duty_messages, DUTIES_PER_MESSAGE};
+use crate::render::duties::{duty_messages, refreshed, DUTIES_PER_MESSAGE, REFRESH};
 use crate::render::standup::{ask_body, digest_body, fallback_body};
 use crate::render::summary::summary_bodies;
 use crate::store::is_dm_refusal;
@@ -306,6 +306,14 @@ impl Worker {
             jobs.spawn(async move {
                 let mut results = Vec::new();
                 for row in rows {
+                    let row = match worker.render_at_send(row).await {
+                        Ok(Some(row)) => row,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            results.push(Err(e));
+                            continue;
+                        }
+                    };
                     // Rows left here stay leased; the next start releases and sends them.
                     let Some(delivery) = worker.sender.deliver_unless(&row, worker.stopped()).await
                     else {
@@ -333,6 +341,35 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// An edit queued as `REFRESH` is rendered now, from the stored message and the tasks as
+    /// they are at this moment, so the last edit sent shows every change. None (and the row
+    /// done) when there is nothing to show.
+    async fn render_at_send(&self, mut row: OutboxRow) -> StoreResult<Option<OutboxRow>> {
+        let OutboxKind::Edit { message_id } = row.kind else {
+            return Ok(Some(row));
+        };
+        if row.body != REFRESH {
+            return Ok(Some(row));
+        }
+        let db = &self.app.db;
+        match db
+            .posted_duties_of_message(message_id)
+            .await?
+            .as_ref()
+            .and_then(refreshed)
+        {
+            Some(body) => {
+                row.body = body;
+                Ok(Some(row))
+            }
+            None => {
+                db.mark_sent(row.id, message_id, self.app.clock.now())
+                    .await?;
+                Ok(None)
+            }
+        }
     }
 
     /// Finds or opens the DM channel of a direct message's recipient; None if Discord refused

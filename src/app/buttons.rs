@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::App;
-use crate::render::duties::disable_buttons;
+use crate::render::duties::REFRESH;
 use crate::store::{OutboxKind, PostedDuties, StoreResult};
 
 /// After a task is done or deleted: queue the edits that disable its buttons on every reminder
@@ -17,26 +17,22 @@ pub async fn disable_buttons_of_task(app: &App, task_id: i64) -> StoreResult<()>
     Ok(())
 }
 
-/// Queues the edit that disables the buttons of the message's closed tasks, if any remain
-/// enabled (a task may close while its reminder is still on the way).
+/// Queues the edit that shows the message's closed tasks as done and disables their buttons
+/// (a task may close while its reminder is still on the way). The edit is rendered when it is
+/// sent, from the stored message and the tasks as they are then (see `render::duties::REFRESH`).
 pub async fn disable_closed_buttons(
     app: &App,
     posted: &PostedDuties,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let closed: Vec<_> = posted
-        .tasks
-        .iter()
-        .filter(|(_, open)| !open)
-        .map(|(number, _)| *number)
-        .collect();
-    if let Some(edit) = disable_buttons(&posted.body, &closed) {
-        let target = OutboxKind::Edit {
-            message_id: posted.message_id,
-        };
-        app.db
-            .enqueue(posted.guild_id, posted.channel_id, &target, &edit, now)
-            .await?;
+    if posted.tasks.iter().all(|(_, open)| *open) {
+        return Ok(());
     }
+    let target = OutboxKind::Edit {
+        message_id: posted.message_id,
+    };
+    app.db
+        .enqueue(posted.guild_id, posted.channel_id, &target, REFRESH, now)
+        .await?;
     Ok(())
 }

@@ -177,9 +177,14 @@ async fn change_number(
     Ok(task)
 }
 
-/// The public done reply; for a recurring task it names the next occurrence, or says that the
-/// series ended.
-async fn done_reply(ctx: &Context<'_>, task: &Task) -> CommandResult<CreateInteractionResponse> {
+/// The done reply, public for `/task done`, private for a reminder's button (whose message is
+/// edited in place instead); for a recurring task it names the next occurrence, or says that
+/// the series ended.
+async fn done_reply(
+    ctx: &Context<'_>,
+    task: &Task,
+    announce: bool,
+) -> CommandResult<CreateInteractionResponse> {
     let mut text = format!(
         "✅ **{}** is done (marked by {}).",
         render::task_label(task),
@@ -195,7 +200,11 @@ async fn done_reply(ctx: &Context<'_>, task: &Task) -> CommandResult<CreateInter
             None => text.push_str(" Its project is archived, so the series ends here."),
         }
     }
-    Ok(public(text, &[]))
+    Ok(if announce {
+        public(text, &[])
+    } else {
+        private(text)
+    })
 }
 
 /// The **Mark done** button on a reminder.
@@ -204,7 +213,7 @@ pub async fn done_button(
     number: TaskNumber,
 ) -> CommandResult<CreateInteractionResponse> {
     let task = change_number(ctx, number, TaskCommand::Done).await?;
-    done_reply(ctx, &task).await
+    done_reply(ctx, &task, false).await
 }
 
 /// A snooze button on a reminder: delays the next reminder, not the deadline. Tomorrow 09:00
@@ -283,7 +292,7 @@ pub async fn start(
 
 pub async fn done(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let task = change(ctx, inv, TaskCommand::Done).await?;
-    done_reply(ctx, &task).await
+    done_reply(ctx, &task, true).await
 }
 
 pub async fn reopen(

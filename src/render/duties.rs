@@ -12,7 +12,7 @@ use crate::domain::duties::{DutyKind, SnoozeChoice};
 use crate::domain::ids::{ChannelId, UserId};
 use crate::domain::notify::{route, Route};
 use crate::domain::task::TaskNumber;
-use crate::store::{ClaimedDuty, DmDraft, OutboxDraft};
+use crate::store::{ClaimedDuty, DmDraft, OutboxDraft, PostedDuties};
 
 /// Discord allows five rows of components per message; one row per task.
 pub const DUTIES_PER_MESSAGE: usize = 5;
@@ -182,6 +182,66 @@ fn message_body(items: &[&ClaimedDuty], now: DateTime<Utc>) -> Option<String> {
         .components(items.iter().map(|c| buttons(c, now)).collect())
         .allowed_mentions(pinging(&users).roles(roles));
     serde_json::to_string(&message).ok()
+}
+
+/// The body of an outbox edit that is rendered only when it is sent, from the stored message
+/// and the tasks' state at that moment: two tasks of one message closed at once both show.
+pub const REFRESH: &str = "refresh";
+
+/// The posted duty message as it should read now: each done task's line struck through and
+/// signed (who marked it done, a repeating task's next occurrence), the buttons of closed
+/// tasks disabled. Built from the stored message, never from a client's copy. None while every
+/// task is open.
+pub fn refreshed(posted: &PostedDuties) -> Option<String> {
+    let closed: Vec<TaskNumber> = posted
+        .tasks
+        .iter()
+        .filter(|(_, open)| !open)
+        .map(|(number, _)| *number)
+        .collect();
+    if closed.is_empty() {
+        return None;
+    }
+    let mut message: Value = serde_json::from_str(&posted.body).ok()?;
+    let content = message
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let lines: Vec<String> = content
+        .lines()
+        .map(|line| {
+            let done = posted
+                .done
+                .iter()
+                .find(|d| line.contains(&format!("**{} ", d.number)));
+            match done {
+                Some(done) if !line.starts_with('✅') => {
+                    let by = done
+                        .by
+                        .map(|u| format!(" by {}", render::user(u)))
+                        .unwrap_or_default();
+                    let next = done
+                        .next
+                        .map(|n| format!(" · next: {n}"))
+                        .unwrap_or_default();
+                    format!("✅ ~~{line}~~ — done{by}{next}")
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect();
+    let buttons = disable_buttons(&posted.body, &closed)
+        .and_then(|edit| serde_json::from_str::<Value>(&edit).ok())
+        .and_then(|edit| edit.get("components").cloned())
+        .or_else(|| message.get_mut("components").map(Value::take))
+        .unwrap_or(Value::Array(Vec::new()));
+    let edit = serde_json::json!({
+        "content": render::fit(&lines.join("\n"), render::CONTENT_MAX),
+        "components": buttons,
+        // An edit pings nobody, whatever the line says.
+        "allowed_mentions": { "parse": [] },
+    });
+    Some(edit.to_string())
 }
 
 /// The edit that disables the buttons of `closed` task numbers in a posted message, if any of

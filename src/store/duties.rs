@@ -107,6 +107,16 @@ pub struct PostedDuties {
     pub body: String,
     /// (task number, still open)
     pub tasks: Vec<(TaskNumber, bool)>,
+    /// The tasks of the message marked done: who did, and a repeating task's next occurrence.
+    pub done: Vec<DoneTask>,
+}
+
+/// A task shown as done on a message it was reminded in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoneTask {
+    pub number: TaskNumber,
+    pub by: Option<UserId>,
+    pub next: Option<TaskNumber>,
 }
 
 async fn guild_offsets(tx: &mut Tx, guild_id: GuildId) -> StoreResult<Vec<Duration>> {
@@ -705,6 +715,22 @@ impl Db {
         }))
     }
 
+    /// The duty message the bot posted as `message_id`, with its tasks' state now.
+    pub async fn posted_duties_of_message(
+        &self,
+        message_id: u64,
+    ) -> StoreResult<Option<PostedDuties>> {
+        let id: Option<i64> =
+            sql("SELECT id FROM outbox WHERE message_id = $1 AND kind = 'post' AND state = 'sent'")
+                .bind(id_in(message_id))
+                .scalar_optional(self.on())
+                .await?;
+        match id {
+            Some(id) => self.posted_duties(id).await,
+            None => Ok(None),
+        }
+    }
+
     /// The duties a message carries, as (kind, task number), in claim order.
     pub async fn duties_of_outbox(&self, outbox_id: i64) -> StoreResult<Vec<(String, TaskNumber)>> {
         let rows: Vec<(String, i64)> = sql(
@@ -739,6 +765,24 @@ impl Db {
         .bind(outbox_id)
         .fetch_all(self.on())
         .await?;
+        let done: Vec<(i64, Option<i64>, Option<i64>)> = sql("SELECT t.number, \
+               (SELECT h.actor_id FROM task_history h WHERE h.task_id = t.id \
+                AND h.action = 'done' ORDER BY h.id DESC LIMIT 1), \
+               (SELECT n.number FROM tasks n WHERE n.id = t.next_occurrence_id) \
+             FROM tasks t WHERE t.status = 'done' AND t.deleted_at IS NULL AND \
+             (t.id IN (SELECT c.task_id FROM duty_claims c WHERE c.outbox_id = $1) \
+              OR t.id = (SELECT o.dm_task_id FROM outbox o WHERE o.id = $1))")
+        .bind(outbox_id)
+        .fetch_all(self.on())
+        .await?;
+        let done = done
+            .into_iter()
+            .map(|(number, by, next)| DoneTask {
+                number: TaskNumber(number),
+                by: by.map(id_out),
+                next: next.map(TaskNumber),
+            })
+            .collect();
         let tasks = tasks
             .into_iter()
             .map(|(number, status, deleted_at)| {
@@ -753,6 +797,7 @@ impl Db {
             message_id: id_out(message_id),
             body,
             tasks,
+            done,
         }))
     }
 }

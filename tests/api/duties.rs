@@ -579,3 +579,56 @@ async fn an_unreachable_api_is_retried_a_bounded_number_of_times() {
         other => panic!("expected a bounded failure, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn mark_done_edits_the_reminder_in_place_even_when_two_tasks_of_one_message_close_at_once() {
+    let bot = TestBot::with_manager_role().await;
+    for title in ["First chore", "Second chore"] {
+        bot.create_task(
+            &manager(),
+            title,
+            vec![Opt::User("assignee", ALICE), s("due", "in 2h")],
+        )
+        .await;
+    }
+    bot.step_at(hours(1)).await;
+    let posted = bot.fake.messages();
+    assert_eq!(posted.len(), 1, "both reminders share one message");
+    let message_id = posted[0].id;
+    // Both buttons pressed at the same moment, by two people allowed to.
+    let (a, first) = button(&member(ALICE), "duty:done:1", message_id);
+    let (b, second) = button(&manager(), "duty:done:2", message_id);
+    let (sent_a, sent_b) = tokio::join!(bot.fake.inject(first), bot.fake.inject(second));
+    let _ = (sent_a, sent_b);
+    for id in [a, b] {
+        let reply = bot.fake.response(id).await;
+        assert!(
+            is_ephemeral(&reply),
+            "the clicker is answered privately: {reply}"
+        );
+        assert!(super_content(&reply).contains("is done"), "{reply}");
+    }
+    bot.step_at(hours(1)).await;
+    assert_eq!(bot.fake.messages().len(), 1, "no new public message");
+    let edits = bot.fake.edits();
+    let last = &edits.last().expect("the reminder was edited").2;
+    assert!(edits.iter().all(|e| e.1 == message_id));
+    let text = last["content"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("✅ ~~⏰ **#1 First chore**")
+            && text.contains(&format!("done by <@{ALICE}>"))
+            && text.contains("✅ ~~⏰ **#2 Second chore**")
+            && text.contains(&format!("done by <@{BOSS}>")),
+        "both lines end up done: {text}"
+    );
+    for row in last["components"].as_array().into_iter().flatten() {
+        for button in row["components"].as_array().into_iter().flatten() {
+            assert_eq!(button["disabled"], true, "{button}");
+        }
+    }
+    assert_eq!(
+        last["allowed_mentions"]["parse"],
+        json!([]),
+        "an edit pings nobody"
+    );
+}
