@@ -332,15 +332,20 @@ impl Db {
             if let Some(duty) = duty {
                 let mut zone = guild.zone;
                 if let Some(assignee) = task.assignee_id {
-                    if !user_zones.contains_key(&assignee) {
-                        let own: Option<String> =
-                            sql("SELECT timezone FROM user_settings WHERE user_id = $1")
-                                .bind(id_in(assignee))
-                                .scalar_optional(tx.on())
-                                .await?;
-                        user_zones.insert(assignee, own.and_then(|z| z.parse().ok()));
-                    }
-                    zone = user_zones.get(&assignee).copied().flatten().unwrap_or(zone);
+                    let own = match user_zones.get(&assignee) {
+                        Some(known) => *known,
+                        None => {
+                            let own: Option<String> =
+                                sql("SELECT timezone FROM user_settings WHERE user_id = $1")
+                                    .bind(id_in(assignee))
+                                    .scalar_optional(tx.on())
+                                    .await?;
+                            let own = own.and_then(|z| z.parse().ok());
+                            user_zones.insert(assignee, own);
+                            own
+                        }
+                    };
+                    zone = own.unwrap_or(zone);
                 }
                 let claimed: Option<i64> = sql(
                     "INSERT INTO duty_claims (task_id, kind, due_at, offset_secs, scheduled_at) \
