@@ -21,6 +21,7 @@ pub mod router;
 pub mod sender;
 mod standup;
 mod task;
+mod task_form;
 
 pub use context::Context;
 

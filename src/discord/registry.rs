@@ -10,13 +10,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serenity::all::{
-    ChannelType, CommandDataOptionValue, CommandInteraction, CommandOptionType, CreateCommand,
-    CreateCommandOption, CreateInteractionResponse, InteractionContext,
+    ChannelType, CommandDataOptionValue, CommandInteraction, CommandOptionType, CommandType,
+    CreateCommand, CreateCommandOption, CreateInteractionResponse, InteractionContext,
 };
 
 use super::context::Context;
 use super::invocation::Invocation;
-use super::{away, config, help, notify, project, standup, task, CommandResult};
+use super::{away, config, help, notify, project, standup, task, task_form, CommandResult};
 use crate::render::ids::CustomId;
 
 /// What a handler returns: the interaction's answer, or why there is none.
@@ -700,6 +700,12 @@ pub fn registrations() -> Vec<CreateCommand> {
             }
             command
         })
+        .chain(std::iter::once(
+            // The one message command, in a message's Apps menu.
+            CreateCommand::new(super::task_form::CREATE_TASK)
+                .kind(CommandType::Message)
+                .contexts(vec![InteractionContext::Guild]),
+        ))
         .collect()
 }
 
@@ -737,6 +743,7 @@ pub async fn press(ctx: &Context<'_>, id: CustomId) -> CommandResult<CreateInter
         CustomId::CheckIn => standup::checkin_button(ctx).await,
         CustomId::StopDms => standup::stop_dms_button(ctx).await,
         CustomId::StopDigest => notify::stop_digest(ctx.app, ctx.guild_id, ctx.actor.user_id).await,
+        CustomId::RetryTaskForm(draft) => task_form::retry(ctx, draft).await,
     }
 }
 
@@ -750,6 +757,7 @@ pub fn button_labels(id: Option<&CustomId>) -> (&'static str, &'static str) {
         Some(CustomId::CheckIn) => "check-in",
         Some(CustomId::StopDms) => "stop-dms",
         Some(CustomId::StopDigest) => "stop-digest",
+        Some(CustomId::RetryTaskForm(_)) => "task-form-retry",
         None => "unknown",
     };
     ("button", sub)
@@ -831,8 +839,16 @@ mod tests {
         assert_eq!(
             names,
             vec![
-                "task", "project", "config", "standup", "checkin", "away", "timezone", "notify",
-                "help"
+                "task",
+                "project",
+                "config",
+                "standup",
+                "checkin",
+                "away",
+                "timezone",
+                "notify",
+                "help",
+                "Create task"
             ]
         );
     }

@@ -4,8 +4,8 @@
 
 use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandDataOptionValue, CommandInteraction,
-    ComponentInteraction, CreateAutocompleteResponse, CreateInteractionResponse, Interaction,
-    Member, ModalInteraction,
+    CommandType, ComponentInteraction, CreateAutocompleteResponse, CreateInteractionResponse,
+    Interaction, Member, ModalInteraction,
 };
 use tracing::{error, info};
 
@@ -19,7 +19,7 @@ use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
 use crate::domain::permissions::Actor;
 use crate::domain::UserError;
 use crate::metrics::CommandOutcome;
-use crate::render::ids::{CheckinForm, CustomId};
+use crate::render::ids::{CheckinForm, CustomId, TaskForm};
 use crate::render::standup::{checkin_form, FIELD_BLOCKERS, FIELD_TODAY, FIELD_YESTERDAY};
 use crate::render::{self, private};
 use crate::store::StoreError;
@@ -185,6 +185,9 @@ fn task_of(inv: &Invocation) -> Option<i64> {
 }
 
 async fn handle_command(app: &App, command: &CommandInteraction) -> Answer {
+    if command.data.kind == CommandType::Message {
+        return handle_message_command(app, command).await;
+    }
     let user_id = UserId::new(command.user.id.get());
     let guild_id = command.guild_id.map(|g| GuildId::new(g.get()));
     let labels = registry::command_labels(command);
@@ -229,6 +232,42 @@ async fn handle_command(app: &App, command: &CommandInteraction) -> Answer {
             response: error_reply(e, ctx.as_ref().map(|c| &c.settings)),
             visibility: Visibility::Private,
         },
+    }
+}
+
+/// A message command (from a message's Apps menu): today only **Create task**.
+async fn handle_message_command(app: &App, command: &CommandInteraction) -> Answer {
+    let user_id = UserId::new(command.user.id.get());
+    let guild_id = command.guild_id.map(|g| GuildId::new(g.get()));
+    let (settings, result) = match context(
+        app,
+        guild_id,
+        ChannelId::new(command.channel_id.get()),
+        command.member.as_deref(),
+        user_id,
+    )
+    .await
+    {
+        Ok(ctx) => {
+            let result = if command.data.name == super::task_form::CREATE_TASK {
+                super::task_form::open(&ctx, command).await
+            } else {
+                Err(UserError::Invalid(
+                    "I don't know that command; Discord may still be showing an old version."
+                        .into(),
+                )
+                .into())
+            };
+            (Some(ctx.settings), result)
+        }
+        Err(e) => (None, Err(e)),
+    };
+    app.metrics
+        .command(("message", "create-task"), outcome_of(&result));
+    log_command(guild_id, user_id, &command.data.name, None, &result);
+    Answer {
+        response: result.unwrap_or_else(|e| error_reply(e, settings.as_ref())),
+        visibility: Visibility::Private,
     }
 }
 
@@ -309,6 +348,7 @@ async fn autocomplete_choices(
 /// never be deferred: `/checkin` with no option, and the Check in button.
 pub fn may_answer_with_form(interaction: &Interaction) -> bool {
     match interaction {
+        Interaction::Command(command) if command.data.kind == CommandType::Message => true,
         Interaction::Command(command) => {
             command.data.name == "checkin"
                 && command
@@ -317,9 +357,10 @@ pub fn may_answer_with_form(interaction: &Interaction) -> bool {
                     .iter()
                     .all(|o| matches!(o.value, CommandDataOptionValue::SubCommand(_)))
         }
-        Interaction::Component(component) => {
-            component.data.custom_id.parse::<CustomId>() == Ok(CustomId::CheckIn)
-        }
+        Interaction::Component(component) => matches!(
+            component.data.custom_id.parse::<CustomId>(),
+            Ok(CustomId::CheckIn | CustomId::RetryTaskForm(_))
+        ),
         _ => false,
     }
 }
@@ -374,6 +415,7 @@ async fn handle_dm_button(
         CustomId::StopDms => super::standup::stop_dms(app, guild_id, user_id).await,
         // Task and digest buttons were answered above; a list page never reaches a DM.
         CustomId::StopDigest
+        | CustomId::RetryTaskForm(_)
         | CustomId::DutyDone(_)
         | CustomId::DutySnooze(..)
         | CustomId::ListPage(_) => Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
@@ -428,16 +470,6 @@ async fn submit_form(
     modal: &ModalInteraction,
     user_id: UserId,
 ) -> CommandResult<CreateInteractionResponse> {
-    let form = modal
-        .data
-        .custom_id
-        .parse::<CheckinForm>()
-        .map_err(|_| UserError::Invalid("That form is no longer active.".into()))?;
-    let guild_id = match (form.prompt_message, modal.guild_id) {
-        (Some(message), _) => prompt_guild(app, message, user_id).await?,
-        (None, Some(guild)) => GuildId::new(guild.get()),
-        (None, None) => return Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
-    };
     let field = |name: &str| {
         modal
             .data
@@ -450,6 +482,27 @@ async fn submit_form(
                 }
                 _ => None,
             })
+    };
+    if let Ok(form) = modal.data.custom_id.parse::<TaskForm>() {
+        let ctx = context(
+            app,
+            modal.guild_id.map(|g| GuildId::new(g.get())),
+            ChannelId::new(modal.channel_id.get()),
+            modal.member.as_ref(),
+            user_id,
+        )
+        .await?;
+        return super::task_form::submit(&ctx, form, field).await;
+    }
+    let form = modal
+        .data
+        .custom_id
+        .parse::<CheckinForm>()
+        .map_err(|_| UserError::Invalid("That form is no longer active.".into()))?;
+    let guild_id = match (form.prompt_message, modal.guild_id) {
+        (Some(message), _) => prompt_guild(app, message, user_id).await?,
+        (None, Some(guild)) => GuildId::new(guild.get()),
+        (None, None) => return Err(UserError::Invalid(NOT_IN_GUILD.into()).into()),
     };
     let (yesterday, today) = (field(FIELD_YESTERDAY), field(FIELD_TODAY));
     let blockers = field(FIELD_BLOCKERS);

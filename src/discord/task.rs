@@ -48,7 +48,10 @@ async fn active_project(ctx: &Context<'_>, name: &str) -> CommandResult<ProjectR
     })
 }
 
-async fn due(ctx: &Context<'_>, text: &str) -> CommandResult<chrono::DateTime<chrono::Utc>> {
+pub(super) async fn due(
+    ctx: &Context<'_>,
+    text: &str,
+) -> CommandResult<chrono::DateTime<chrono::Utc>> {
     let zone = ctx.typing_zone().await?;
     Ok(parse_due(text, ctx.now, zone).map_err(UserError::from)?)
 }

@@ -35,6 +35,8 @@ pub enum CustomId {
     /// **Stop these DMs** on a morning digest: `digest:stop`. Turns the presser's digest off
     /// in the guild it came from.
     StopDigest,
+    /// **Try again** on a refused Create task form: `taskform:retry:DRAFT`.
+    RetryTaskForm(i64),
 }
 
 /// A `/task list` page with its filter, carried in the page buttons.
@@ -57,7 +59,8 @@ impl CustomId {
             CustomId::ListPage(_)
             | CustomId::CheckIn
             | CustomId::StopDms
-            | CustomId::StopDigest => None,
+            | CustomId::StopDigest
+            | CustomId::RetryTaskForm(_) => None,
         }
     }
 }
@@ -70,6 +73,7 @@ const LIST_PAGE: &str = "list:";
 const CHECK_IN: &str = "standup:checkin";
 const STOP_DMS: &str = "standup:stop";
 const STOP_DIGEST: &str = "digest:stop";
+const RETRY_TASK_FORM: &str = "taskform:retry:";
 
 impl fmt::Display for CustomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -85,6 +89,7 @@ impl fmt::Display for CustomId {
             CustomId::CheckIn => f.write_str(CHECK_IN),
             CustomId::StopDms => f.write_str(STOP_DMS),
             CustomId::StopDigest => f.write_str(STOP_DIGEST),
+            CustomId::RetryTaskForm(draft) => write!(f, "{RETRY_TASK_FORM}{draft}"),
             CustomId::ListPage(p) => {
                 fn part(f: &mut fmt::Formatter<'_>, value: Option<String>) -> fmt::Result {
                     match value {
@@ -141,6 +146,37 @@ impl FromStr for CheckinForm {
     }
 }
 
+/// The custom id of the Create task form: `taskform:CHANNEL:MESSAGE`, the message it was
+/// opened from (for the link back to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskForm {
+    pub channel_id: u64,
+    pub message_id: u64,
+}
+
+const TASK_FORM: &str = "taskform:";
+
+impl fmt::Display for TaskForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{TASK_FORM}{}:{}", self.channel_id, self.message_id)
+    }
+}
+
+impl FromStr for TaskForm {
+    type Err = UnknownCustomId;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        let (channel, message) = id
+            .strip_prefix(TASK_FORM)
+            .and_then(|rest| rest.split_once(':'))
+            .ok_or(UnknownCustomId)?;
+        Ok(TaskForm {
+            channel_id: channel.parse().map_err(|_| UnknownCustomId)?,
+            message_id: message.parse().map_err(|_| UnknownCustomId)?,
+        })
+    }
+}
+
 /// A custom id this version of the bot does not know (an old or forged one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown custom id")]
@@ -168,6 +204,12 @@ impl FromStr for CustomId {
             if let Some(rest) = id.strip_prefix(prefix) {
                 return number(rest).map(|n| CustomId::DutySnooze(n, choice));
             }
+        }
+        if let Some(rest) = id.strip_prefix(RETRY_TASK_FORM) {
+            return rest
+                .parse()
+                .map(CustomId::RetryTaskForm)
+                .map_err(|_| UnknownCustomId);
         }
         if let Some(rest) = id.strip_prefix(LIST_PAGE) {
             return list_page(rest)
@@ -258,6 +300,7 @@ mod tests {
             ("standup:checkin", CustomId::CheckIn),
             ("standup:stop", CustomId::StopDms),
             ("digest:stop", CustomId::StopDigest),
+            ("taskform:retry:42", CustomId::RetryTaskForm(42)),
         ];
         for (text, id) in cases {
             assert_eq!(text.parse::<CustomId>(), Ok(id), "{text}");

@@ -8,6 +8,7 @@ use serenity::all::{
 };
 
 pub mod duties;
+pub mod forms;
 pub mod ids;
 pub mod standup;
 pub mod summary;

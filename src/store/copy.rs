@@ -186,6 +186,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "form_drafts",
+        &[
+            ("id", Int),
+            ("guild_id", Int),
+            ("user_id", Int),
+            ("source", Text),
+            ("title", Text),
+            ("due", Text),
+            ("description", Text),
+            ("created_at", Int),
+        ],
+    ),
+    (
         "digest_runs",
         &[("guild_id", Int), ("user_id", Int), ("at", Int)],
     ),

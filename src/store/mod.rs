@@ -10,6 +10,7 @@
 mod record;
 
 pub mod copy;
+mod drafts;
 mod duties;
 pub mod export;
 mod feeds;
@@ -40,6 +41,7 @@ use crate::domain::ids::GuildId;
 use crate::domain::task::TaskNumber;
 use crate::domain::UserError;
 
+pub use drafts::TaskFormDraft;
 pub use duties::{ClaimedDuty, DmDraft, DmDuty, OutboxDraft, OutboxKind, OutboxRow, PostedDuties};
 pub use feeds::FeedTask;
 pub use notify::DueDigest;

@@ -26,7 +26,16 @@ async fn registers_every_command_to_the_development_guild() {
     assert_eq!(
         names,
         vec![
-            "task", "project", "config", "standup", "checkin", "away", "timezone", "notify", "help"
+            "task",
+            "project",
+            "config",
+            "standup",
+            "checkin",
+            "away",
+            "timezone",
+            "notify",
+            "help",
+            "Create task"
         ]
     );
     let task = &registered.1[0];

@@ -27,6 +27,7 @@ pub const ON_POSTGRES: bool = false;
 
 mod bad_input;
 mod commands;
+mod create_task;
 mod duties;
 mod fake_discord_selftest;
 mod feeds;

@@ -18,6 +18,8 @@ pub const ON_POSTGRES: bool = true;
 mod bad_input;
 #[path = "../api/commands.rs"]
 mod commands;
+#[path = "../api/create_task.rs"]
+mod create_task;
 #[path = "../api/duties.rs"]
 mod duties;
 #[path = "../api/feeds.rs"]

@@ -475,3 +475,29 @@ pub fn modal_submit(
     }
     (id, Value::Object(interaction))
 }
+
+/// A message command (type 3) run on a message with `content`, in the caller's channel, as
+/// Discord sends it: the target message resolved in `data`.
+pub fn message_command(
+    caller: &Caller,
+    name: &str,
+    message_id: u64,
+    content: &str,
+) -> (u64, Value) {
+    let id = next_id();
+    let message = message_json(
+        message_id,
+        caller.channel_id,
+        &json!({ "content": content }),
+    );
+    let data = json!({
+        "id": command_id(name).to_string(),
+        "name": name,
+        "type": 3,
+        "target_id": message_id.to_string(),
+        "resolved": { "messages": { message_id.to_string(): message } },
+    });
+    let mut interaction = base(caller, 2, id);
+    interaction.insert("data".into(), data);
+    (id, Value::Object(interaction))
+}
