@@ -173,6 +173,8 @@ pub async fn start_with(
 ) -> Result<Running, StartError> {
     let token = settings.token()?.clone();
     let db = Db::connect(&settings.database.url).await?;
+    // Recorded on the first run: servers joined later get the getting-started message.
+    db.first_start(clock.now()).await?;
     // Bound before the app is built, so a configured port 0 resolves into the public URL.
     let http_listener = match settings.http.listen {
         Some(addr) => Some(

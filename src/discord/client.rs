@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serenity::all::{
     Command, Context as SerenityContext, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EventHandler, GatewayIntents, GuildId, Interaction, Ready,
-    ResumedEvent, Role, RoleId, ShardStageUpdateEvent,
+    CreateInteractionResponseMessage, EventHandler, GatewayIntents, Guild, GuildId, Interaction,
+    Ready, ResumedEvent, Role, RoleId, ShardStageUpdateEvent,
 };
 use serenity::http::{Http, HttpBuilder, HttpError};
 use serenity::Client;
@@ -64,6 +65,40 @@ impl EventHandler for Handler {
 
     async fn shard_stage_update(&self, _ctx: SerenityContext, event: ShardStageUpdateEvent) {
         info!(shard = event.shard_id.0, old = %event.old, new = %event.new, "gateway stage");
+    }
+
+    /// A server the bot joined after this installation first started gets one getting-started
+    /// message in its system channel; servers it was already in never do (docs/behaviour.md §12).
+    async fn guild_create(&self, _ctx: SerenityContext, guild: Guild, _is_new: Option<bool>) {
+        let app = &self.app;
+        let now = app.clock.now();
+        let joined = DateTime::<Utc>::from_timestamp(guild.joined_at.unix_timestamp(), 0);
+        let guild_id = crate::domain::ids::GuildId::new(guild.id.get());
+        let first_start = match app.db.first_start(now).await {
+            Ok(at) => at,
+            Err(e) => {
+                warn!(error = %e, guild = guild_id.get(), "could not read the first start");
+                return;
+            }
+        };
+        let channel = guild
+            .system_channel_id
+            .map(|c| crate::domain::ids::ChannelId::new(c.get()));
+        let body = crate::render::welcome_body();
+        let joined_since = joined.is_some_and(|joined| joined > first_start);
+        let greeting = joined_since.then_some((channel, body.as_str()));
+        match app.db.claim_welcome(guild_id, greeting, now).await {
+            Ok(true) if !joined_since => {}
+            Ok(true) if channel.is_none() => {
+                info!(
+                    guild = guild_id.get(),
+                    "joined a server without a system channel: no welcome"
+                )
+            }
+            Ok(true) => info!(guild = guild_id.get(), "welcome message queued"),
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, guild = guild_id.get(), "could not queue the welcome"),
+        }
     }
 
     /// A deleted manager role grants nothing anyway (members no longer carry it); clearing the

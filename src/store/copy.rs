@@ -185,6 +185,11 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("next_digest_at", Int),
         ],
     ),
+    ("installation", &[("key", Text), ("at", Int)]),
+    (
+        "guild_welcomes",
+        &[("guild_id", Int), ("at", Int), ("greeted", Int)],
+    ),
     (
         "form_drafts",
         &[

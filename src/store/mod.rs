@@ -24,6 +24,7 @@ mod settings;
 pub mod sql;
 mod standups;
 mod tasks;
+mod welcome;
 
 use std::str::FromStr;
 use std::sync::Arc;

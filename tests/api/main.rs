@@ -44,3 +44,4 @@ mod settings_concurrency;
 mod standups;
 mod storage_faults;
 mod wakeups;
+mod welcome;

@@ -50,3 +50,5 @@ mod settings_concurrency;
 mod standups;
 #[path = "../api/wakeups.rs"]
 mod wakeups;
+#[path = "../api/welcome.rs"]
+mod welcome;
