@@ -293,6 +293,23 @@ pub fn pager(
     ])
 }
 
+/// The getting-started message for a server that just added the bot: the first three
+/// commands an administrator runs. It pings nobody.
+pub fn welcome_body() -> String {
+    let message = serenity::all::CreateMessage::new()
+        .content(
+            "👋 Thanks for adding **Coordinator**! I keep your team's work on track: reminders \
+             before deadlines, alerts when something is late, and a daily standup summary. An \
+             administrator starts with:\n\
+             1. `/config manager-role role:@Leads` — who may assign work\n\
+             2. `/config timezone zone:Europe/Berlin` — how dates are read\n\
+             3. `/standup schedule time:09:30 channel:#standup` — the daily summary\n\
+             Then anyone can `/task create title:…`; `/help` lists what each person can do.",
+        )
+        .allowed_mentions(no_pings());
+    serde_json::to_string(&message).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,21 +345,4 @@ mod tests {
         assert_eq!(when(at), "<t:1800000000:f>");
         assert_eq!(relative(at), "<t:1800000000:R>");
     }
-}
-
-/// The getting-started message for a server that just added the bot: the first three
-/// commands an administrator runs. It pings nobody.
-pub fn welcome_body() -> String {
-    let message = serenity::all::CreateMessage::new()
-        .content(
-            "👋 Thanks for adding **Coordinator**! I keep your team's work on track: reminders \
-             before deadlines, alerts when something is late, and a daily standup summary. An \
-             administrator starts with:\n\
-             1. `/config manager-role role:@Leads` — who may assign work\n\
-             2. `/config timezone zone:Europe/Berlin` — how dates are read\n\
-             3. `/standup schedule time:09:30 channel:#standup` — the daily summary\n\
-             Then anyone can `/task create title:…`; `/help` lists what each person can do.",
-        )
-        .allowed_mentions(no_pings());
-    serde_json::to_string(&message).unwrap_or_default()
 }
