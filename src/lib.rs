@@ -173,8 +173,11 @@ pub async fn start_with(
 ) -> Result<Running, StartError> {
     let token = settings.token()?.clone();
     let db = Db::connect(&settings.database.url).await?;
-    // Recorded on the first run: servers joined later get the getting-started message.
-    db.first_start(clock.now()).await?;
+    // Recorded on the first run: servers joined later get the getting-started message. A
+    // database that cannot take writes right now still starts (and says why it refuses them).
+    if let Err(e) = db.first_start(clock.now()).await {
+        tracing::warn!(error = %e, "could not record this installation's first start");
+    }
     // Bound before the app is built, so a configured port 0 resolves into the public URL.
     let http_listener = match settings.http.listen {
         Some(addr) => Some(
