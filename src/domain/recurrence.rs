@@ -288,8 +288,11 @@ mod tests {
                 let next = rule.next_after(previous, now).expect("a next occurrence");
                 prop_assert!(next > previous && next > now);
                 let local = next.with_timezone(&zone).naive_local();
-                // Same wall-clock time, unless that day skips it (then the first valid instant).
-                let wanted = local.date().and_time(anchor_local.time());
+                // Same wall-clock time as the first due, unless that day skips it (then the
+                // first valid instant). A first due typed inside a DST gap was read as the
+                // instant the clocks jumped to, and that is the time the series keeps.
+                let kept = anchor.with_timezone(&zone).time();
+                let wanted = local.date().and_time(kept);
                 prop_assert_eq!(next, resolve_local(zone, wanted));
                 match repeat {
                     Repeat::Weekdays => prop_assert!(!matches!(local.weekday(), Weekday::Sat | Weekday::Sun)),
