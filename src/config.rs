@@ -69,6 +69,10 @@ pub struct DiscordSettings {
     /// How many DM channels may be opened per second (Discord asks bots to go gently).
     #[serde(default = "default_dm_opens_per_second")]
     pub dm_opens_per_second: u32,
+    /// The application's public key (hex, from the Developer Portal): with `http.listen`, the
+    /// listener answers interactions POSTed to `/interactions`, checking their signatures.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 fn default_dm_opens_per_second() -> u32 {
@@ -118,6 +122,7 @@ impl Default for DiscordSettings {
             api_base: default_api_base(),
             guild_id: None,
             dm_opens_per_second: default_dm_opens_per_second(),
+            public_key: None,
         }
     }
 }
@@ -321,6 +326,11 @@ impl Settings {
         if let Some(url) = &self.http.public_url {
             check("http.public_url", url, check_http_url);
         }
+        if let Some(key) = &self.discord.public_key {
+            if let Err(problem) = crate::discord::web::verifying_key(key) {
+                problems.push(format!("discord.public_key = {key:?}: {problem}"));
+            }
+        }
         if !(1..=50).contains(&self.discord.dm_opens_per_second) {
             problems.push(format!(
                 "discord.dm_opens_per_second = {}: give 1 to 50",
@@ -379,10 +389,11 @@ impl Token {
 }
 
 /// Every key a source sets, as a dotted path.
-const KNOWN_KEYS: [&str; 8] = [
+const KNOWN_KEYS: [&str; 9] = [
     "discord.api_base",
     "discord.guild_id",
     "discord.dm_opens_per_second",
+    "discord.public_key",
     "database.url",
     "log.filter",
     "log.format",
@@ -483,10 +494,11 @@ type Check = fn(&figment::value::Value) -> Result<(), String>;
 
 /// Rules for the values whose type alone does not say they are usable, checked on the raw
 /// values so the message can name the source (and before serde's messages for the same keys).
-const CHECKS: [(&str, Check); 8] = [
+const CHECKS: [(&str, Check); 9] = [
     ("discord.api_base", check_http_url),
     ("discord.guild_id", check_guild_id),
     ("discord.dm_opens_per_second", check_dm_opens),
+    ("discord.public_key", check_public_key),
     ("database.url", check_database_url),
     ("log.filter", check_log_filter),
     ("log.format", check_log_format),
@@ -515,6 +527,10 @@ fn check_guild_id(value: &figment::value::Value) -> Result<(), String> {
             "not a server id (a positive number; right-click the server, Copy Server ID)".into(),
         ),
     }
+}
+
+fn check_public_key(value: &figment::value::Value) -> Result<(), String> {
+    crate::discord::web::verifying_key(text(value)?).map(|_| ())
 }
 
 fn check_dm_opens(value: &figment::value::Value) -> Result<(), String> {

@@ -222,13 +222,29 @@ pub async fn start_with(
     } else {
         tokio::spawn(async {})
     };
+    // Interactions POSTed to an Interactions Endpoint URL: with the application's public key.
+    let endpoint = match &settings.discord.public_key {
+        Some(key) => Some(Arc::new(discord::web::Endpoint::new(
+            discord::web::verifying_key(key).map_err(|problem| {
+                StartError::Config(config::ConfigError::Invalid(format!(
+                    "discord.public_key: {problem}"
+                )))
+            })?,
+            &settings.discord.api_base,
+        ))),
+        None => None,
+    };
     let http = match http_listener {
         Some(listener) => Some(
-            http::serve(listener, Arc::clone(&app), stop_worker.subscribe()).map_err(|source| {
-                StartError::Listen {
-                    addr: settings.http.listen.unwrap_or(([0, 0, 0, 0], 0).into()),
-                    source,
-                }
+            http::serve(
+                listener,
+                Arc::clone(&app),
+                endpoint,
+                stop_worker.subscribe(),
+            )
+            .map_err(|source| StartError::Listen {
+                addr: settings.http.listen.unwrap_or(([0, 0, 0, 0], 0).into()),
+                source,
             })?,
         ),
         None => None,

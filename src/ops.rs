@@ -415,6 +415,11 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
             config::origin(&figment, "discord.guild_id"),
         ),
         (
+            "discord.public_key",
+            show(settings.discord.public_key.clone()),
+            config::origin(&figment, "discord.public_key"),
+        ),
+        (
             "discord.dm_opens_per_second",
             settings.discord.dm_opens_per_second.to_string(),
             config::origin(&figment, "discord.dm_opens_per_second"),

@@ -22,6 +22,7 @@ pub mod sender;
 mod standup;
 mod task;
 mod task_form;
+pub mod web;
 
 pub use context::Context;
 

@@ -7,11 +7,13 @@ pub mod feed;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,15 +21,42 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::app::App;
+use crate::discord::web::{self, Endpoint};
 use crate::metrics;
 
-/// Every route the listener serves.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+/// Every route the listener serves; `/interactions` only with the application's public key.
+pub fn router(app: Arc<App>, endpoint: Option<Arc<Endpoint>>) -> Router {
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/feeds/{file}", get(feed::serve))
-        .route("/metrics", get(metrics_text))
-        .with_state(app)
+        .route("/metrics", get(metrics_text));
+    if let Some(endpoint) = endpoint {
+        let app = Arc::clone(&app);
+        router = router.route(
+            "/interactions",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let (app, endpoint) = (Arc::clone(&app), Arc::clone(&endpoint));
+                async move {
+                    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                    let (status, answer) = web::answer(
+                        app,
+                        &endpoint,
+                        header("x-signature-ed25519"),
+                        header("x-signature-timestamp"),
+                        &body,
+                    )
+                    .await;
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                    (
+                        status,
+                        [(CONTENT_TYPE, "application/json")],
+                        answer.to_string(),
+                    )
+                }
+            }),
+        );
+    }
+    router.with_state(app)
 }
 
 /// 200 when the gateway is connected and the database answers; otherwise 503, with one line
@@ -70,6 +99,7 @@ pub struct Listener {
 pub fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    endpoint: Option<Arc<Endpoint>>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<Listener> {
     let addr = listener.local_addr()?;
@@ -78,7 +108,7 @@ pub fn serve(
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
-        if let Err(e) = axum::serve(listener, router(app))
+        if let Err(e) = axum::serve(listener, router(app, endpoint))
             .with_graceful_shutdown(shutdown)
             .await
         {

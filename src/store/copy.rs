@@ -186,6 +186,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("installation", &[("key", Text), ("at", Int)]),
+    ("interactions_seen", &[("id", Int), ("at", Int)]),
     (
         "guild_welcomes",
         &[("guild_id", Int), ("at", Int), ("greeted", Int)],

@@ -15,6 +15,7 @@ mod duties;
 pub mod export;
 mod feeds;
 mod history;
+mod interactions;
 mod lease_holder;
 mod migrations;
 mod notify;

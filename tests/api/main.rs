@@ -44,4 +44,5 @@ mod settings_concurrency;
 mod standups;
 mod storage_faults;
 mod wakeups;
+mod web;
 mod welcome;

@@ -50,5 +50,7 @@ mod settings_concurrency;
 mod standups;
 #[path = "../api/wakeups.rs"]
 mod wakeups;
+#[path = "../api/web.rs"]
+mod web;
 #[path = "../api/welcome.rs"]
 mod welcome;

@@ -1,0 +1,134 @@
+//! The Interactions Endpoint (README "Interactions over HTTP"): interactions POSTed to
+//! `/interactions`, signed with the application's key, answered in the HTTP response through
+//! the same router as the gateway's; forged, stale and replayed requests get 401.
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{json, Value};
+
+use crate::support::bot::*;
+use crate::support::interactions::{s, slash};
+
+fn signing_key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+async fn web_bot() -> (TestBot, String) {
+    let public = hex::encode(signing_key().verifying_key().to_bytes());
+    let bot = TestBot::start_with_settings(false, |settings| {
+        settings.http.listen = Some(([127, 0, 0, 1], 0).into());
+        settings.discord.public_key = Some(public);
+    })
+    .await;
+    let addr = bot
+        .running
+        .as_ref()
+        .expect("bot running")
+        .http_addr()
+        .expect("listener on");
+    (bot, format!("http://{addr}/interactions"))
+}
+
+/// POSTs `body` signed by `key` at `timestamp`; returns the status and JSON answer.
+async fn post(url: &str, key: &SigningKey, timestamp: i64, body: &Value) -> (u16, Value) {
+    let body = body.to_string();
+    let timestamp = timestamp.to_string();
+    let mut signed = timestamp.as_bytes().to_vec();
+    signed.extend_from_slice(body.as_bytes());
+    let signature = hex::encode(key.sign(&signed).to_bytes());
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", signature)
+        .header("x-signature-timestamp", timestamp)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn signed_interactions_are_answered_in_the_response_and_forged_stale_or_replayed_ones_get_401(
+) {
+    let (bot, url) = web_bot().await;
+    let key = signing_key();
+    // Timestamps are checked against the bot's clock (settable in tests).
+    let now = start_time().timestamp();
+    let (status, pong) = post(&url, &key, now, &json!({ "type": 1, "id": "1" })).await;
+    assert_eq!((status, pong), (200, json!({ "type": 1 })));
+
+    let (_, create) = slash(
+        &member(ALICE),
+        &["task", "create"],
+        vec![s("title", "Sent over HTTP")],
+    );
+    let (status, answer) = post(&url, &key, now, &create).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 4);
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Created **#1 Sent over HTTP**"),
+        "{answer}"
+    );
+
+    let before = bot.snapshot().await;
+    // The same interaction again: a replay.
+    assert_eq!(post(&url, &key, now, &create).await.0, 401);
+    // Signed by someone else.
+    let (_, forged) = slash(
+        &member(ALICE),
+        &["task", "create"],
+        vec![s("title", "forged")],
+    );
+    assert_eq!(
+        post(&url, &SigningKey::from_bytes(&[1; 32]), now, &forged)
+            .await
+            .0,
+        401
+    );
+    // Signed, but ten minutes old.
+    let (_, stale) = slash(
+        &member(ALICE),
+        &["task", "create"],
+        vec![s("title", "stale")],
+    );
+    assert_eq!(post(&url, &key, now - 600, &stale).await.0, 401);
+    // No signature at all.
+    let unsigned = reqwest::Client::new()
+        .post(&url)
+        .body(stale.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unsigned.status().as_u16(), 401);
+    assert_eq!(
+        bot.snapshot().await,
+        before,
+        "refused requests changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn without_a_public_key_there_is_no_interactions_endpoint() {
+    let bot = TestBot::start_with_settings(false, |settings| {
+        settings.http.listen = Some(([127, 0, 0, 1], 0).into());
+    })
+    .await;
+    let addr = bot
+        .running
+        .as_ref()
+        .expect("bot running")
+        .http_addr()
+        .expect("listener on");
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/interactions"))
+        .body("{}")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 404, "no such route");
+}
