@@ -49,7 +49,8 @@ pub enum StartError {
 pub struct Running {
     pub app: Arc<App>,
     pub worker: worker::Worker,
-    shard_manager: Arc<ShardManager>,
+    /// None for a process without the gateway (`web`, `worker`).
+    shard_manager: Option<Arc<ShardManager>>,
     gateway: JoinHandle<Result<(), serenity::Error>>,
     in_flight: Arc<RwLock<()>>,
     stop_worker: watch::Sender<bool>,
@@ -66,8 +67,15 @@ impl Running {
         let _ = self.stop_worker.send(true);
         // A shard stuck reconnecting (Discord unreachable) never acknowledges the shutdown, so
         // it gets a bounded wait; interaction handlers run in their own tasks and are waited for.
+        if self.shard_manager.is_none() {
+            self.gateway.abort();
+            self.finish().await;
+            return;
+        }
         let stopped = tokio::time::timeout(GATEWAY_STOP_GRACE, async {
-            self.shard_manager.shutdown_all().await;
+            if let Some(shards) = &self.shard_manager {
+                shards.shutdown_all().await;
+            }
             (&mut self.gateway).await
         })
         .await;
@@ -136,6 +144,9 @@ impl Running {
     }
 }
 
+/// How often a worker-only process re-reads what is due (nothing in it is written to).
+const WORKER_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long a shutdown waits for the gateway to close before stopping it outright.
 const GATEWAY_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -147,16 +158,43 @@ async fn commands_answered(in_flight: &RwLock<()>) {
     drop(in_flight.write().await);
 }
 
+/// What one process does (`coordinator run --role`). Several processes on one PostgreSQL
+/// database split the work; one process on its own runs `All`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Role {
+    /// The gateway, the duties worker and the HTTP listener: one process does everything.
+    #[default]
+    All,
+    /// The gateway connection: interactions (without an Interactions Endpoint) and events.
+    Gateway,
+    /// The Interactions Endpoint only: needs `http.listen` and `discord.public_key`.
+    Web,
+    /// The duties worker only: reminders, alerts, standups, digests, edits.
+    Worker,
+}
+
+impl Role {
+    pub fn runs_gateway(self) -> bool {
+        matches!(self, Role::All | Role::Gateway)
+    }
+
+    pub fn runs_worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+}
+
 /// How to start: tests drive the duties worker step by step instead of letting it run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StartOptions {
     pub background_worker: bool,
+    pub role: Role,
 }
 
 impl Default for StartOptions {
     fn default() -> Self {
         Self {
             background_worker: true,
+            role: Role::All,
         }
     }
 }
@@ -198,26 +236,47 @@ pub async fn start_with(
             None => format!("http://{addr}"),
         });
     }
+    let role = options.role;
+    app.runs_gateway = role.runs_gateway();
+    if role == Role::Web
+        && (settings.http.listen.is_none() || settings.discord.public_key.is_none())
+    {
+        return Err(StartError::Config(config::ConfigError::Invalid(
+            "--role web answers the Interactions Endpoint: set http.listen and discord.public_key"
+                .into(),
+        )));
+    }
     let app = Arc::new(app);
     let in_flight = Arc::new(RwLock::new(()));
-    let mut client = discord::client::gateway_client(
-        Arc::clone(&app),
-        &token,
-        &settings.discord.api_base,
-        settings.discord.guild_id,
-        Arc::clone(&in_flight),
-    )
-    .await?;
-    let shard_manager = Arc::clone(&client.shard_manager);
-    app.metrics.attach_gateway(Arc::clone(&shard_manager));
-    let gateway = tokio::spawn(async move { client.start().await });
+    let (shard_manager, gateway) = if role.runs_gateway() {
+        let mut client = discord::client::gateway_client(
+            Arc::clone(&app),
+            &token,
+            &settings.discord.api_base,
+            settings.discord.guild_id,
+            Arc::clone(&in_flight),
+        )
+        .await?;
+        let shard_manager = Arc::clone(&client.shard_manager);
+        app.metrics.attach_gateway(Arc::clone(&shard_manager));
+        let gateway = tokio::spawn(async move { client.start().await });
+        (Some(shard_manager), gateway)
+    } else {
+        // Nothing to connect: the process runs until it is told to stop.
+        let idle = tokio::spawn(std::future::pending::<Result<(), serenity::Error>>());
+        (None, idle)
+    };
     let sender = Arc::new(
         discord::sender::Sender::new(&token, &settings.discord.api_base)
             .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize),
     );
-    let worker = worker::Worker::new(Arc::clone(&app), sender);
+    let mut worker = worker::Worker::new(Arc::clone(&app), sender);
+    if role == Role::Worker {
+        // Other processes write what falls due; a short safety poll picks it up.
+        worker = worker.with_longest_sleep(WORKER_POLL);
+    }
     let (stop_worker, stop) = watch::channel(false);
-    let worker_task = if options.background_worker {
+    let worker_task = if options.background_worker && role.runs_worker() {
         tokio::spawn(worker.clone().run(stop))
     } else {
         tokio::spawn(async {})

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use coordinator::config::{ConfigError, LogFormat, Settings};
 use coordinator::ops::{self, ExportFormat, OpsError};
+use coordinator::Role;
 use tracing_subscriber::EnvFilter;
 
 /// Coordinator: a Discord bot that keeps a team's tasks and deadlines on track.
@@ -24,7 +25,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run the bot until SIGINT or SIGTERM (the default when no command is given)
-    Run,
+    Run {
+        /// What this process does: all (the gateway, the duties worker and the HTTP listener),
+        /// gateway, web (the Interactions Endpoint only) or worker (duties only)
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
     /// Create the database if missing and apply pending migrations, then exit
     Migrate,
     /// Validate the settings and the token's format without connecting to anything
@@ -80,8 +86,8 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return fail(&e, EXIT_CONFIG),
     };
-    match cli.command.unwrap_or(Cmd::Run) {
-        Cmd::Run => run(settings, &dir).await,
+    match cli.command.unwrap_or(Cmd::Run { role: Role::All }) {
+        Cmd::Run { role } => run(settings, &dir, role).await,
         Cmd::CheckConfig => check_config(&dir, cli.config.is_some()),
         Cmd::Migrate => {
             if let Err(e) = init_logging(&settings, false) {
@@ -125,7 +131,7 @@ fn load(dir: &Path, explicit: bool) -> Result<Settings, ConfigError> {
     }
 }
 
-async fn run(settings: Settings, dir: &Path) -> ExitCode {
+async fn run(settings: Settings, dir: &Path, role: Role) -> ExitCode {
     // Checked before logging starts, so a missing token is one clear line.
     let token = match settings.token() {
         Ok(token) => token.clone(),
@@ -143,7 +149,11 @@ async fn run(settings: Settings, dir: &Path) -> ExitCode {
     let clock = std::sync::Arc::new(coordinator::clock::SystemClock);
     // Listening before starting: a signal during start-up still stops the bot cleanly.
     let signal = coordinator::shutdown_signal();
-    let running = match coordinator::start(&settings, clock).await {
+    let options = coordinator::StartOptions {
+        role,
+        ..Default::default()
+    };
+    let running = match coordinator::start_with(&settings, clock, options).await {
         Ok(running) => running,
         Err(coordinator::StartError::Config(e)) => return fail(&e, EXIT_CONFIG),
         Err(e) => return fail(&e, EXIT_RUNTIME),

@@ -60,6 +60,8 @@ pub struct Worker {
     /// Set by `run`: once it turns true, no further row is sent (a row being sent is finished
     /// and recorded first), so shutdown never leaves a message posted but not marked sent.
     stopping: Option<watch::Receiver<bool>>,
+    /// At least this often the loop re-reads what is due (see [`Worker::with_longest_sleep`]).
+    longest_sleep: StdDuration,
 }
 
 impl Worker {
@@ -68,6 +70,7 @@ impl Worker {
             app,
             sender,
             duties_per_message: DUTIES_PER_MESSAGE,
+            longest_sleep: LONGEST_SLEEP,
             stopping: None,
         }
     }
@@ -84,6 +87,13 @@ impl Worker {
             }
             None => std::future::pending().await,
         }
+    }
+
+    /// Re-reads what is due at least this often, for a worker in a process of its own: writes
+    /// made by other processes (commands through `web` or `gateway`) cannot wake it directly.
+    pub fn with_longest_sleep(mut self, longest: StdDuration) -> Self {
+        self.longest_sleep = longest;
+        self
     }
 
     /// How many duties may share a message (1 turns grouping off; benchmarks compare both).
@@ -555,8 +565,8 @@ impl Worker {
                     outcome
                         .next_due
                         .map(|at| (at - self.app.clock.now()).to_std().unwrap_or_default())
-                        .unwrap_or(LONGEST_SLEEP)
-                        .min(LONGEST_SLEEP)
+                        .unwrap_or(self.longest_sleep)
+                        .min(self.longest_sleep)
                 }
                 Err(e) => {
                     self.app.metrics.worker_step_failed();

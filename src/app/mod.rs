@@ -25,6 +25,8 @@ pub struct App {
     pub public_url: Option<String>,
     /// Counters for `/metrics`, and the gateway's state for `/healthz`.
     pub metrics: Metrics,
+    /// Whether this process holds a gateway connection (`/healthz` checks it only then).
+    pub runs_gateway: bool,
 }
 
 impl App {
@@ -34,6 +36,7 @@ impl App {
             clock,
             public_url: None,
             metrics: Metrics::new(),
+            runs_gateway: true,
         }
     }
 }

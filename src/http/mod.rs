@@ -63,7 +63,7 @@ pub fn router(app: Arc<App>, endpoint: Option<Arc<Endpoint>>) -> Router {
 /// per failing check.
 async fn healthz(State(app): State<Arc<App>>) -> (StatusCode, String) {
     let mut failing = String::new();
-    if !app.metrics.gateway_connected().await {
+    if app.runs_gateway && !app.metrics.gateway_connected().await {
         warn!("health check: gateway disconnected");
         failing.push_str("gateway disconnected\n");
     }

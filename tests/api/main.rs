@@ -37,6 +37,7 @@ mod permissions;
 mod properties;
 mod recurring;
 mod restart;
+mod roles;
 mod roster;
 mod search;
 mod security;

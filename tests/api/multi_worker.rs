@@ -55,6 +55,7 @@ async fn two_workers_on_one_database_post_each_duty_exactly_once() {
             Arc::new(clock.clone()),
             coordinator::StartOptions {
                 background_worker: true,
+                ..Default::default()
             },
         )
         .await

@@ -50,6 +50,7 @@ async fn a_reminder_due_two_seconds_after_its_task_is_created_is_posted_without_
         clock.clone(),
         coordinator::StartOptions {
             background_worker: true,
+            ..Default::default()
         },
     )
     .await

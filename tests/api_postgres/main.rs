@@ -38,6 +38,8 @@ mod properties;
 mod recurring;
 #[path = "../api/restart.rs"]
 mod restart;
+#[path = "../api/roles.rs"]
+mod roles;
 #[path = "../api/roster.rs"]
 mod roster;
 #[path = "../api/search.rs"]

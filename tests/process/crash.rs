@@ -208,8 +208,10 @@ fn outcome(fake: &FakeDiscord, sent: &Sent) -> Option<(bool, String)> {
     };
     let content = data["content"].as_str().unwrap_or_default().to_string();
     let applied = match sent.kind {
-        // The snooze confirmation is private even when it worked.
+        // The snooze and Mark done confirmations are private even when they worked (Mark done
+        // edits the reminder itself).
         Kind::ButtonSnooze => content.contains("Snoozed"),
+        Kind::ButtonDone => content.contains("is done"),
         Kind::Show => false,
         _ => flags & 64 == 0,
     };

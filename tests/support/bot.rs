@@ -140,7 +140,10 @@ impl TestBot {
         let mut settings = bot_settings(&fake, database_url);
         adjust(&mut settings);
         let clock = ManualClock::new(start_time());
-        let options = coordinator::StartOptions { background_worker };
+        let options = coordinator::StartOptions {
+            background_worker,
+            ..Default::default()
+        };
         let running = coordinator::start_with(&settings, Arc::new(clock.clone()), options)
             .await
             .expect("bot starts");
@@ -226,6 +229,7 @@ impl TestBot {
         let identified = self.fake.identify_count();
         let options = coordinator::StartOptions {
             background_worker: self.background_worker,
+            ..Default::default()
         };
         let running =
             coordinator::start_with(&self.settings, Arc::new(self.clock.clone()), options)
