@@ -57,6 +57,8 @@ pub struct Running {
     worker_task: JoinHandle<()>,
     /// The HTTP listener, when `http.listen` is set; it stops with the worker.
     http: Option<http::Listener>,
+    /// LISTEN for other processes' writes (PostgreSQL); stopped before the database closes.
+    listener: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -95,7 +97,7 @@ impl Running {
     }
 
     /// Everything after the gateway has stopped.
-    async fn finish(self) {
+    async fn finish(mut self) {
         // A row being sent is finished and marked first; the rest stay pending for next start.
         let _ = self.stop_worker.send(true);
         commands_answered(&self.in_flight).await;
@@ -109,6 +111,11 @@ impl Running {
         }
         // Again, for a handler whose task first ran while the worker was stopping.
         commands_answered(&self.in_flight).await;
+        // Its connection would keep the pool from closing.
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+            let _ = listener.await;
+        }
         self.app.db.close().await;
         info!("stopped");
     }
@@ -144,8 +151,10 @@ impl Running {
     }
 }
 
-/// How often a worker-only process re-reads what is due (nothing in it is written to).
+/// How often a worker-only process re-reads what is due (nothing in it is written to)...
 const WORKER_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// ...and how often when other processes' writes wake it through PostgreSQL's NOTIFY.
+const WORKER_SAFETY_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How long a shutdown waits for the gateway to close before stopping it outright.
 const GATEWAY_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -271,9 +280,19 @@ pub async fn start_with(
             .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize),
     );
     let mut worker = worker::Worker::new(Arc::clone(&app), sender);
+    // On PostgreSQL, writes made by any process wake this worker (LISTEN/NOTIFY).
+    let listener = if role.runs_worker() && options.background_worker {
+        app.db.listen_for_other_processes().await?
+    } else {
+        None
+    };
     if role == Role::Worker {
-        // Other processes write what falls due; a short safety poll picks it up.
-        worker = worker.with_longest_sleep(WORKER_POLL);
+        // Other processes write what falls due: woken by them, and a poll as a safety net.
+        worker = worker.with_longest_sleep(if listener.is_some() {
+            WORKER_SAFETY_POLL
+        } else {
+            WORKER_POLL
+        });
     }
     let (stop_worker, stop) = watch::channel(false);
     let worker_task = if options.background_worker && role.runs_worker() {
@@ -318,6 +337,7 @@ pub async fn start_with(
         stop_worker,
         worker_task,
         http,
+        listener,
     })
 }
 

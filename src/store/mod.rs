@@ -205,6 +205,10 @@ where
     }
 }
 
+/// The PostgreSQL NOTIFY channel on which a write tells every worker that something may be
+/// due sooner.
+const DUE_CHANNEL: &str = "coordinator_due";
+
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
@@ -273,6 +277,47 @@ impl Db {
     /// so a change made during its step is not missed.
     fn due_times_changed(&self) {
         self.wake_worker();
+        // Workers in other processes hear it through LISTEN (PostgreSQL only). Sent after the
+        // commit that made the change, so a woken worker reads it.
+        if let Pool::Postgres(pool) = &self.pool {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(DUE_CHANNEL)
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::debug!(error = %e, "could not tell other processes that something is due");
+                }
+            });
+        }
+    }
+
+    /// On PostgreSQL, wakes this process's worker whenever a write in any process may have made
+    /// something due sooner (LISTEN on a connection of its own). None on SQLite, where one
+    /// process does everything. Abort the task before closing the database.
+    pub async fn listen_for_other_processes(
+        &self,
+    ) -> StoreResult<Option<tokio::task::JoinHandle<()>>> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(DUE_CHANNEL).await?;
+        let due_changed = Arc::clone(&self.due_changed);
+        Ok(Some(tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => due_changed.notify_one(),
+                    Err(e) => {
+                        // The listener reconnects by itself; a pause keeps a dead server from
+                        // spinning this loop.
+                        tracing::warn!(error = %e, "lost the wake-up channel; reconnecting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        })))
     }
 
     /// Wakes the duties worker without a write: for a clock that jumps rather than runs (tests,

@@ -194,3 +194,65 @@ async fn rows_leased_by_a_process_that_died_are_taken_over_at_once_and_only_then
     );
     survivor.close().await;
 }
+
+/// A worker in a process of its own is woken by another process's write through PostgreSQL's
+/// NOTIFY: the alert goes out long before its 30-second safety poll would find it.
+#[tokio::test]
+async fn a_write_in_another_process_wakes_a_worker_process_at_once() {
+    let _turn = crate::support::turns::shared().await;
+    let url = crate::support::database::fresh_postgres_database().await;
+    let fake = FakeDiscord::start().await;
+    let clock = ManualClock::new(start_time());
+    let worker = coordinator::start_with(
+        &bot_settings(&fake, url.clone()),
+        Arc::new(clock.clone()),
+        coordinator::StartOptions {
+            background_worker: true,
+            role: coordinator::Role::Worker,
+        },
+    )
+    .await
+    .expect("worker starts");
+    // Let its first step finish: from now on only a wake-up makes it look again.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let other = Db::connect(&url).await.expect("another process's database");
+    let started = std::time::Instant::now();
+    other
+        .create_task(
+            &NewTask {
+                guild_id: GUILD.into(),
+                title: "Woken across processes".into(),
+                description: None,
+                priority: Priority::Normal,
+                project: None,
+                assignee_id: Some(ALICE.into()),
+                creator_id: ALICE.into(),
+                channel_id: CHANNEL.into(),
+                due_at: Some(start_time() - ChronoDuration::minutes(1)),
+                repeat: None,
+            },
+            start_time() - ChronoDuration::hours(1),
+        )
+        .await
+        .expect("task");
+    fake.wait_until("the overdue alert", |f| {
+        f.messages()
+            .iter()
+            .any(|m| {
+                m.body["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("Woken across processes")
+            })
+            .then_some(())
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "woken by NOTIFY, not by the 30 s poll: {took:?}"
+    );
+    println!("alert posted {took:?} after another process's write");
+    other.close().await;
+    worker.shutdown().await;
+}
