@@ -132,3 +132,49 @@ async fn without_a_public_key_there_is_no_interactions_endpoint() {
         .expect("request");
     assert_eq!(response.status().as_u16(), 404, "no such route");
 }
+
+/// PostgreSQL pass only: there the held lock is the guild's, and the replay check (a write of
+/// its own) goes through; a SQLite file locked for writing refuses that check with 500 first.
+#[tokio::test]
+async fn a_slow_command_is_deferred_in_the_response_and_finished_through_the_webhook() {
+    if !crate::ON_POSTGRES {
+        eprintln!("runs in the PostgreSQL pass (tests/api_postgres)");
+        return;
+    }
+    let (bot, url) = web_bot().await;
+    let key = signing_key();
+    let now = start_time().timestamp();
+    // The store is busy: the create waits past the 2.5 s answer window.
+    let lock = bot.hold_write_lock().await;
+    let (id, create) = slash(
+        &member(ALICE),
+        &["task", "create"],
+        vec![s("title", "Slow over HTTP")],
+    );
+    let token = create["token"].as_str().expect("token").to_string();
+    let (status, answer) = post(&url, &key, now, &create).await;
+    assert_eq!(
+        (status, answer["type"].clone()),
+        (200, json!(5)),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["flags"], 0,
+        "a public command is deferred publicly"
+    );
+    assert_eq!(bot.fake.acknowledged_over_http(id, &token, &answer), 204);
+    lock.release().await;
+    let edit = bot
+        .fake
+        .wait_until("the deferred answer", |f| {
+            f.original_edits_for(id).into_iter().next()
+        })
+        .await;
+    assert!(
+        edit["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Created **#1 Slow over HTTP**"),
+        "{edit}"
+    );
+}

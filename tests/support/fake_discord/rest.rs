@@ -201,6 +201,19 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// An interaction answered in the HTTP response of an Interactions Endpoint (which the
+    /// fake does not see) with `response`: recorded as if it came to the callback route, so
+    /// its webhook then takes edits, as Discord's does. Returns the status Discord would give.
+    pub fn acknowledged_over_http(
+        &self,
+        interaction_id: u64,
+        token: &str,
+        response: &Value,
+    ) -> u16 {
+        let mut st = self.state();
+        interaction_callback(&mut st, interaction_id, token, response).status
+    }
+
     pub fn original_edits_for(&self, interaction_id: u64) -> Vec<Value> {
         self.state()
             .original_edits
