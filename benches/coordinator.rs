@@ -265,6 +265,7 @@ async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
         ("/task list", 1),
         ("/task show", 2),
         ("task autocomplete", 3),
+        ("autocomplete, common words", 4),
     ] {
         let mut samples = Vec::new();
         for i in 0..sizes.round_trip_samples {
@@ -277,10 +278,33 @@ async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
                 ),
                 1 => slash(&caller, &["task", "list"], vec![]),
                 2 => slash(&caller, &["task", "show"], vec![Opt::Int("task", number)]),
-                _ => autocomplete(
+                3 => autocomplete(
                     &caller,
                     &["task", "show"],
                     vec![Opt::Str("task", format!("{}", number % 1000))],
+                    "task",
+                ),
+                // The guild's own title words, the most common first: every title has "bench"
+                // and "task", a quarter each "alpha" ... "delta"; then short and rare texts.
+                _ => autocomplete(
+                    &caller,
+                    &["task", "show"],
+                    vec![Opt::Str(
+                        "task",
+                        [
+                            "task",
+                            "bench",
+                            "bench task",
+                            "alpha",
+                            "delta",
+                            "ta",
+                            "be",
+                            "gam",
+                            "task 4",
+                            "zzz",
+                        ][i % 10]
+                            .to_string(),
+                    )],
                     "task",
                 ),
             };

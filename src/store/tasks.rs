@@ -224,6 +224,10 @@ async fn fetch_task(
     row.map(Task::try_from).transpose()
 }
 
+/// How many of a guild's newest tasks autocomplete reads directly before it turns to an index:
+/// bounded work whatever the typed text.
+const RECENT_WINDOW: i64 = 2_000;
+
 /// The trigram index's rowid is the guild's search sequence shifted by this many bits, plus
 /// the task number (SQLite; see the migration `0005_title_search_by_guild.sql`).
 const SEARCH_GUILD_SHIFT: i64 = 40;
@@ -492,9 +496,42 @@ impl Db {
                 found.extend(rows.into_iter().map(pair));
             }
         }
+        let key = search_key(typed);
         let wanted = limit - found.len() as i64;
         if wanted > 0 {
-            let key = search_key(typed);
+            // First the guild's newest tasks, through (guild, number), at most RECENT_WINDOW
+            // of them: text that many titles share fills the list here at once, where a
+            // trigram index would have to intersect posting lists covering most of the guild.
+            let newest: Option<i64> =
+                sql("SELECT next_task_number - 1 FROM guild_settings WHERE guild_id = $1")
+                    .bind(id_in(guild_id))
+                    .scalar_optional(self.on())
+                    .await?;
+            let floor = newest.unwrap_or(0) - RECENT_WINDOW;
+            let rows: Vec<(i64, String)> = sql(format!(
+                "SELECT t.number, t.title FROM tasks t WHERE {FILTER} AND t.number > $3 \
+                 AND t.title_key LIKE $4 ESCAPE '\\' ORDER BY t.number DESC LIMIT $5"
+            ))
+            .bind(id_in(guild_id))
+            .bind(include_done)
+            .bind(floor)
+            .bind(like_pattern(&key))
+            .bind(limit)
+            .fetch_all(self.on())
+            .await?;
+            for (number, title) in rows {
+                let number = TaskNumber(number);
+                if found.len() as i64 >= limit {
+                    break;
+                }
+                if !found.iter().any(|(n, _)| *n == number) {
+                    found.push((number, title));
+                }
+            }
+        }
+        // Older tasks through the index, for text the recent window did not match enough.
+        let wanted = limit - found.len() as i64;
+        if wanted > 0 {
             let rows: Vec<(i64, String)> = match self.engine() {
                 Engine::Sqlite if key.chars().count() >= 3 => {
                     let Some(seq) = sql("SELECT seq FROM search_guilds WHERE guild_id = $1")
@@ -552,8 +589,6 @@ impl Db {
     }
 }
 
-/// Writes what `command` changes, and nothing else. Each statement is whole, with its own
-/// binds, so no case depends on another's parameter numbering.
 /// Inserts a task with the guild's next number, its creation history row and its duties, in
 /// the caller's transaction (which holds the guild's write lock).
 async fn insert_task(tx: &mut Tx, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
@@ -653,6 +688,8 @@ async fn create_next_occurrence(
     Ok(Some(task))
 }
 
+/// Writes what `command` changes, and nothing else. Each statement is whole, with its own
+/// binds, so no case depends on another's parameter numbering.
 async fn apply(
     tx: &mut Tx,
     task_id: i64,
