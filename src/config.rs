@@ -69,10 +69,18 @@ pub struct DiscordSettings {
     /// How many DM channels may be opened per second (Discord asks bots to go gently).
     #[serde(default = "default_dm_opens_per_second")]
     pub dm_opens_per_second: u32,
+    /// This process's share of Discord's 50 requests per second: with several `worker`
+    /// processes on one token, their shares add up to at most 50.
+    #[serde(default = "default_requests_per_second")]
+    pub requests_per_second: u32,
     /// The application's public key (hex, from the Developer Portal): with `http.listen`, the
     /// listener answers interactions POSTed to `/interactions`, checking their signatures.
     #[serde(default)]
     pub public_key: Option<String>,
+}
+
+fn default_requests_per_second() -> u32 {
+    50
 }
 
 fn default_dm_opens_per_second() -> u32 {
@@ -122,6 +130,7 @@ impl Default for DiscordSettings {
             api_base: default_api_base(),
             guild_id: None,
             dm_opens_per_second: default_dm_opens_per_second(),
+            requests_per_second: default_requests_per_second(),
             public_key: None,
         }
     }
@@ -331,6 +340,12 @@ impl Settings {
                 problems.push(format!("discord.public_key = {key:?}: {problem}"));
             }
         }
+        if !(1..=50).contains(&self.discord.requests_per_second) {
+            problems.push(format!(
+                "discord.requests_per_second = {}: give 1 to 50",
+                self.discord.requests_per_second
+            ));
+        }
         if !(1..=50).contains(&self.discord.dm_opens_per_second) {
             problems.push(format!(
                 "discord.dm_opens_per_second = {}: give 1 to 50",
@@ -389,7 +404,8 @@ impl Token {
 }
 
 /// Every key a source sets, as a dotted path.
-const KNOWN_KEYS: [&str; 9] = [
+const KNOWN_KEYS: [&str; 10] = [
+    "discord.requests_per_second",
     "discord.api_base",
     "discord.guild_id",
     "discord.dm_opens_per_second",
@@ -494,7 +510,8 @@ type Check = fn(&figment::value::Value) -> Result<(), String>;
 
 /// Rules for the values whose type alone does not say they are usable, checked on the raw
 /// values so the message can name the source (and before serde's messages for the same keys).
-const CHECKS: [(&str, Check); 9] = [
+const CHECKS: [(&str, Check); 10] = [
+    ("discord.requests_per_second", check_requests_per_second),
     ("discord.api_base", check_http_url),
     ("discord.guild_id", check_guild_id),
     ("discord.dm_opens_per_second", check_dm_opens),
@@ -531,6 +548,13 @@ fn check_guild_id(value: &figment::value::Value) -> Result<(), String> {
 
 fn check_public_key(value: &figment::value::Value) -> Result<(), String> {
     crate::discord::web::verifying_key(text(value)?).map(|_| ())
+}
+
+fn check_requests_per_second(value: &figment::value::Value) -> Result<(), String> {
+    match value.to_num().and_then(|n| n.to_u128_lossy()) {
+        Some(n) if (1..=50).contains(&n) => Ok(()),
+        _ => Err("give a whole number from 1 to 50 (Discord allows 50 per token)".into()),
+    }
 }
 
 fn check_dm_opens(value: &figment::value::Value) -> Result<(), String> {

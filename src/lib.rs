@@ -277,7 +277,8 @@ pub async fn start_with(
     };
     let sender = Arc::new(
         discord::sender::Sender::new(&token, &settings.discord.api_base)
-            .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize),
+            .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize)
+            .with_requests_per_second(settings.discord.requests_per_second as usize),
     );
     let mut worker = worker::Worker::new(Arc::clone(&app), sender);
     // On PostgreSQL, writes made by any process wake this worker (LISTEN/NOTIFY).

@@ -420,6 +420,11 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
             config::origin(&figment, "discord.public_key"),
         ),
         (
+            "discord.requests_per_second",
+            settings.discord.requests_per_second.to_string(),
+            config::origin(&figment, "discord.requests_per_second"),
+        ),
+        (
             "discord.dm_opens_per_second",
             settings.discord.dm_opens_per_second.to_string(),
             config::origin(&figment, "discord.dm_opens_per_second"),

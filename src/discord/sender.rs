@@ -184,6 +184,18 @@ impl Sender {
         }
     }
 
+    /// Sends at most `per_second` requests per second in all (this process's share of the
+    /// token's 50, the operator's setting).
+    pub fn with_requests_per_second(self, per_second: usize) -> Self {
+        if let Ok(mut limits) = self.limits.try_lock() {
+            limits.global = Window::new(
+                per_second.clamp(1, GLOBAL_PER_SECOND),
+                Duration::from_secs(1) + SAFETY,
+            );
+        }
+        self
+    }
+
     /// Opens DM channels at most `per_second` at a time (the operator's setting).
     pub fn with_dm_opens_per_second(self, per_second: usize) -> Self {
         if let Ok(mut limits) = self.limits.try_lock() {
@@ -557,6 +569,17 @@ mod tests {
         let at = start + Duration::from_millis(500);
         assert_eq!(window.wait(at), Some(Duration::from_millis(4_500)));
         assert_eq!(window.wait(start + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_process_paces_itself_at_its_share_of_the_global_limit() {
+        let token = Token::new("t");
+        let share = Sender::new(&token, "http://127.0.0.1:1").with_requests_per_second(25);
+        let limits = share.limits.try_lock().expect("unlocked");
+        assert_eq!(limits.global.limit, 25);
+        drop(limits);
+        let capped = Sender::new(&token, "http://127.0.0.1:1").with_requests_per_second(500);
+        assert_eq!(capped.limits.try_lock().expect("unlocked").global.limit, 50);
     }
 
     #[test]
