@@ -123,8 +123,8 @@ pub async fn answer(
     let autocomplete = matches!(interaction, Interaction::Autocomplete(_));
     let ephemeral =
         router::expected_visibility(&interaction) == super::registry::Visibility::Private;
-    let token = interaction_token(&interaction);
-    let application_id = interaction_application(&interaction);
+    let token = interaction.token().to_string();
+    let application_id = interaction.application_id().get();
     let handling = {
         let app = Arc::clone(&app);
         async move { router::handle(&app, &interaction).await }
@@ -172,26 +172,6 @@ pub async fn answer(
 
 fn to_json(response: &CreateInteractionResponse) -> Value {
     serde_json::to_value(response).unwrap_or_default()
-}
-
-fn interaction_token(interaction: &Interaction) -> String {
-    match interaction {
-        Interaction::Command(c) | Interaction::Autocomplete(c) => c.token.clone(),
-        Interaction::Component(c) => c.token.clone(),
-        Interaction::Modal(m) => m.token.clone(),
-        Interaction::Ping(p) => p.token.clone(),
-        _ => String::new(),
-    }
-}
-
-fn interaction_application(interaction: &Interaction) -> u64 {
-    match interaction {
-        Interaction::Command(c) | Interaction::Autocomplete(c) => c.application_id.get(),
-        Interaction::Component(c) => c.application_id.get(),
-        Interaction::Modal(m) => m.application_id.get(),
-        Interaction::Ping(p) => p.application_id.get(),
-        _ => 0,
-    }
 }
 
 #[cfg(test)]

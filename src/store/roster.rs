@@ -196,12 +196,23 @@ impl Db {
         guild_id: GuildId,
         user_id: UserId,
     ) -> StoreResult<Option<Checkin>> {
-        Ok(self
-            .pending_checkins(guild_id)
-            .await?
-            .into_iter()
-            .map(|(_, checkin)| checkin)
-            .find(|checkin| checkin.user_id == user_id))
+        let row: Option<(String, String, Option<String>, i64)> =
+            sql("SELECT yesterday, today, blockers, at FROM checkins \
+             WHERE guild_id = $1 AND user_id = $2 AND summarized_at IS NULL")
+            .bind(id_in(guild_id))
+            .bind(id_in(user_id))
+            .fetch_optional(self.on())
+            .await?;
+        row.map(|(yesterday, today, blockers, at)| {
+            Ok(Checkin {
+                user_id,
+                yesterday,
+                today,
+                blockers,
+                at: time_out(at)?,
+            })
+        })
+        .transpose()
     }
 
     /// Standups whose next prompt or nudge is due at `now`.

@@ -213,8 +213,14 @@ async fn a_write_in_another_process_wakes_a_worker_process_at_once() {
     )
     .await
     .expect("worker starts");
-    // Let its first step finish: from now on only a wake-up makes it look again.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Its first step done, only a wake-up makes it look again before the 30 s poll.
+    let metrics = &worker.app.metrics;
+    eventually(
+        "the worker's first step",
+        Duration::from_secs(10),
+        || async move { metrics.worker_steps() >= 1 },
+    )
+    .await;
     let other = Db::connect(&url).await.expect("another process's database");
     let started = std::time::Instant::now();
     other
