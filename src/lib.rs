@@ -59,6 +59,8 @@ pub struct Running {
     http: Option<http::Listener>,
     /// LISTEN for other processes' writes (PostgreSQL); stopped before the database closes.
     listener: Option<JoinHandle<()>>,
+    /// Holds this worker's partitions (PostgreSQL); stopping it hands them to other workers.
+    partitions: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -111,10 +113,14 @@ impl Running {
         }
         // Again, for a handler whose task first ran while the worker was stopping.
         commands_answered(&self.in_flight).await;
-        // Its connection would keep the pool from closing.
-        if let Some(listener) = self.listener.take() {
-            listener.abort();
-            let _ = listener.await;
+        // Their connections would keep the pool from closing; the partitions' locks go with
+        // theirs, so another worker takes them over at its next rebalance.
+        for task in [self.listener.take(), self.partitions.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+            let _ = task.await;
         }
         self.app.db.close().await;
         info!("stopped");
@@ -192,11 +198,47 @@ impl Role {
     }
 }
 
+/// A range of gateway shards, `FIRST-LAST/TOTAL` on the command line (`0-3/8` is shards 0 to
+/// 3, both included, of 8). Every gateway process of an installation gives the same TOTAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    pub last: u32,
+    pub total: u32,
+}
+
+impl std::str::FromStr for ShardRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let expected = || format!("expected FIRST-LAST/TOTAL, like 0-3/8; got {text:?}");
+        let (range, total) = text.split_once('/').ok_or_else(expected)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |part: &str| part.trim().parse::<u32>().map_err(|_| expected());
+        let (first, last, total) = (number(first)?, number(last)?, number(total)?);
+        if first > last || last >= total {
+            return Err(format!(
+                "shards {first} to {last} are not within 0 to {} (TOTAL is {total})",
+                total.saturating_sub(1)
+            ));
+        }
+        Ok(Self { first, last, total })
+    }
+}
+
+impl std::fmt::Display for ShardRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}/{}", self.first, self.last, self.total)
+    }
+}
+
 /// How to start: tests drive the duties worker step by step instead of letting it run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StartOptions {
     pub background_worker: bool,
     pub role: Role,
+    /// The gateway shards this process runs; None runs the one shard of a small bot.
+    pub shards: Option<ShardRange>,
 }
 
 impl Default for StartOptions {
@@ -204,6 +246,7 @@ impl Default for StartOptions {
         Self {
             background_worker: true,
             role: Role::All,
+            shards: None,
         }
     }
 }
@@ -247,6 +290,19 @@ pub async fn start_with(
     }
     let role = options.role;
     app.runs_gateway = role.runs_gateway();
+    app.runs_worker = role.runs_worker();
+    for (runs, part) in [
+        (role.runs_gateway(), "gateway"),
+        (
+            settings.discord.public_key.is_some() && settings.http.listen.is_some(),
+            "web",
+        ),
+        (role.runs_worker(), "worker"),
+    ] {
+        if runs {
+            app.metrics.runs(part);
+        }
+    }
     if role == Role::Web
         && (settings.http.listen.is_none() || settings.discord.public_key.is_none())
     {
@@ -268,7 +324,22 @@ pub async fn start_with(
         .await?;
         let shard_manager = Arc::clone(&client.shard_manager);
         app.metrics.attach_gateway(Arc::clone(&shard_manager));
-        let gateway = tokio::spawn(async move { client.start().await });
+        let gateway = match options.shards {
+            Some(range) => {
+                // Waits while another process still runs any of these shards.
+                let locks = Arc::new(app.db.hold_shards(range.first, range.last).await?);
+                locks.identify_turn().await?;
+                info!(shards = %range, "starting gateway shards");
+                tokio::spawn(watch_shards(locks, Arc::clone(&shard_manager)));
+                // Serenity's range end is inclusive.
+                tokio::spawn(async move {
+                    client
+                        .start_shard_range(range.first..range.last, range.total)
+                        .await
+                })
+            }
+            None => tokio::spawn(async move { client.start().await }),
+        };
         (Some(shard_manager), gateway)
     } else {
         // Nothing to connect: the process runs until it is told to stop.
@@ -282,10 +353,14 @@ pub async fn start_with(
     );
     let mut worker = worker::Worker::new(Arc::clone(&app), sender);
     // On PostgreSQL, writes made by any process wake this worker (LISTEN/NOTIFY).
-    let listener = if role.runs_worker() && options.background_worker {
-        app.db.listen_for_other_processes().await?
+    let (listener, partitions) = if role.runs_worker() && options.background_worker {
+        (
+            app.db.listen_for_other_processes().await?,
+            // On PostgreSQL this worker runs only its share of the guilds.
+            app.db.hold_partitions().await?,
+        )
     } else {
-        None
+        (None, None)
     };
     if role == Role::Worker {
         // Other processes write what falls due: woken by them, and a poll as a safety net.
@@ -339,7 +414,52 @@ pub async fn start_with(
         worker_task,
         http,
         listener,
+        partitions,
     })
+}
+
+/// How long a process keeps the IDENTIFY turn after its shards connected: Discord's window
+/// between IDENTIFYs of one `max_concurrency` bucket.
+const IDENTIFY_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the shards may take to connect before the turn is given back anyway.
+const SHARDS_CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+/// How often a sharded gateway checks that it still holds its shard locks.
+const SHARD_LOCK_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Gives the IDENTIFY turn back once this process's shards are connected and the window has
+/// passed; then stops the shards if the locks are ever lost (another process may start them).
+async fn watch_shards(locks: Arc<store::ShardLocks>, shards: Arc<ShardManager>) {
+    let connected = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let runners = shards.runners.lock().await;
+            if !runners.is_empty()
+                && runners
+                    .values()
+                    .all(|runner| runner.stage == serenity::gateway::ConnectionStage::Connected)
+            {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(SHARDS_CONNECT_LIMIT, connected)
+        .await
+        .is_err()
+    {
+        warn!("the shards did not all connect in time; giving the IDENTIFY turn back anyway");
+    }
+    tokio::time::sleep(IDENTIFY_WINDOW).await;
+    if let Err(e) = locks.end_identify_turn().await {
+        warn!(error = %e, "could not give the IDENTIFY turn back");
+    }
+    loop {
+        tokio::time::sleep(SHARD_LOCK_CHECK).await;
+        if !locks.still_held().await {
+            tracing::error!("lost the shard locks; stopping this process's shards");
+            shards.shutdown_all().await;
+            return;
+        }
+    }
 }
 
 /// Runs the bot until SIGINT or SIGTERM.

@@ -2,7 +2,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use coordinator::config::{ConfigError, LogFormat, Settings};
 use coordinator::ops::{self, ExportFormat, OpsError};
 use coordinator::Role;
@@ -30,6 +30,10 @@ enum Cmd {
         /// gateway, web (the Interactions Endpoint only) or worker (duties only)
         #[arg(long, value_enum, default_value_t = Role::All)]
         role: Role,
+        /// The gateway shards this process runs, FIRST-LAST/TOTAL (e.g. 0-3/8); each shard runs
+        /// in one process at a time (PostgreSQL)
+        #[arg(long, value_name = "FIRST-LAST/TOTAL")]
+        shards: Option<coordinator::ShardRange>,
     },
     /// Create the database if missing and apply pending migrations, then exit
     Migrate,
@@ -86,8 +90,11 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return fail(&e, EXIT_CONFIG),
     };
-    match cli.command.unwrap_or(Cmd::Run { role: Role::All }) {
-        Cmd::Run { role } => run(settings, &dir, role).await,
+    match cli.command.unwrap_or(Cmd::Run {
+        role: Role::All,
+        shards: None,
+    }) {
+        Cmd::Run { role, shards } => run(settings, &dir, role, shards).await,
         Cmd::CheckConfig => check_config(&dir, cli.config.is_some()),
         Cmd::Migrate => {
             if let Err(e) = init_logging(&settings, false) {
@@ -131,7 +138,21 @@ fn load(dir: &Path, explicit: bool) -> Result<Settings, ConfigError> {
     }
 }
 
-async fn run(settings: Settings, dir: &Path, role: Role) -> ExitCode {
+async fn run(
+    settings: Settings,
+    dir: &Path,
+    role: Role,
+    shards: Option<coordinator::ShardRange>,
+) -> ExitCode {
+    if shards.is_some() && !role.runs_gateway() {
+        let problem = ConfigError::Invalid(format!(
+            "--shards runs gateway shards; --role {} has no gateway",
+            role.to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default()
+        ));
+        return fail(&problem, EXIT_CONFIG);
+    }
     // Checked before logging starts, so a missing token is one clear line.
     let token = match settings.token() {
         Ok(token) => token.clone(),
@@ -151,6 +172,7 @@ async fn run(settings: Settings, dir: &Path, role: Role) -> ExitCode {
     let signal = coordinator::shutdown_signal();
     let options = coordinator::StartOptions {
         role,
+        shards,
         ..Default::default()
     };
     let running = match coordinator::start_with(&settings, clock, options).await {

@@ -55,6 +55,11 @@ struct DutyLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabels {
+    role: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
 }
@@ -122,6 +127,8 @@ pub struct Metrics {
     gateway_connected: Gauge,
     worker_step_failures: Counter,
     worker_steps: Counter,
+    roles: Family<RoleLabels, Gauge>,
+    partitions_held: Gauge,
     shards: OnceLock<Arc<ShardManager>>,
 }
 
@@ -190,7 +197,21 @@ impl Metrics {
             "Duties worker steps that failed (database busy, read-only or full) and were retried",
             worker_step_failures.clone(),
         );
+        let roles = Family::<RoleLabels, Gauge>::default();
+        registry.register(
+            "role",
+            "1 for each part this process runs: gateway, web (the Interactions Endpoint), worker",
+            roles.clone(),
+        );
+        let partitions_held = Gauge::default();
+        registry.register(
+            "partitions_held",
+            "Guild partitions whose duties this process's worker runs (all 256 on SQLite)",
+            partitions_held.clone(),
+        );
         Self {
+            roles,
+            partitions_held,
             registry,
             commands,
             command_latency,
@@ -273,6 +294,17 @@ impl Metrics {
         if self.gateway_sessions.inc() > 0 {
             self.gateway_reconnects.inc();
         }
+    }
+
+    /// Marks one part this process runs (`gateway`, `web`, `worker`).
+    pub fn runs(&self, role: &'static str) {
+        self.roles.get_or_create(&RoleLabels { role }).set(1);
+    }
+
+    /// How many partitions this process's worker holds, set at scrape time.
+    pub fn set_partitions_held(&self, held: usize) {
+        self.partitions_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     /// Lets health checks see the shards' connection stages.

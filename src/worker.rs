@@ -295,6 +295,10 @@ impl Worker {
                     if worker.is_stopping() {
                         break;
                     }
+                    if let Some(given_back) = worker.give_back_if_moved(&row).await {
+                        results.extend(given_back);
+                        continue;
+                    }
                     match worker.open_dm_of(row).await {
                         Ok(Some(row)) => {
                             let Some(delivery) =
@@ -316,6 +320,10 @@ impl Worker {
             jobs.spawn(async move {
                 let mut results = Vec::new();
                 for row in rows {
+                    if let Some(given_back) = worker.give_back_if_moved(&row).await {
+                        results.extend(given_back);
+                        continue;
+                    }
                     let row = match worker.render_at_send(row).await {
                         Ok(Some(row)) => row,
                         Ok(None) => continue,
@@ -351,6 +359,17 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// A worker that no longer holds a row's partition (a rebalance, or its session was lost)
+    /// sends nothing more of it: the row goes back, due at once for the new holder. Some
+    /// (holding an error, if giving back failed) when the row was not this worker's to send.
+    async fn give_back_if_moved(&self, row: &OutboxRow) -> Option<Option<StoreResult<Delivered>>> {
+        if self.app.db.holds_partition_of(row.guild_id) {
+            return None;
+        }
+        let now = self.app.clock.now();
+        Some(self.app.db.give_back(row.id, now).await.err().map(Err))
     }
 
     /// An edit queued as `REFRESH` is rendered now, from the stored message and the tasks as

@@ -27,6 +27,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Whether this process holds a gateway connection (`/healthz` checks it only then).
     pub runs_gateway: bool,
+    /// Whether this process runs the duties worker (`/metrics` reports its partitions).
+    pub runs_worker: bool,
 }
 
 impl App {
@@ -37,6 +39,7 @@ impl App {
             public_url: None,
             metrics: Metrics::new(),
             runs_gateway: true,
+            runs_worker: true,
         }
     }
 }

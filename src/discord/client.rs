@@ -41,7 +41,12 @@ struct Handler {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: SerenityContext, ready: Ready) {
         self.app.metrics.gateway_session();
-        info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the gateway");
+        let shard = ready.shard.map(|s| s.id.0);
+        info!(user = %ready.user.name, guilds = ready.guilds.len(), ?shard, "connected to the gateway");
+        // One registration per installation start: the first shard's (every shard has the same).
+        if shard.is_some_and(|id| id != 0) {
+            return;
+        }
         let commands = registrations();
         let result = match self.guild_id {
             Some(guild) => GuildId::new(guild)

@@ -80,6 +80,14 @@ async fn healthz(State(app): State<Arc<App>>) -> (StatusCode, String) {
 
 /// Every metric, in the OpenMetrics text format Prometheus scrapes.
 async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    if app.runs_worker {
+        let held = app.db.held_partitions();
+        app.metrics.set_partitions_held(
+            held.map_or(usize::from(crate::store::partitions::PARTITIONS), |set| {
+                set.len()
+            }),
+        );
+    }
     match app.metrics.encode().await {
         Ok(body) => ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
         Err(e) => {

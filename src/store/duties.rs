@@ -284,9 +284,11 @@ impl Db {
         render: &impl Fn(&[ClaimedDuty]) -> Vec<OutboxDraft>,
     ) -> StoreResult<usize> {
         // A read first: a step with nothing due takes no write lock.
-        let any_due: Option<i64> = sql(
-            "SELECT next_duty_at FROM tasks WHERE next_duty_at <= $1 ORDER BY next_duty_at LIMIT 1",
-        )
+        let mine = self.partitions.filter("guild_id");
+        let any_due: Option<i64> = sql(format!(
+            "SELECT next_duty_at FROM tasks WHERE next_duty_at <= $1{mine} \
+             ORDER BY next_duty_at LIMIT 1"
+        ))
         .bind(time_in(now))
         .scalar_optional(self.on())
         .await?;
@@ -301,7 +303,8 @@ impl Db {
             Engine::Postgres => " FOR UPDATE OF t SKIP LOCKED",
         };
         let rows: Vec<TaskRow> = sql(select_tasks(&format!(
-            "WHERE t.next_duty_at <= $1 ORDER BY t.next_duty_at LIMIT $2{lock}"
+            "WHERE t.next_duty_at <= $1{mine} ORDER BY t.next_duty_at LIMIT $2{lock}",
+            mine = self.partitions.filter("t.guild_id")
         )))
         .bind(time_in(now))
         .bind(limit)
@@ -490,27 +493,38 @@ impl Db {
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         // A read first: with nothing to send, no write lock is taken.
-        let any: Option<i64> =
-            sql("SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1")
-                .bind(time_in(now))
-                .scalar_optional(self.on())
-                .await?;
+        let mine = self.partitions.filter("guild_id");
+        let any: Option<i64> = sql(format!(
+            "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1{mine} LIMIT 1"
+        ))
+        .bind(time_in(now))
+        .scalar_optional(self.on())
+        .await?;
         if any.is_none() {
             return Ok(Vec::new());
         }
         // On PostgreSQL a row another worker is leasing right now is skipped, not waited for;
         // once leased, its next attempt lies in the future, so no other worker takes it.
-        let lock = match self.engine() {
-            Engine::Sqlite => "",
-            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        let (lock, in_order) = match self.engine() {
+            Engine::Sqlite => ("", ""),
+            // A channel's row waits while an earlier one of the same channel is still being
+            // sent by another process (its partition just moved here): order before speed.
+            Engine::Postgres => (
+                " FOR UPDATE SKIP LOCKED",
+                " AND NOT EXISTS (SELECT 1 FROM outbox earlier WHERE earlier.state = 'pending' \
+                   AND earlier.channel_id = outbox.channel_id AND earlier.channel_id <> 0 \
+                   AND earlier.id < outbox.id AND earlier.next_attempt_at > $1 \
+                   AND earlier.leased_by <> $4)",
+            ),
         };
+        let mine = self.partitions.filter("guild_id");
         let holder = self.lease_key().await?;
         // A standup ask whose summary time has come is no use any more: never sent, and
         // dropped when that summary is claimed.
         let rows: Vec<OutboxRecord> = sql(format!(
             "UPDATE outbox SET next_attempt_at = $2, leased_by = $4 WHERE id IN ( \
                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
-               AND (standup_run_at IS NULL OR standup_run_at > $1) \
+               AND (standup_run_at IS NULL OR standup_run_at > $1){mine}{in_order} \
                ORDER BY id LIMIT $3{lock}) \
              RETURNING id, guild_id, channel_id, kind, target_message_id, body, due_at, attempts, \
                dm_user_id"
@@ -614,6 +628,20 @@ impl Db {
         Ok(())
     }
 
+    /// A leased row this process will not send after all (its partition moved to another
+    /// worker): due again at once, for whoever holds the partition now.
+    pub async fn give_back(&self, outbox_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let holder = self.lease_key().await?;
+        sql("UPDATE outbox SET next_attempt_at = $1, leased_by = NULL \
+             WHERE id = $2 AND state = 'pending' AND leased_by = $3")
+        .bind(time_in(now))
+        .bind(outbox_id)
+        .bind(holder)
+        .execute(self.on())
+        .await?;
+        Ok(())
+    }
+
     /// A transient failure that outlasted the sender's retries: try the same row again later.
     pub async fn retry_later(
         &self,
@@ -668,14 +696,21 @@ impl Db {
 
     /// When the worker must next wake: the earliest task duty, standup or outbox retry.
     pub async fn next_wake(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<i64> = sql("SELECT MIN(at) FROM ( \
-               SELECT MIN(next_duty_at) AS at FROM tasks WHERE next_duty_at IS NOT NULL \
-               UNION ALL SELECT MIN(next_run_at) FROM standups WHERE next_run_at IS NOT NULL \
-               UNION ALL SELECT MIN(next_prompt_at) FROM standups WHERE next_prompt_at IS NOT NULL \
-               UNION ALL SELECT MIN(fallback_at) FROM standup_stages WHERE fallback_at IS NOT NULL \
-               UNION ALL SELECT MIN(next_digest_at) FROM notify_prefs WHERE next_digest_at IS NOT NULL \
-               UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' \
-             ) AS candidates")
+        // Only this worker's partitions: another worker's due rows would wake it for nothing.
+        let mine = self.partitions.filter("guild_id");
+        let next: Option<i64> = sql(format!(
+            "SELECT MIN(at) FROM ( \
+               SELECT MIN(next_duty_at) AS at FROM tasks WHERE next_duty_at IS NOT NULL{mine} \
+               UNION ALL SELECT MIN(next_run_at) FROM standups WHERE next_run_at IS NOT NULL{mine} \
+               UNION ALL SELECT MIN(next_prompt_at) FROM standups \
+                 WHERE next_prompt_at IS NOT NULL{mine} \
+               UNION ALL SELECT MIN(fallback_at) FROM standup_stages \
+                 WHERE fallback_at IS NOT NULL{mine} \
+               UNION ALL SELECT MIN(next_digest_at) FROM notify_prefs \
+                 WHERE next_digest_at IS NOT NULL{mine} \
+               UNION ALL SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'{mine} \
+             ) AS candidates"
+        ))
         .scalar(self.on())
         .await?;
         time_out_opt(next)

@@ -19,9 +19,11 @@ mod interactions;
 mod lease_holder;
 mod migrations;
 mod notify;
+pub mod partitions;
 mod projects;
 mod roster;
 mod settings;
+mod shards;
 pub mod sql;
 mod standups;
 mod tasks;
@@ -50,6 +52,7 @@ pub use notify::DueDigest;
 pub use roster::{
     is_dm_refusal, ClaimedAsk, DueFallback, PostedPrompt, DM_RETRY_AFTER, FALLBACK_AFTER,
 };
+pub use shards::ShardLocks;
 pub use sql::{sql, Engine, On, Pool, Tx};
 pub use standups::StandupRow;
 pub use tasks::{NewTask, TaskFilter, TaskPage};
@@ -217,6 +220,8 @@ pub struct Db {
     /// Marks the outbox rows this process leases; made on the first lease, so a `Db` that
     /// never sends (the command-line tools) opens no extra connection.
     lease_holder: Arc<OnceCell<LeaseHolder>>,
+    /// The partitions whose duties this process's worker runs (see `partitions.rs`).
+    partitions: partitions::Held,
 }
 
 impl Db {
@@ -231,6 +236,7 @@ impl Db {
             pool,
             due_changed: Arc::new(Notify::new()),
             lease_holder: Arc::new(OnceCell::new()),
+            partitions: partitions::Held::all(),
         };
         db.fill_title_keys().await?;
         Ok(db)

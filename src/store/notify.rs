@@ -126,10 +126,11 @@ impl Db {
 
     /// Digests due at `now`.
     pub async fn due_digests(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueDigest>> {
-        let rows: Vec<(i64, i64, i64, String, String)> = sql(
+        let rows: Vec<(i64, i64, i64, String, String)> = sql(format!(
             "SELECT guild_id, user_id, next_digest_at, digest_time, digest_zone FROM notify_prefs \
-             WHERE next_digest_at <= $1 ORDER BY next_digest_at LIMIT $2",
-        )
+             WHERE next_digest_at <= $1{mine} ORDER BY next_digest_at LIMIT $2",
+            mine = self.partitions.filter("guild_id")
+        ))
         .bind(time_in(now))
         .bind(limit)
         .fetch_all(self.on())

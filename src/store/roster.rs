@@ -407,13 +407,15 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<DueFallback>> {
-        let rows: Vec<(i64, i64, String)> =
-            sql("SELECT guild_id, run_at, stage FROM standup_stages \
-             WHERE fallback_at <= $1 ORDER BY fallback_at LIMIT $2")
-            .bind(time_in(now))
-            .bind(limit)
-            .fetch_all(self.on())
-            .await?;
+        let rows: Vec<(i64, i64, String)> = sql(format!(
+            "SELECT guild_id, run_at, stage FROM standup_stages \
+             WHERE fallback_at <= $1{mine} ORDER BY fallback_at LIMIT $2",
+            mine = self.partitions.filter("guild_id")
+        ))
+        .bind(time_in(now))
+        .bind(limit)
+        .fetch_all(self.on())
+        .await?;
         rows.into_iter()
             .map(|(guild, run, stage)| {
                 Ok(DueFallback {

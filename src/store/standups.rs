@@ -99,11 +99,14 @@ impl Db {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<StandupRow>> {
-        let rows: Vec<StandupRecord> = sql(format!("{SELECT_STANDUP} WHERE {condition}"))
-            .bind(time_in(now))
-            .bind(limit)
-            .fetch_all(self.on())
-            .await?;
+        // The condition ends in ORDER BY ... LIMIT, so the partition filter goes first.
+        let mine = self.partitions.filter("guild_id");
+        let rows: Vec<StandupRecord> =
+            sql(format!("{SELECT_STANDUP} WHERE TRUE{mine} AND {condition}"))
+                .bind(time_in(now))
+                .bind(limit)
+                .fetch_all(self.on())
+                .await?;
         rows.into_iter().map(StandupRow::try_from).collect()
     }
 

@@ -209,6 +209,7 @@ async fn a_write_in_another_process_wakes_a_worker_process_at_once() {
         coordinator::StartOptions {
             background_worker: true,
             role: coordinator::Role::Worker,
+            ..Default::default()
         },
     )
     .await
@@ -261,4 +262,120 @@ async fn a_write_in_another_process_wakes_a_worker_process_at_once() {
     println!("alert posted {took:?} after another process's write");
     other.close().await;
     worker.shutdown().await;
+}
+
+/// The partitions each live worker holds, read from PostgreSQL's own `pg_locks`: two-key
+/// advisory locks of the partition class, by holding backend.
+async fn partition_holders(db: &Db) -> Vec<(i32, i64)> {
+    sql(
+        "SELECT pid, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND objsubid = 2 AND classid::bigint = 1131376464 ORDER BY objid",
+    )
+    .fetch_all::<(i32, i64)>(db.on())
+    .await
+    .expect("pg_locks")
+}
+
+/// Workers share the 256 partitions evenly, each partition held by exactly one of them; a
+/// worker joining takes its share from the others, and a worker that stops (its session
+/// closes, as when its process dies) has its partitions taken over by the others in seconds.
+#[tokio::test]
+async fn workers_share_the_partitions_evenly_and_take_over_a_stopped_workers_share() {
+    use coordinator::store::partitions::{fair_share, PARTITIONS};
+
+    let _turn = crate::support::turns::shared().await;
+    let url = crate::support::database::fresh_postgres_database().await;
+    let observer = Db::connect(&url).await.expect("database");
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        workers.push(Db::connect(&url).await.expect("database"));
+    }
+    // Each holding, checked against pg_locks: disjoint, covering all, at most `share` each.
+    let balanced = |live: &'static [usize]| {
+        let (observer, workers) = (&observer, &workers);
+        move || async move {
+            let holders = partition_holders(observer).await;
+            let mut partitions: Vec<i64> = holders.iter().map(|(_, p)| *p).collect();
+            partitions.dedup();
+            if partitions.len() != holders.len() {
+                panic!("a partition held twice: {holders:?}");
+            }
+            let shares: Vec<usize> = live
+                .iter()
+                .map(|w| workers[*w].held_partitions().map_or(0, |held| held.len()))
+                .collect();
+            let share = fair_share(live.len() as i64);
+            let even = shares.iter().all(|held| *held <= share);
+            (holders.len() == usize::from(PARTITIONS)
+                && shares.iter().sum::<usize>() == 256
+                && even)
+                .then_some(shares.clone())
+                .ok_or(format!(
+                    "{} held in pg_locks; shares {shares:?}",
+                    holders.len()
+                ))
+        }
+    };
+    let first = workers[0]
+        .hold_partitions()
+        .await
+        .expect("hold")
+        .expect("postgres");
+    assert_eq!(
+        workers[0].held_partitions().map(|held| held.len()),
+        Some(256),
+        "a lone worker holds every partition from its start"
+    );
+    let second = workers[1]
+        .hold_partitions()
+        .await
+        .expect("hold")
+        .expect("postgres");
+    let shares = eventually(
+        "two workers to share",
+        Duration::from_secs(10),
+        balanced(&[0, 1]),
+    )
+    .await;
+    assert_eq!(shares, vec![128, 128]);
+    let third = workers[2]
+        .hold_partitions()
+        .await
+        .expect("hold")
+        .expect("postgres");
+    let shares = eventually(
+        "three workers to share",
+        Duration::from_secs(10),
+        balanced(&[0, 1, 2]),
+    )
+    .await;
+    // Shares are rounded up, so one worker may end a partition or two short.
+    assert!(
+        shares.iter().all(|held| (84..=86).contains(held)),
+        "{shares:?}"
+    );
+
+    // The first worker's session ends: the other two take its partitions over.
+    let stopped = std::time::Instant::now();
+    first.abort();
+    let _ = first.await;
+    let shares = eventually(
+        "two survivors to take over",
+        Duration::from_secs(10),
+        balanced(&[1, 2]),
+    )
+    .await;
+    assert_eq!(shares, vec![128, 128]);
+    println!(
+        "partitions taken over {:?} after the worker stopped",
+        stopped.elapsed()
+    );
+    for task in [second, third] {
+        task.abort();
+        let _ = task.await;
+    }
+    for db in workers {
+        db.close().await;
+    }
+    observer.close().await;
 }

@@ -30,6 +30,7 @@ async fn start(
         StartOptions {
             background_worker: true,
             role,
+            ..Default::default()
         },
     )
     .await
@@ -142,6 +143,7 @@ async fn a_web_process_without_a_public_key_refuses_to_start() {
         StartOptions {
             background_worker: false,
             role: Role::Web,
+            ..Default::default()
         },
     )
     .await;
