@@ -265,11 +265,13 @@ async fn a_write_in_another_process_wakes_a_worker_process_at_once() {
 }
 
 /// The partitions each live worker holds, read from PostgreSQL's own `pg_locks`: two-key
-/// advisory locks of the partition class, by holding backend.
+/// advisory locks of the partition class ("CooP") in this test's database, by holding backend.
 async fn partition_holders(db: &Db) -> Vec<(i32, i64)> {
     sql(
         "SELECT pid, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted \
-         AND objsubid = 2 AND classid::bigint = 1131376464 ORDER BY objid",
+         AND objsubid = 2 AND classid::bigint = 1131376464 \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         ORDER BY objid",
     )
     .fetch_all::<(i32, i64)>(db.on())
     .await

@@ -2,18 +2,15 @@
 //! `/interactions`, signed with the application's key, answered in the HTTP response through
 //! the same router as the gateway's; forged, stale and replayed requests get 401.
 
-use ed25519_dalek::{Signer, SigningKey};
-use serde_json::{json, Value};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
 
 use crate::support::bot::*;
+use crate::support::fake_discord::{post_signed as post, signing_key, FakeDiscord};
 use crate::support::interactions::{s, slash};
 
-fn signing_key() -> SigningKey {
-    SigningKey::from_bytes(&[42; 32])
-}
-
 async fn web_bot() -> (TestBot, String) {
-    let public = hex::encode(signing_key().verifying_key().to_bytes());
+    let public = FakeDiscord::public_key_hex();
     let bot = TestBot::start_with_settings(false, |settings| {
         settings.http.listen = Some(([127, 0, 0, 1], 0).into());
         settings.discord.public_key = Some(public);
@@ -26,27 +23,6 @@ async fn web_bot() -> (TestBot, String) {
         .http_addr()
         .expect("listener on");
     (bot, format!("http://{addr}/interactions"))
-}
-
-/// POSTs `body` signed by `key` at `timestamp`; returns the status and JSON answer.
-async fn post(url: &str, key: &SigningKey, timestamp: i64, body: &Value) -> (u16, Value) {
-    let body = body.to_string();
-    let timestamp = timestamp.to_string();
-    let mut signed = timestamp.as_bytes().to_vec();
-    signed.extend_from_slice(body.as_bytes());
-    let signature = hex::encode(key.sign(&signed).to_bytes());
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", signature)
-        .header("x-signature-timestamp", timestamp)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! - `cli`: help, check-config, migrate, register-commands, export.
 //! - `shutdown`: SIGTERM under load leaves nothing half done.
 //! - `crash`: SIGKILL at any moment loses and doubles nothing; alerts arrive on time.
+//! - `cluster` (PostgreSQL only): gateway, web and worker processes together, workers killed.
 //! - `soak`: the bot under seeded REST and gateway faults (`SOAK_SECS`, `SOAK_SEED`).
 //!
 //! With `COORDINATOR_TEST_POSTGRES` set at build time, the start and stop, SIGTERM and SIGKILL
@@ -22,6 +23,8 @@ pub const ON_POSTGRES: bool = false;
 
 mod binary;
 mod cli;
+#[cfg(postgres_tests)]
+mod cluster;
 mod crash;
 mod shutdown;
 mod soak;

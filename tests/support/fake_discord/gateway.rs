@@ -97,6 +97,25 @@ impl FakeDiscord {
         self.dispatch_on_session(event, d, None, true).await;
     }
 
+    /// Sends a dispatch about `guild_id` to the session of the shard that guild belongs to
+    /// (the only session when the bot runs one shard), waiting for that shard's session.
+    pub async fn dispatch_to_guild(&self, event: &str, d: Value, guild_id: u64) {
+        self.dispatch_routed(event, d, None, Some(guild_id), true)
+            .await;
+    }
+
+    /// Events dispatched to each shard's session, as (shard id, event name), in order.
+    pub fn shard_dispatches(&self) -> Vec<(u64, String)> {
+        self.state().shard_dispatches.clone()
+    }
+
+    /// The shards with an open session now.
+    pub fn open_shards(&self) -> Vec<u64> {
+        let mut shards: Vec<u64> = self.state().shard_sessions.keys().copied().collect();
+        shards.sort_unstable();
+        shards
+    }
+
     /// Sends a dispatch on the current session; without one, waits for the next if `wait`, else
     /// gives up and returns `false`.
     async fn dispatch_on_session(
@@ -106,15 +125,45 @@ impl FakeDiscord {
         interaction: Option<u64>,
         wait: bool,
     ) -> bool {
+        // An interaction goes to its guild's shard, as Discord sends it.
+        let guild = snowflake(&d["guild_id"]);
+        self.dispatch_routed(event, d, interaction, guild, wait)
+            .await
+    }
+
+    async fn dispatch_routed(
+        &self,
+        event: &str,
+        d: Value,
+        interaction: Option<u64>,
+        guild: Option<u64>,
+        wait: bool,
+    ) -> bool {
         loop {
             if wait {
                 self.wait_until("an open gateway session to dispatch on", |f| {
-                    f.state().session.as_ref().map(|_| ())
+                    let st = f.state();
+                    match (guild, st.shard_sessions.is_empty()) {
+                        (Some(guild), false) => shard_of(&st.shard_sessions, guild).map(|_| ()),
+                        _ => st.session.as_ref().map(|_| ()),
+                    }
                 })
                 .await;
             }
             let mut st = self.state();
-            let Some(session) = st.session.as_mut() else {
+            let shard = match guild {
+                Some(guild) if !st.shard_sessions.is_empty() => shard_of(&st.shard_sessions, guild),
+                _ => None,
+            };
+            if let Some(shard) = shard {
+                st.shard_dispatches.push((shard, event.to_owned()));
+            }
+            let session = match shard {
+                Some(shard) => st.shard_sessions.get_mut(&shard).map(|(_, s)| s),
+                None if guild.is_some() && !st.shard_sessions.is_empty() => None,
+                None => st.session.as_mut(),
+            };
+            let Some(session) = session else {
                 if wait {
                     continue;
                 }
@@ -130,7 +179,12 @@ impl FakeDiscord {
                 return true;
             }
             // The connection task is gone; forget the session and wait for the next one.
-            st.session = None;
+            match shard {
+                Some(shard) => {
+                    st.shard_sessions.remove(&shard);
+                }
+                None => st.session = None,
+            }
         }
     }
 
@@ -181,7 +235,7 @@ impl FakeDiscord {
         self.state().session.is_some()
     }
 
-    fn register_interaction(&self, interaction: &Value) -> u64 {
+    pub(super) fn register_interaction(&self, interaction: &Value) -> u64 {
         let id = snowflake(&interaction["id"]).expect("inject: interaction has no id");
         let channel_id = snowflake(&interaction["channel_id"]).unwrap_or(1);
         let guild_id = snowflake(&interaction["guild_id"]);
@@ -301,6 +355,7 @@ impl FakeDiscord {
             if st.session.as_ref().is_some_and(|s| s.conn_id == conn_id) {
                 st.session = None;
             }
+            st.shard_sessions.retain(|_, (_, s)| s.conn_id != conn_id);
         }
         self.notify();
     }
@@ -344,6 +399,17 @@ impl FakeDiscord {
                 });
                 // Queued on the same channel as later dispatches, so READY always goes first.
                 let _ = tx.send(Outgoing::Text(ready.to_string()));
+                if let (Some(id), Some(total)) = (shard[0].as_u64(), shard[1].as_u64()) {
+                    if total > 1 {
+                        let session = Session {
+                            conn_id,
+                            session_id: session_id.clone(),
+                            seq: 1,
+                            tx: tx.clone(),
+                        };
+                        st.shard_sessions.insert(id, (total, session));
+                    }
+                }
                 st.session = Some(Session {
                     conn_id,
                     session_id,
@@ -378,6 +444,14 @@ impl FakeDiscord {
         drop(st);
         self.notify();
     }
+}
+
+/// The shard whose session gets `guild`'s events, if that shard has a session now.
+fn shard_of(sessions: &std::collections::HashMap<u64, (u64, Session)>, guild: u64) -> Option<u64> {
+    sessions
+        .iter()
+        .find(|(id, (total, _))| (guild >> 22) % total == **id)
+        .map(|(id, _)| *id)
 }
 
 pub(super) async fn gateway_upgrade(

@@ -16,6 +16,7 @@
 //! - `faults`: one-shot and seeded REST faults, and connections cut without an answer.
 
 mod dms;
+mod endpoint;
 mod faults;
 mod gateway;
 mod rate_limits;
@@ -36,6 +37,8 @@ use tokio::task::JoinHandle;
 // The public surface, whether or not a given test binary uses all of it.
 #[allow(unused_imports)]
 pub use dms::DM_CHANNEL_BASE;
+#[allow(unused_imports)]
+pub use endpoint::{post_signed, signing_key};
 #[allow(unused_imports)]
 pub use faults::{FaultCounts, Faults};
 #[allow(unused_imports)]
@@ -142,6 +145,10 @@ struct FakeState {
     rate_limits: Option<RateLimits>,
     /// Requests answered 429 by `rate_limits`.
     rate_limited: usize,
+    /// Delays before answering the next accepted channel messages (`hold_next_answer`).
+    hold_answers: VecDeque<Duration>,
+    /// Of those, the 429s for the global limit (all channels together).
+    globally_rate_limited: usize,
     channel_guilds: HashMap<u64, Option<u64>>,
     ack_deadline: Option<Duration>,
     // Direct messages.
@@ -160,6 +167,11 @@ struct FakeState {
     resumes: usize,
     accept_resumes: bool,
     session: Option<Session>,
+    /// With several shards: each shard's session, by shard id, with the total it identified
+    /// with. Events of a guild go to the shard `(guild_id >> 22) % total`, as Discord routes.
+    shard_sessions: HashMap<u64, (u64, Session)>,
+    /// Every event dispatched to a shard's session: (shard id, event name), in order.
+    shard_dispatches: Vec<(u64, String)>,
     session_ids: Vec<String>,
     conns: HashMap<u64, mpsc::UnboundedSender<Outgoing>>,
     next_conn: u64,
@@ -296,6 +308,7 @@ impl FakeDiscord {
         let conns: Vec<_> = {
             let mut st = self.state();
             st.session = None;
+            st.shard_sessions.clear();
             st.conns.values().cloned().collect()
         };
         for tx in conns {

@@ -211,6 +211,11 @@ impl FakeDiscord {
         self.state().rate_limited
     }
 
+    /// How many of [`Self::rate_limited`] were for the global limit.
+    pub fn globally_rate_limited(&self) -> usize {
+        self.state().globally_rate_limited
+    }
+
     /// From now on, answer `POST /users/@me/channels` with Discord's 429 past `per_second` DM
     /// opens in any sliding second: `{"code": 40003, "message": "You are opening direct messages
     /// too fast.", "retry_after": <seconds until a slot frees>, "global": false}` with a

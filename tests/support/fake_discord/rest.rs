@@ -288,6 +288,12 @@ impl FakeDiscord {
         self.state().stored.get(&message_id).cloned()
     }
 
+    /// The next channel message Discord accepts is answered only `delay` later: the message
+    /// exists, and its sender cannot know yet.
+    pub fn hold_next_answer(&self, delay: Duration) {
+        self.state().hold_answers.push_back(delay);
+    }
+
     /// How many `enforce_nonce` creates returned an existing message instead of a new one.
     pub fn deduplicated(&self) -> usize {
         self.state().deduplicated
@@ -467,6 +473,13 @@ impl FakeDiscord {
                     Some(Ok(headers)) => headers,
                     Some(Err(refused)) => {
                         st.rate_limited += 1;
+                        if refused
+                            .headers
+                            .iter()
+                            .any(|(name, _)| *name == "x-ratelimit-global")
+                        {
+                            st.globally_rate_limited += 1;
+                        }
                         return refused;
                     }
                 };
@@ -543,6 +556,17 @@ pub(super) async fn rest(
         }
         _ => fake.handle_rest(&method, &uri, &headers, &body),
     };
+    // A message Discord has taken whose answer is slow to come back (`hold_next_answer`):
+    // a sender killed now never learns it was posted.
+    let held = (method == Method::POST
+        && uri.path().ends_with("/messages")
+        && (200..300).contains(&reply.status))
+    .then(|| fake.state().hold_answers.pop_front())
+    .flatten();
+    if let Some(delay) = held {
+        fake.notify();
+        tokio::time::sleep(delay).await;
+    }
     match fault {
         Some(Fault::DropAfter) => {
             fake.notify();
