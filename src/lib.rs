@@ -196,6 +196,36 @@ impl Role {
     pub fn runs_worker(self) -> bool {
         matches!(self, Role::All | Role::Worker)
     }
+
+    /// The role's name as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Gateway => "gateway",
+            Role::Web => "web",
+            Role::Worker => "worker",
+        }
+    }
+
+    /// Checks that `settings` hold what this role needs (a `web` process answers the
+    /// Interactions Endpoint, so it needs the listener and the application's public key, and
+    /// any key set must be one). `start` and `check-config --role` both ask.
+    pub fn check(self, settings: &Settings) -> Result<(), ConfigError> {
+        if let Some(key) = &settings.discord.public_key {
+            discord::web::verifying_key(key).map_err(|problem| {
+                ConfigError::Invalid(format!("discord.public_key: {problem}"))
+            })?;
+        }
+        if self == Role::Web
+            && (settings.http.listen.is_none() || settings.discord.public_key.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "--role web answers the Interactions Endpoint: set http.listen and discord.public_key"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A range of gateway shards, `FIRST-LAST/TOTAL` on the command line (`0-3/8` is shards 0 to
@@ -303,14 +333,7 @@ pub async fn start_with(
             app.metrics.runs(part);
         }
     }
-    if role == Role::Web
-        && (settings.http.listen.is_none() || settings.discord.public_key.is_none())
-    {
-        return Err(StartError::Config(config::ConfigError::Invalid(
-            "--role web answers the Interactions Endpoint: set http.listen and discord.public_key"
-                .into(),
-        )));
-    }
+    role.check(settings)?;
     let app = Arc::new(app);
     let in_flight = Arc::new(RwLock::new(()));
     let (shard_manager, gateway) = if role.runs_gateway() {

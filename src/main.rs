@@ -38,7 +38,12 @@ enum Cmd {
     /// Create the database if missing and apply pending migrations, then exit
     Migrate,
     /// Validate the settings and the token's format without connecting to anything
-    CheckConfig,
+    CheckConfig {
+        /// Also check that what this role needs is set (web: http.listen and
+        /// discord.public_key)
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+    },
     /// Register the slash commands over REST (to DISCORD_GUILD_ID when set, else globally)
     RegisterCommands,
     /// Copy every row of one database into another, new one (e.g. from SQLite to PostgreSQL)
@@ -83,8 +88,8 @@ async fn main() -> ExitCode {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("config"));
-    if matches!(cli.command, Some(Cmd::CheckConfig)) {
-        return check_config(&dir, cli.config.is_some());
+    if let Some(Cmd::CheckConfig { role }) = cli.command {
+        return check_config(&dir, cli.config.is_some(), role);
     }
     let settings = match load(&dir, cli.config.is_some()) {
         Ok(settings) => settings,
@@ -95,7 +100,7 @@ async fn main() -> ExitCode {
         shards: None,
     }) {
         Cmd::Run { role, shards } => run(settings, &dir, role, shards).await,
-        Cmd::CheckConfig => check_config(&dir, cli.config.is_some()),
+        Cmd::CheckConfig { role } => check_config(&dir, cli.config.is_some(), role),
         Cmd::Migrate => {
             if let Err(e) = init_logging(&settings, false) {
                 return fail(&e, EXIT_CONFIG);
@@ -208,14 +213,14 @@ async fn run(
 /// How long a SIGINT/SIGTERM shutdown may take before the process exits regardless.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn check_config(dir: &Path, explicit: bool) -> ExitCode {
+fn check_config(dir: &Path, explicit: bool, role: Option<Role>) -> ExitCode {
     if explicit && !dir.is_dir() {
         return fail(
             &ConfigError::MissingDir(dir.display().to_string()),
             EXIT_CONFIG,
         );
     }
-    match ops::check_config(dir) {
+    match ops::check_config(dir, role) {
         Ok(summary) => {
             println!("{summary}");
             ExitCode::SUCCESS

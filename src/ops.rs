@@ -12,7 +12,7 @@ use serenity::all::{Command, GuildId};
 use crate::config::{self, ConfigError, Settings};
 use crate::discord;
 use crate::store::export::{self as store_export, AppliedMigration, ExportedTask};
-use crate::store::{Db, StoreError};
+use crate::store::{self, Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -386,7 +386,8 @@ fn guarded(cell: &str, user_typed: bool) -> String {
 
 /// What `check-config` prints: every setting with its value and where it came from (the token
 /// redacted), after the same validation `run` does plus the token's format.
-pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
+/// `role`, when given, is also checked: what that role needs is set (see [`crate::Role::check`]).
+pub fn check_config(dir: &Path, role: Option<crate::Role>) -> Result<String, ConfigError> {
     let figment = Settings::figment(dir);
     let mut settings = Settings::load_from(&figment)?;
     settings.discord.token = std::env::var("DISCORD_TOKEN")
@@ -396,6 +397,8 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
     let token = settings.token()?;
     token.check_format()?;
     let rust_log = config::env_log_filter()?;
+    // Without a role, what every role checks (a public key, if set, must be one).
+    role.unwrap_or_default().check(&settings)?;
 
     let show = |value: Option<String>| value.unwrap_or_else(|| "unset".into());
     let rows = [
@@ -461,9 +464,23 @@ pub fn check_config(dir: &Path) -> Result<String, ConfigError> {
             config::origin(&figment, "http.public_url"),
         ),
     ];
-    let mut text = format!("configuration OK (config directory {})\n", dir.display());
+    let mut text = match role {
+        Some(role) => format!(
+            "configuration OK for --role {} (config directory {})\n",
+            role.name(),
+            dir.display()
+        ),
+        None => format!("configuration OK (config directory {})\n", dir.display()),
+    };
     for (key, value, origin) in rows {
         text.push_str(&format!("  {key:<17} = {value} (from {origin})\n"));
+    }
+    let several = role.is_some_and(|role| role != crate::Role::All);
+    if several && store::engine_of(&settings.database.url) == store::Engine::Sqlite {
+        text.push_str(
+            "warning: a role splits the work between processes, which share one PostgreSQL \
+             database; with SQLite, run one process with --role all\n",
+        );
     }
     for unknown in config::unknown_keys(&figment) {
         text.push_str(&format!("warning: {unknown}\n"));

@@ -67,13 +67,25 @@ pub enum Delivery {
 
 /// At most `limit` requests in any `period` (a sliding window, as Discord counts), plus a block
 /// set from response headers or a 429.
+///
+/// Discord counts a request when it arrives, which is some time after it left: a process
+/// starved of CPU, or several processes on one token, send requests that arrive closer together
+/// than they left. So the global window counts a request from the moment it leaves until
+/// `period` after its answer came back ([`Window::start`], [`Window::finish`]): whenever
+/// it arrived, it is inside that span, so no rolling `period` at Discord's end ever holds more
+/// than `limit`.
 #[derive(Debug)]
 struct Window {
     limit: usize,
     period: Duration,
     sent: VecDeque<Instant>,
+    /// Requests started and not answered yet (global window only).
+    in_flight: usize,
     blocked_until: Option<Instant>,
 }
+
+/// How often a window whose slots are all taken by requests in flight looks again.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(5);
 
 impl Window {
     fn new(limit: usize, period: Duration) -> Self {
@@ -81,8 +93,20 @@ impl Window {
             limit,
             period,
             sent: VecDeque::with_capacity(limit),
+            in_flight: 0,
             blocked_until: None,
         }
+    }
+
+    /// A request leaves: it holds a slot until [`Self::finish`], and `period` beyond.
+    fn start(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// Its answer came back (or it failed) at `at`.
+    fn finish(&mut self, at: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.sent.push_back(at);
     }
 
     /// How long until one more request fits; `None` if it fits now.
@@ -100,10 +124,14 @@ impl Window {
         {
             self.sent.pop_front();
         }
-        if self.sent.len() < self.limit {
+        if self.sent.len() + self.in_flight < self.limit {
             None
         } else {
-            self.sent.front().map(|first| *first + self.period - now)
+            Some(
+                self.sent
+                    .front()
+                    .map_or(IN_FLIGHT_POLL, |first| *first + self.period - now),
+            )
         }
     }
 
@@ -214,7 +242,7 @@ impl Sender {
                     Some(wait) => Some(wait),
                     None => {
                         limits.dm_opens.record(now);
-                        limits.global.record(now);
+                        limits.global.start();
                         None
                     }
                 }
@@ -238,7 +266,9 @@ impl Sender {
                 .header("authorization", &self.authorization)
                 .header("content-type", "application/json")
                 .body(serde_json::json!({ "recipient_id": user_id.get().to_string() }).to_string());
-            let response = match request.send().await {
+            let sent = request.send().await;
+            self.answered().await;
+            let response = match sent {
                 Ok(response) => response,
                 Err(e) => {
                     if attempts.after_server_error().await {
@@ -325,7 +355,7 @@ impl Sender {
                 match channel.max(global) {
                     Some(wait) => Some(wait),
                     None => {
-                        limits.global.record(now);
+                        limits.global.start();
                         if let Some(window) = limits.channels.get_mut(&channel_id) {
                             window.record(now);
                         }
@@ -338,6 +368,12 @@ impl Sender {
                 Some(wait) => tokio::time::sleep(wait).await,
             }
         }
+    }
+
+    /// A request that took a global slot was answered (or failed): its slot frees a period
+    /// from now.
+    async fn answered(&self) {
+        self.limits.lock().await.global.finish(Instant::now());
     }
 
     /// Applies what a response said about the channel's bucket.
@@ -416,7 +452,9 @@ impl Sender {
             if !std::mem::take(&mut first) {
                 self.wait_turn(row.channel_id).await;
             }
-            let response = match self.request(row).send().await {
+            let sent = self.request(row).send().await;
+            self.answered().await;
+            let response = match sent {
                 Ok(response) => response,
                 Err(e) => {
                     let error = format!("request failed: {}", e.without_url());
@@ -569,6 +607,26 @@ mod tests {
         let at = start + Duration::from_millis(500);
         assert_eq!(window.wait(at), Some(Duration::from_millis(4_500)));
         assert_eq!(window.wait(start + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_request_holds_its_global_slot_from_leaving_until_a_period_after_its_answer() {
+        let mut window = Window::new(2, Duration::from_secs(1));
+        let start = Instant::now();
+        window.start();
+        window.start();
+        // Both slots are in flight: however long they take, no third request leaves.
+        assert_eq!(window.wait(start + Duration::from_secs(3)), Some(IN_FLIGHT_POLL));
+        let answered = start + Duration::from_millis(700);
+        window.finish(answered);
+        // One slot is free again only a whole period after the first answer.
+        assert_eq!(window.wait(answered), Some(Duration::from_secs(1)));
+        window.finish(answered);
+        assert_eq!(
+            window.wait(answered + Duration::from_millis(400)),
+            Some(Duration::from_millis(600))
+        );
+        assert_eq!(window.wait(answered + Duration::from_secs(1)), None);
     }
 
     #[test]

@@ -789,3 +789,101 @@ fn the_deploy_recipes_settings_pass_check_config() {
         );
     }
 }
+
+/// Each bot service of `deploy/compose.yaml`: its role (from `command`, a JSON list) and the
+/// `KEY: value` pairs of its `environment`.
+fn compose_services() -> Vec<(String, String, Vec<(String, String)>)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/compose.yaml"))
+        .expect("deploy/compose.yaml");
+    let mut services = Vec::new();
+    let mut in_services = false;
+    let mut current: Option<(String, Option<String>, Vec<(String, String)>)> = None;
+    let mut in_environment = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_services = line == "services:";
+            continue;
+        }
+        if !in_services || line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let line = line.trim();
+        if indent == 2 {
+            services.extend(current.take());
+            current = Some((line.trim_end_matches(':').to_owned(), None, Vec::new()));
+            in_environment = false;
+        } else if let Some((_, role, env)) = current.as_mut() {
+            if indent == 4 {
+                in_environment = line == "environment:";
+                if let Some(command) = line.strip_prefix("command: ") {
+                    let words: Vec<String> = serde_json::from_str(command).unwrap_or_default();
+                    *role = words
+                        .iter()
+                        .position(|w| w == "--role")
+                        .and_then(|at| words.get(at + 1).cloned());
+                }
+            } else if indent == 6 && in_environment {
+                if let Some((key, value)) = line.split_once(": ") {
+                    env.push((key.to_owned(), value.trim_matches('"').to_owned()));
+                }
+            }
+        }
+    }
+    services.extend(current);
+    services
+        .into_iter()
+        .filter_map(|(name, role, env)| role.map(|role| (name, role, env)))
+        .collect()
+}
+
+#[test]
+fn the_compose_files_services_pass_check_config_for_their_roles() {
+    let setup = Setup::new();
+    let services = compose_services();
+    let roles: Vec<&str> = services.iter().map(|(_, role, _)| role.as_str()).collect();
+    assert_eq!(roles, ["gateway", "web", "worker"], "{services:?}");
+    // What coordinator.env holds: the token and the application's public key.
+    let public_key = hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[42; 32])
+            .verifying_key()
+            .to_bytes(),
+    );
+    for (service, role, env) in &services {
+        let mut command = setup.command(&["check-config", "--role", role], &[]);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command
+            .env("DISCORD_TOKEN", TOKEN)
+            .env("COORDINATOR_DISCORD__PUBLIC_KEY", &public_key);
+        let output = command.output().expect("binary runs");
+        assert!(output.status.success(), "{service}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.contains(&format!("configuration OK for --role {role}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("postgres://"),
+            "{service} runs on PostgreSQL: {text}"
+        );
+        assert!(!text.contains("warning"), "{service}: {text}");
+    }
+    // Without the public key a web process could not check a signature: refused.
+    let (_, _, web) = &services[1];
+    let mut command = setup.command(&["check-config", "--role", "web"], &[]);
+    for (key, value) in web {
+        command.env(key, value);
+    }
+    let output = command
+        .env("DISCORD_TOKEN", TOKEN)
+        .output()
+        .expect("binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("discord.public_key"),
+        "{}",
+        stderr(&output)
+    );
+}

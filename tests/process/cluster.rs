@@ -209,6 +209,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     let tasks = env_number("COORDINATOR_CLUSTER_TASKS", 2_000);
     let spread_secs = env_number("COORDINATOR_CLUSTER_SECS", 60);
     let kills = env_number("COORDINATOR_CLUSTER_KILLS", 10);
+    let worker_count = env_number("COORDINATOR_CLUSTER_WORKERS", 3).max(1);
     let mut rng = Rng(env_number("COORDINATOR_CLUSTER_SEED", 15));
     let fake = FakeDiscord::start().await;
     fake.enforce_rate_limits(50, 5, Duration::from_secs(5));
@@ -218,7 +219,8 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     // Seeded straight into the database: due from 25 s from now, over `spread_secs`.
     let start_utc = Utc::now();
     let start_instant = Instant::now();
-    let first_due = start_utc.timestamp() + 25;
+    // Time to seed and start first (a larger run seeds longer).
+    let first_due = start_utc.timestamp() + 25 + (tasks / 1_000) as i64;
     let due_of = |k: u64| first_due + (k * spread_secs / tasks) as i64;
     let mut seeding = tokio::task::JoinSet::new();
     for part in 0..8_u64 {
@@ -256,7 +258,13 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     );
 
     // The cluster: one gateway (guild events, registration), two web, three workers.
-    let worker_env = vec![("COORDINATOR_DISCORD__REQUESTS_PER_SECOND", "16".to_owned())];
+    // The workers split Discord's 50 requests per second, keeping some for the web processes'
+    // webhook calls and for requests that arrive closer together than they left (two cores
+    // running eight processes).
+    let worker_env = vec![(
+        "COORDINATOR_DISCORD__REQUESTS_PER_SECOND",
+        (45 / worker_count).to_string(),
+    )];
     let _gateway = spawn(&fake, &db_url, "gateway", &["--role", "gateway"], &[]);
     let ports = [free_port(), free_port()];
     let mut _webs = Vec::new();
@@ -269,7 +277,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
             &web_env(*port),
         ));
     }
-    let mut workers: Vec<Proc> = (0..3)
+    let mut workers: Vec<Proc> = (0..worker_count)
         .map(|i| {
             spawn(
                 &fake,
@@ -298,12 +306,12 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     }
     fake.wait_ready().await;
     until(
-        "the three workers to share every partition",
+        "the workers to share every partition",
         Duration::from_secs(30),
         || async {
             let owners = partition_owners(&db).await;
             let names: BTreeSet<&String> = owners.iter().map(|(name, _)| name).collect();
-            (owners.len() == 256 && names.len() == 3).then_some(())
+            (owners.len() == 256 && names.len() as u64 == worker_count).then_some(())
         },
     )
     .await;
@@ -422,7 +430,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
                 .and_then(|(name, _)| workers.iter().position(|w| &w.name == name))
                 .unwrap_or(0)
         } else {
-            rng.below(3) as usize
+            rng.below(worker_count) as usize
         };
         let held: BTreeSet<i64> = owners
             .iter()
@@ -505,7 +513,6 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     .await
     .expect("tasks");
     assert!(gaps.is_empty(), "task numbers with gaps: {gaps:?}");
-    assert_eq!(fake.globally_rate_limited(), 0, "global 429s");
 
     // Every interaction answered: in the response, or deferred and then finished.
     let answered = std::mem::take(&mut *answered.lock().expect("answers"));
@@ -600,17 +607,26 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
         })
         .collect();
     lateness.sort();
+    let last_posted = messages
+        .iter()
+        .filter(|m| !seeded_alerts(m).is_empty())
+        .map(|m| m.received_at)
+        .max()
+        .map(|at| (utc_of(at) - run_start).to_std().unwrap_or_default())
+        .unwrap_or_default();
     let mut round_trips: Vec<Duration> = answered.iter().map(|a| a.took).collect();
     round_trips.sort();
     println!(
-        "cluster: {tasks} duties over {spread_secs} s in 64 guilds, 2 web, 3 workers, 1 gateway; \
-         {} kills; {} messages; {} resends de-duplicated by nonce; 0 lost, 0 duplicated; \
-         {} pg_locks samples, 0 partitions held twice; {} 429s (0 global)",
+        "cluster: {tasks} duties over {spread_secs} s in 64 guilds, 2 web, {worker_count} workers, \
+         1 gateway; {} kills; {} messages, the last {last_posted:?} after the first due time; \
+         {} resends de-duplicated by nonce; 0 lost, 0 duplicated; {} pg_locks samples, \
+         0 partitions held twice; {} 429s ({} global)",
         kill_log.len(),
         messages.len(),
         fake.deduplicated(),
         samples.load(Ordering::Relaxed),
         fake.rate_limited(),
+        fake.globally_rate_limited(),
     );
     println!(
         "cluster: failover (SIGKILL to first send by the new owner) p50 {:?} p99 {:?} max {:?} over {} kills",
@@ -631,6 +647,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
         percentile(&round_trips, 0.5),
         percentile(&round_trips, 0.99)
     );
+    assert_eq!(fake.globally_rate_limited(), 0, "global 429s");
     for mut worker in workers {
         worker.kill();
     }
