@@ -616,7 +616,10 @@ mod tests {
         window.start();
         window.start();
         // Both slots are in flight: however long they take, no third request leaves.
-        assert_eq!(window.wait(start + Duration::from_secs(3)), Some(IN_FLIGHT_POLL));
+        assert_eq!(
+            window.wait(start + Duration::from_secs(3)),
+            Some(IN_FLIGHT_POLL)
+        );
         let answered = start + Duration::from_millis(700);
         window.finish(answered);
         // One slot is free again only a whole period after the first answer.

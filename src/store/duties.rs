@@ -283,6 +283,8 @@ impl Db {
         limit: i64,
         render: &impl Fn(&[ClaimedDuty]) -> Vec<OutboxDraft>,
     ) -> StoreResult<usize> {
+        // Until the commit, this worker's partitions stay its own.
+        let _using = self.partitions.using().await;
         // A read first: a step with nothing due takes no write lock.
         let mine = self.partitions.filter("guild_id");
         let any_due: Option<i64> = sql(format!(
@@ -492,6 +494,8 @@ impl Db {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
+        // Until the lease is written, this worker's partitions stay its own.
+        let _using = self.partitions.using().await;
         // A read first: with nothing to send, no write lock is taken.
         let mine = self.partitions.filter("guild_id");
         let any: Option<i64> = sql(format!(

@@ -47,26 +47,45 @@ pub fn partition_of(guild: GuildId) -> u16 {
 
 /// The partitions this process may work on, shared by the store's queries and the holder.
 #[derive(Debug, Clone)]
-pub(super) struct Held(Arc<RwLock<Option<BTreeSet<u16>>>>);
+pub(super) struct Held {
+    set: Arc<RwLock<Option<BTreeSet<u16>>>>,
+    /// Held (shared) by each claim and lease from reading the set until its commit, and taken
+    /// (exclusive) by the holder between dropping a partition and unlocking it: so once another
+    /// worker can take a partition, no query of this one still works from the old set.
+    in_use: Arc<tokio::sync::RwLock<()>>,
+}
 
 impl Held {
     /// Every partition: SQLite, and workers without a holder.
     pub fn all() -> Self {
-        Self(Arc::new(RwLock::new(None)))
+        Self {
+            set: Arc::new(RwLock::new(None)),
+            in_use: Arc::new(tokio::sync::RwLock::new(())),
+        }
     }
 
     fn set(&self, held: BTreeSet<u16>) {
-        if let Ok(mut guard) = self.0.write() {
+        if let Ok(mut guard) = self.set.write() {
             *guard = Some(held);
         }
     }
 
     fn read(&self) -> Option<BTreeSet<u16>> {
-        self.0.read().map(|held| held.clone()).unwrap_or_default()
+        self.set.read().map(|held| held.clone()).unwrap_or_default()
+    }
+
+    /// Keeps the set from being given away until the returned guard drops (see `in_use`).
+    pub async fn using(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.in_use.read().await
+    }
+
+    /// Waits until no query works from a set older than the one just published.
+    async fn drain(&self) {
+        drop(self.in_use.write().await);
     }
 
     pub fn holds(&self, guild: GuildId) -> bool {
-        match self.0.read() {
+        match self.set.read() {
             Ok(held) => held
                 .as_ref()
                 .is_none_or(|set| set.contains(&partition_of(guild))),
@@ -138,6 +157,7 @@ impl Session {
                 self.held.remove(partition);
             }
             published.set(self.held.clone());
+            published.drain().await;
             for partition in extra {
                 sqlx::query("SELECT pg_advisory_unlock($1, $2)")
                     .bind(PARTITION_LOCK_CLASS)
@@ -246,6 +266,7 @@ impl Db {
                         // The locks may be gone with the session: stop working on any of them.
                         warn!(error = %e, "lost the partition session; dropping every partition");
                         db.partitions.set(BTreeSet::new());
+                        db.partitions.drain().await;
                         session = None;
                     }
                 }

@@ -790,14 +790,23 @@ fn the_deploy_recipes_settings_pass_check_config() {
     }
 }
 
-/// Each bot service of `deploy/compose.yaml`: its role (from `command`, a JSON list) and the
-/// `KEY: value` pairs of its `environment`.
-fn compose_services() -> Vec<(String, String, Vec<(String, String)>)> {
+/// A bot service of `deploy/compose.yaml`.
+#[derive(Debug, Default)]
+struct ComposeService {
+    name: String,
+    /// From `command`, a JSON list; None for a service that does not run the bot.
+    role: Option<String>,
+    /// The `KEY: value` pairs of its `environment`.
+    env: Vec<(String, String)>,
+}
+
+/// The services of `deploy/compose.yaml` that run the bot with a role.
+fn compose_services() -> Vec<ComposeService> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/compose.yaml"))
         .expect("deploy/compose.yaml");
     let mut services = Vec::new();
     let mut in_services = false;
-    let mut current: Option<(String, Option<String>, Vec<(String, String)>)> = None;
+    let mut current: Option<ComposeService> = None;
     let mut in_environment = false;
     for line in text.lines() {
         if !line.starts_with(' ') && !line.trim().is_empty() {
@@ -811,9 +820,12 @@ fn compose_services() -> Vec<(String, String, Vec<(String, String)>)> {
         let line = line.trim();
         if indent == 2 {
             services.extend(current.take());
-            current = Some((line.trim_end_matches(':').to_owned(), None, Vec::new()));
+            current = Some(ComposeService {
+                name: line.trim_end_matches(':').to_owned(),
+                ..Default::default()
+            });
             in_environment = false;
-        } else if let Some((_, role, env)) = current.as_mut() {
+        } else if let Some(ComposeService { role, env, .. }) = current.as_mut() {
             if indent == 4 {
                 in_environment = line == "environment:";
                 if let Some(command) = line.strip_prefix("command: ") {
@@ -831,17 +843,15 @@ fn compose_services() -> Vec<(String, String, Vec<(String, String)>)> {
         }
     }
     services.extend(current);
+    services.retain(|service| service.role.is_some());
     services
-        .into_iter()
-        .filter_map(|(name, role, env)| role.map(|role| (name, role, env)))
-        .collect()
 }
 
 #[test]
 fn the_compose_files_services_pass_check_config_for_their_roles() {
     let setup = Setup::new();
     let services = compose_services();
-    let roles: Vec<&str> = services.iter().map(|(_, role, _)| role.as_str()).collect();
+    let roles: Vec<&str> = services.iter().filter_map(|s| s.role.as_deref()).collect();
     assert_eq!(roles, ["gateway", "web", "worker"], "{services:?}");
     // What coordinator.env holds: the token and the application's public key.
     let public_key = hex::encode(
@@ -849,7 +859,13 @@ fn the_compose_files_services_pass_check_config_for_their_roles() {
             .verifying_key()
             .to_bytes(),
     );
-    for (service, role, env) in &services {
+    for ComposeService {
+        name: service,
+        role,
+        env,
+    } in &services
+    {
+        let role = role.as_deref().unwrap_or_default();
         let mut command = setup.command(&["check-config", "--role", role], &[]);
         for (key, value) in env {
             command.env(key, value);
@@ -871,9 +887,8 @@ fn the_compose_files_services_pass_check_config_for_their_roles() {
         assert!(!text.contains("warning"), "{service}: {text}");
     }
     // Without the public key a web process could not check a signature: refused.
-    let (_, _, web) = &services[1];
     let mut command = setup.command(&["check-config", "--role", "web"], &[]);
-    for (key, value) in web {
+    for (key, value) in &services[1].env {
         command.env(key, value);
     }
     let output = command

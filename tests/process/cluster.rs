@@ -356,7 +356,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
                 let url = format!("{}/interactions", urls[(n % 2) as usize]);
                 let caller =
                     Caller::member(guild(g), channel(g), 100 + g).with_permissions(ADMINISTRATOR);
-                let (id, interaction) = if n % 4 == 0 {
+                let (id, interaction) = if n.is_multiple_of(4) {
                     // Mark done on the newest posted alert that still has its button.
                     let pressable = fake.messages().into_iter().rev().find_map(|m| {
                         let stored = fake.message(m.id)?;
