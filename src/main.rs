@@ -58,6 +58,13 @@ enum Cmd {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Try the bot in this terminal, no Discord or token needed: a pretend server, a temporary
+    /// database and a clock that `wait` moves (type `help` inside)
+    Try {
+        /// Read the lines from FILE and print the whole transcript
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+    },
 }
 
 /// Bad usage or configuration: what the operator must fix before anything can run.
@@ -79,6 +86,10 @@ async fn main() -> ExitCode {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("config"));
+    if let Some(Cmd::Try { script }) = &cli.command {
+        // No settings are read: the playground needs no token, and its database is temporary.
+        return try_playground(script.as_deref()).await;
+    }
     if matches!(cli.command, Some(Cmd::CheckConfig)) {
         return check_config(&dir, cli.config.is_some());
     }
@@ -89,6 +100,7 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Cmd::Run { role: Role::All }) {
         Cmd::Run { role } => run(settings, &dir, role).await,
         Cmd::CheckConfig => check_config(&dir, cli.config.is_some()),
+        Cmd::Try { script } => try_playground(script.as_deref()).await,
         Cmd::Migrate => {
             if let Err(e) = init_logging(&settings, false) {
                 return fail(&e, EXIT_CONFIG);
@@ -120,6 +132,21 @@ async fn main() -> ExitCode {
             }
             export(&settings, guild, format, output.as_deref()).await
         }
+    }
+}
+
+/// `coordinator try`: logs stay off the transcript, but for errors on standard error.
+async fn try_playground(script: Option<&Path>) -> ExitCode {
+    let filter = EnvFilter::try_new("error").unwrap_or_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    match coordinator::playground::main(script).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ coordinator::playground::PlaygroundError::Script { .. }) => fail(&e, EXIT_CONFIG),
+        Err(e) => fail(&e, EXIT_RUNTIME),
     }
 }
 
