@@ -298,8 +298,7 @@ impl Worker {
                     }
                     match worker.open_dm_of(row).await {
                         Ok(Some(row)) => {
-                            let Some(delivery) =
-                                worker
+                            let Some(delivery) = worker
                                 .sender
                                 .deliver_unless(&row, Box::pin(worker.stopped()))
                                 .await
@@ -330,9 +329,9 @@ impl Worker {
                     };
                     // Rows left here stay leased; the next start releases and sends them.
                     let Some(delivery) = worker
-                                .sender
-                                .deliver_unless(&row, Box::pin(worker.stopped()))
-                                .await
+                        .sender
+                        .deliver_unless(&row, Box::pin(worker.stopped()))
+                        .await
                     else {
                         break;
                     };

@@ -55,7 +55,11 @@ pub const MEMBERS: &[Member] = &[
     },
 ];
 
-pub const CHANNELS: &[(&str, u64)] = &[("general", GENERAL), ("alerts", ALERTS), ("standup", STANDUP)];
+pub const CHANNELS: &[(&str, u64)] = &[
+    ("general", GENERAL),
+    ("alerts", ALERTS),
+    ("standup", STANDUP),
+];
 pub const ROLES: &[(&str, u64)] = &[("manager", MANAGER_ROLE)];
 
 /// The member called `name` (`bob` or `@bob`, any case).

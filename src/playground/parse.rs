@@ -91,10 +91,7 @@ pub fn parse_line(line: &str) -> Result<Line, LineError> {
         },
         "in" => match guild::channel(unquote(rest)) {
             Some(channel) => Ok(Line::In(channel)),
-            None => error(format!(
-                "in needs a channel: {}.",
-                guild::channel_names()
-            )),
+            None => error(format!("in needs a channel: {}.", guild::channel_names())),
         },
         "click" if rest.is_empty() => error(
             "click needs a button's label, as shown in brackets: click Mark done, click Check in.",
@@ -167,7 +164,10 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         }
         let amount: i64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
+        let unit_len = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
         let unit = &rest[..unit_len];
         rest = rest[unit_len..].trim_start();
         let part = match unit {
@@ -345,10 +345,7 @@ fn options_of(spec: &CommandSpec) -> String {
 }
 
 /// One typed value, read as the option's type: `@bob`, `#alerts`, `&manager`, `12`.
-pub fn option_value(
-    spec: &registry::OptionSpec,
-    value: &str,
-) -> Result<OptionValue, LineError> {
+pub fn option_value(spec: &registry::OptionSpec, value: &str) -> Result<OptionValue, LineError> {
     let name = spec.name;
     match spec.kind {
         Kind::Str => {
@@ -474,7 +471,14 @@ mod tests {
             parse_line("wait until 09:00"),
             Ok(Line::WaitUntil("09:00".into()))
         );
-        for bad in ["wait -1h", "wait", "wait 0h", "wait soon", "wait 2x", "wait 9999d"] {
+        for bad in [
+            "wait -1h",
+            "wait",
+            "wait 0h",
+            "wait soon",
+            "wait 2x",
+            "wait 9999d",
+        ] {
             assert!(parse_line(bad).is_err(), "{bad}");
         }
     }

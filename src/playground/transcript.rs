@@ -145,7 +145,10 @@ pub fn markup(text: &str, view: &View) -> String {
     while let Some(start) = rest.find('<') {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
-        match tail.find('>').and_then(|end| Some((tag(&tail[1..end], view)?, end))) {
+        match tail
+            .find('>')
+            .and_then(|end| Some((tag(&tail[1..end], view)?, end)))
+        {
             Some((shown, end)) => {
                 out.push_str(&shown);
                 rest = &tail[end + 1..];
@@ -222,7 +225,7 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         3_888_000..27_648_000 => amount((s + 1_296_000) / 2_592_000, "a month", "months"),
         _ => amount((s + 15_768_000) / 31_536_000, "a year", "years"),
     };
-    if seconds >= 0 {
+    if seconds > 0 {
         format!("in {span}")
     } else {
         format!("{span} ago")
@@ -268,7 +271,7 @@ mod tests {
         assert_eq!(relative(now + Duration::hours(2), now), "in 2 hours");
         assert_eq!(relative(now - Duration::days(3), now), "3 days ago");
         assert_eq!(relative(now + Duration::minutes(30), now), "in 30 minutes");
-        assert_eq!(relative(now, now), "in a few seconds");
+        assert_eq!(relative(now, now), "a few seconds ago");
     }
 
     #[test]
