@@ -5,6 +5,8 @@
 //! - `cli`: help, check-config, migrate, register-commands, export.
 //! - `shutdown`: SIGTERM under load leaves nothing half done.
 //! - `crash`: SIGKILL at any moment loses and doubles nothing; alerts arrive on time.
+//! - `playground`: `coordinator try` plays scripts (the shipped week among them) and leaves
+//!   nothing behind.
 //! - `soak`: the bot under seeded REST and gateway faults (`SOAK_SECS`, `SOAK_SEED`).
 //!
 //! With `COORDINATOR_TEST_POSTGRES` set at build time, the start and stop, SIGTERM and SIGKILL
@@ -23,5 +25,6 @@ pub const ON_POSTGRES: bool = false;
 mod binary;
 mod cli;
 mod crash;
+mod playground;
 mod shutdown;
 mod soak;
