@@ -111,6 +111,10 @@ pub struct Playground {
     form: Option<OpenForm>,
     /// How many messages the worker has posted (edits not counted).
     pub posted: usize,
+    /// How many worker steps have run.
+    pub steps: usize,
+    /// The guild's time zone, for showing times (read again after every command).
+    zone: chrono_tz::Tz,
     /// Removed (with the database in it) when the playground is dropped.
     dir: Option<tempfile::TempDir>,
 }
@@ -123,8 +127,7 @@ impl Playground {
             .prefix("coordinator-try-")
             .tempdir()
             .map_err(PlaygroundError::TempDir)?;
-        let url = format!("sqlite://{}", dir.path().join("playground.db").display());
-        let db = Db::connect(&url).await?;
+        let db = Db::connect_private_sqlite(&dir.path().join("playground.db")).await?;
         let clock = ManualClock::new(start_time());
         let app = Arc::new(App::new(db, Arc::new(clock.clone())));
         let ids = Arc::new(Ids::new(clock.clone()));
@@ -141,6 +144,8 @@ impl Playground {
             shown: Vec::new(),
             form: None,
             posted: 0,
+            steps: 0,
+            zone: chrono_tz::Tz::UTC,
             dir: Some(dir),
         };
         for line in [
@@ -181,8 +186,8 @@ impl Playground {
     }
 
     /// `ada #general Mon 09:00`: who is typing where, and when.
-    pub async fn prompt(&self) -> String {
-        let view = self.view().await;
+    pub fn prompt(&self) -> String {
+        let view = self.view();
         format!(
             "{} {} {}",
             self.actor.name,
@@ -191,14 +196,18 @@ impl Playground {
         )
     }
 
-    async fn view(&self) -> View {
-        let zone = match self.app.db.guild_settings(GuildId::new(guild::GUILD)).await {
-            Ok(settings) => settings.timezone,
-            Err(_) => chrono_tz::Tz::UTC,
-        };
+    fn view(&self) -> View {
         View {
-            zone,
+            zone: self.zone,
             now: self.now(),
+        }
+    }
+
+    /// Reads the guild's time zone again (a command may have changed it).
+    async fn refresh_zone(&mut self) {
+        match self.app.db.guild_settings(GuildId::new(guild::GUILD)).await {
+            Ok(settings) => self.zone = settings.timezone,
+            Err(e) => tracing::warn!(error = %e, "could not read the guild's time zone"),
         }
     }
 
@@ -276,7 +285,7 @@ impl Playground {
 
     /// `09:00` is the next 09:00; anything else is read as a due date is.
     async fn read_until(&self, when: &str) -> Result<DateTime<Utc>, LineError> {
-        let view = self.view().await;
+        let view = self.view();
         let now = self.now();
         if let Ok(time) = NaiveTime::parse_from_str(when, "%H:%M") {
             let local = now.with_timezone(&view.zone);
@@ -331,8 +340,9 @@ impl Playground {
         let Some(answer) = router::handle(&self.app, interaction).await else {
             return Ok(());
         };
+        self.refresh_zone().await;
         let response = serde_json::to_value(&answer.response).unwrap_or_default();
-        let view = self.view().await;
+        let view = self.view();
         let data = response.get("data").cloned().unwrap_or(Value::Null);
         match response.get("type").and_then(Value::as_u64) {
             // A message in reply.
@@ -371,7 +381,7 @@ impl Playground {
             Some(9) => self.open_form(caller, &data, from_message, out),
             _ => {}
         }
-        self.step(out).await
+        self.step(out).await.map(|_| ())
     }
 
     fn open_form(&mut self, caller: Caller, data: &Value, from: Option<u64>, out: &mut String) {
@@ -563,14 +573,17 @@ impl Playground {
             .await
     }
 
-    /// One worker step at the current instant, and what it sent.
-    async fn step(&mut self, out: &mut String) -> Result<(), LineError> {
-        self.worker
+    /// One worker step at the current instant, and what it sent; returns when something next
+    /// falls due.
+    async fn step(&mut self, out: &mut String) -> Result<Option<DateTime<Utc>>, LineError> {
+        let outcome = self
+            .worker
             .step(self.now())
             .await
             .map_err(|e| LineError(format!("the duties worker failed: {e}")))?;
-        self.show_captured(out).await;
-        Ok(())
+        self.steps += 1;
+        self.show_captured(out);
+        Ok(outcome.next_due)
     }
 
     /// Moves the clock to `target`, stepping the worker at every instant something falls due
@@ -583,11 +596,9 @@ impl Playground {
         let store = |e: StoreError| LineError(format!("the store failed: {e}"));
         let mut last: Option<DateTime<Utc>> = None;
         let mut steps_at_last = 0;
-        loop {
-            let Some(next) = self.app.db.next_wake().await.map_err(store)? else {
-                break;
-            };
-            let at = next.max(self.now());
+        let mut next = self.app.db.next_wake().await.map_err(store)?;
+        while let Some(due) = next {
+            let at = due.max(self.now());
             if at > target {
                 break;
             }
@@ -605,22 +616,22 @@ impl Playground {
                 steps_at_last = 0;
             }
             self.clock.set(at);
-            self.step(out).await?;
+            next = self.step(out).await?;
         }
         self.clock.set(target);
         self.step(out).await?;
-        let view = self.view().await;
+        let view = self.view();
         let _ = writeln!(out, "  ⏱ It is now {}.", view.time(target));
         Ok(())
     }
 
     /// Shows (and keeps, for clicks) what the worker sent since the last call.
-    async fn show_captured(&mut self, out: &mut String) {
+    fn show_captured(&mut self, out: &mut String) {
         let captured = self.capture.drain();
         if captured.is_empty() {
             return;
         }
-        let view = self.view().await;
+        let view = self.view();
         for Captured {
             message_id,
             channel_id,
@@ -964,7 +975,7 @@ pub async fn run_script(text: &str) -> Result<String, PlaygroundError> {
             let _ = writeln!(out, "{trimmed}");
             continue;
         }
-        let prompt = playground.prompt().await;
+        let prompt = playground.prompt();
         let _ = writeln!(out, "\n{prompt} › {trimmed}");
         let outcome = playground.run_line(line).await;
         out.push_str(&outcome.text);

@@ -99,7 +99,7 @@ fn read_lines(shared: Shared, runtime: Handle) -> Result<(), PlaygroundError> {
     loop {
         let prompt = {
             let playground = lock(&shared);
-            format!("{} › ", runtime.block_on(playground.prompt()))
+            format!("{} › ", playground.prompt())
         };
         let line = match editor.readline(&prompt) {
             Ok(line) => line,
