@@ -966,15 +966,25 @@ pub fn help() -> String {
 pub async fn run_script(text: &str) -> Result<String, PlaygroundError> {
     let mut playground = Playground::start().await?;
     let mut out = String::new();
+    let mut in_comment = false;
     for line in text.lines() {
         let trimmed = line.trim();
         if trimmed.is_empty() {
+            in_comment = false;
             continue;
         }
+        // A script's comments stay in its transcript, a block of them set apart.
         if trimmed.starts_with('#') {
-            let _ = writeln!(out, "{trimmed}");
+            let gap = if in_comment || out.is_empty() {
+                ""
+            } else {
+                "\n"
+            };
+            let _ = writeln!(out, "{gap}{trimmed}");
+            in_comment = true;
             continue;
         }
+        in_comment = false;
         let prompt = playground.prompt();
         let _ = writeln!(out, "\n{prompt} › {trimmed}");
         let outcome = playground.run_line(line).await;

@@ -402,3 +402,22 @@ async fn tab_completes_what_discords_client_would_offer() {
     playground.close().await;
     assert!(!dir.exists(), "removed at close");
 }
+
+#[test]
+fn the_readme_shows_the_first_screen_of_the_week_as_it_reads() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let shown = readme
+        .split_once("(`tests/process/playground.rs` checks that it still reads so):\n\n```\n")
+        .and_then(|(_, rest)| rest.split_once("```\n"))
+        .map(|(block, _)| block)
+        .expect("the README shows the week's transcript");
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/week.txt"))
+        .expect("examples/week.txt");
+    let transcript = Sandbox::new().script(&script);
+    assert!(
+        transcript.starts_with(shown),
+        "the README's transcript is out of date; it now begins:\n{}",
+        transcript.lines().take(64).collect::<Vec<_>>().join("\n")
+    );
+}
