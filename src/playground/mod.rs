@@ -903,7 +903,7 @@ fn word_start(before: &str) -> usize {
     start
 }
 
-/// `mark 3 done` → `mark done`: a label without its task number.
+/// `mark #3 done` → `mark done`, `next ▶` → `next`: a label without its task number or arrows.
 fn without_numbers(label: &str) -> String {
     label
         .split_whitespace()
@@ -912,6 +912,7 @@ fn without_numbers(label: &str) -> String {
                 .chars()
                 .all(|c| c.is_ascii_digit())
         })
+        .filter(|w| w.chars().any(char::is_alphanumeric))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -1005,9 +1006,14 @@ pub async fn main(script: Option<&Path>) -> Result<(), PlaygroundError> {
                 path: path.display().to_string(),
                 source,
             })?;
-            let transcript = run_script(&text).await?;
-            print!("{transcript}");
-            Ok(())
+            // Ctrl-C drops the playground, and with it the temporary directory.
+            tokio::select! {
+                transcript = run_script(&text) => {
+                    print!("{}", transcript?);
+                    Ok(())
+                }
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
         }
         None => terminal::interactive().await,
     }
@@ -1022,6 +1028,7 @@ mod tests {
         assert_eq!(without_numbers("mark 3 done"), "mark done");
         assert_eq!(without_numbers("mark #3 done"), "mark done");
         assert_eq!(without_numbers("snooze 1h"), "snooze 1h");
+        assert_eq!(without_numbers("next ▶"), "next");
     }
 
     #[test]

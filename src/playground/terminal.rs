@@ -68,6 +68,10 @@ pub async fn interactive() -> Result<(), PlaygroundError> {
          `wait` moves. Nothing is sent to Discord.\n{}",
         help()
     );
+    // At the prompt rustyline reads Ctrl-C as a key and ends the playground cleanly; while a
+    // line runs, the signal is taken here instead of killing the process before its temporary
+    // directory is removed.
+    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
     let shared: Shared = Arc::new(Mutex::new(playground));
     let runtime = Handle::current();
     let lines = Arc::clone(&shared);
