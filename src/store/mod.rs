@@ -224,7 +224,9 @@ impl Db {
     /// `postgresql://` select PostgreSQL, anything else SQLite (created if missing).
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = match engine_of(url) {
-            Engine::Sqlite => Pool::Sqlite(connect_sqlite(url, true).await?),
+            Engine::Sqlite => {
+                Pool::Sqlite(connect_sqlite(SqliteConnectOptions::from_str(url)?, true).await?)
+            }
             Engine::Postgres => Pool::Postgres(connect_postgres(url).await?),
         };
         Self::with_pool(pool).await
@@ -234,8 +236,9 @@ impl Db {
     /// than it, as the playground's temporary database: its connections are not tested before
     /// each use, which halves the round trips to SQLite's connection threads.
     pub async fn connect_private_sqlite(path: &std::path::Path) -> StoreResult<Self> {
-        let url = format!("sqlite://{}", path.display());
-        Self::with_pool(Pool::Sqlite(connect_sqlite(&url, false).await?)).await
+        // Named as a path, not a URL: a temporary directory's name may hold `?` or `#`.
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::with_pool(Pool::Sqlite(connect_sqlite(options, false).await?)).await
     }
 
     async fn with_pool(pool: Pool) -> StoreResult<Self> {
@@ -402,8 +405,11 @@ pub fn engine_of(url: &str) -> Engine {
 
 /// SQLite: WAL journal, foreign keys on, a busy timeout; the file and its folder are created.
 /// `test_before_acquire`: ping each connection before it is used, to notice one that broke.
-async fn connect_sqlite(url: &str, test_before_acquire: bool) -> StoreResult<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)?
+async fn connect_sqlite(
+    options: SqliteConnectOptions,
+    test_before_acquire: bool,
+) -> StoreResult<SqlitePool> {
+    let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
