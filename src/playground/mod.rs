@@ -951,7 +951,7 @@ pub fn help() -> String {
          \x20   in #standup        type in another channel from now on\n\
          \x20   click Mark done    press the button with that label on the newest message\n\
          \x20                      you can see that has one\n\
-         \x20   form today:\"tests\"  fill in and submit the form a button opened\n\
+         \x20   form today:tests   fill in and submit the form a button opened\n\
          \x20   wait 2h, wait 1d, wait until 09:00, wait until friday 17:00\n\
          \x20                      move the clock; everything the bot posts meanwhile shows\n\
          \x20   help, quit\n\
