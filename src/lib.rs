@@ -13,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod ops;
+pub mod playground;
 pub mod render;
 pub mod store;
 pub mod worker;

@@ -67,6 +67,13 @@ enum Cmd {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Try the bot in this terminal, no Discord or token needed: a pretend server, a temporary
+    /// database and a clock that `wait` moves (type `help` inside)
+    Try {
+        /// Read the lines from FILE and print the whole transcript
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+    },
 }
 
 /// Bad usage or configuration: what the operator must fix before anything can run.
@@ -88,6 +95,10 @@ async fn main() -> ExitCode {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("config"));
+    if let Some(Cmd::Try { script }) = &cli.command {
+        // No settings are read: the playground needs no token, and its database is temporary.
+        return try_playground(script.as_deref()).await;
+    }
     if let Some(Cmd::CheckConfig { role }) = cli.command {
         return check_config(&dir, cli.config.is_some(), role);
     }
@@ -101,6 +112,7 @@ async fn main() -> ExitCode {
     }) {
         Cmd::Run { role, shards } => run(settings, &dir, role, shards).await,
         Cmd::CheckConfig { role } => check_config(&dir, cli.config.is_some(), role),
+        Cmd::Try { script } => try_playground(script.as_deref()).await,
         Cmd::Migrate => {
             if let Err(e) = init_logging(&settings, false) {
                 return fail(&e, EXIT_CONFIG);
@@ -132,6 +144,21 @@ async fn main() -> ExitCode {
             }
             export(&settings, guild, format, output.as_deref()).await
         }
+    }
+}
+
+/// `coordinator try`: logs stay off the transcript, but for errors on standard error.
+async fn try_playground(script: Option<&Path>) -> ExitCode {
+    let filter = EnvFilter::try_new("error").unwrap_or_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    match coordinator::playground::main(script).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ coordinator::playground::PlaygroundError::Script { .. }) => fail(&e, EXIT_CONFIG),
+        Err(e) => fail(&e, EXIT_RUNTIME),
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::app::{disable_closed_buttons, prepare_summary, App};
-use crate::discord::sender::{Delivery, DmOpening, Sender};
+use crate::discord::sender::{Delivery, DmOpening, Transport};
 use crate::domain::digest::{digest_tasks, next_digest_at};
 use crate::domain::ids::UserId;
 use crate::domain::schedule::StandupSchedule;
@@ -54,7 +54,8 @@ pub struct Outcome {
 #[derive(Clone)]
 pub struct Worker {
     app: Arc<App>,
-    sender: Arc<Sender>,
+    /// Discord's REST API when the bot runs; the playground's capture in `coordinator try`.
+    sender: Arc<dyn Transport>,
     /// Duties that fall due together for one channel share a message, this many at most.
     duties_per_message: usize,
     /// Set by `run`: once it turns true, no further row is sent (a row being sent is finished
@@ -65,7 +66,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(app: Arc<App>, sender: Arc<Sender>) -> Self {
+    pub fn new(app: Arc<App>, sender: Arc<dyn Transport>) -> Self {
         Self {
             app,
             sender,
@@ -301,8 +302,10 @@ impl Worker {
                     }
                     match worker.open_dm_of(row).await {
                         Ok(Some(row)) => {
-                            let Some(delivery) =
-                                worker.sender.deliver_unless(&row, worker.stopped()).await
+                            let Some(delivery) = worker
+                                .sender
+                                .deliver_unless(&row, Box::pin(worker.stopped()))
+                                .await
                             else {
                                 break;
                             };
@@ -333,7 +336,10 @@ impl Worker {
                         }
                     };
                     // Rows left here stay leased; the next start releases and sends them.
-                    let Some(delivery) = worker.sender.deliver_unless(&row, worker.stopped()).await
+                    let Some(delivery) = worker
+                        .sender
+                        .deliver_unless(&row, Box::pin(worker.stopped()))
+                        .await
                     else {
                         break;
                     };

@@ -65,6 +65,37 @@ pub enum Delivery {
     },
 }
 
+/// A boxed future, as the [`Transport`] methods return (the worker holds a `dyn Transport`).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Where the duties worker's messages go: Discord's REST API ([`Sender`]) when the bot runs,
+/// or the playground's capture (`coordinator try`), which shows them instead of sending them.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one outbox row; `None` if `stop` resolves before the row's first turn.
+    fn deliver_unless<'a>(
+        &'a self,
+        row: &'a OutboxRow,
+        stop: BoxFuture<'a, ()>,
+    ) -> BoxFuture<'a, Option<Delivery>>;
+
+    /// Opens (or finds) the DM channel with `user_id`.
+    fn open_dm(&self, user_id: UserId) -> BoxFuture<'_, DmOpening>;
+}
+
+impl Transport for Sender {
+    fn deliver_unless<'a>(
+        &'a self,
+        row: &'a OutboxRow,
+        stop: BoxFuture<'a, ()>,
+    ) -> BoxFuture<'a, Option<Delivery>> {
+        Box::pin(Sender::deliver_unless(self, row, stop))
+    }
+
+    fn open_dm(&self, user_id: UserId) -> BoxFuture<'_, DmOpening> {
+        Box::pin(Sender::open_dm(self, user_id))
+    }
+}
+
 /// At most `limit` requests in any `period` (a sliding window, as Discord counts), plus a block
 /// set from response headers or a 429.
 ///

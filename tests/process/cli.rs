@@ -96,6 +96,7 @@ fn help_is_printed_for_the_program_and_every_subcommand() {
         "register-commands",
         "copy",
         "export",
+        "try",
     ] {
         assert!(text.contains(sub), "{sub} listed: {text}");
         let output = setup.run(&[sub, "--help"], &[]);

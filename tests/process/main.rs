@@ -6,6 +6,8 @@
 //! - `shutdown`: SIGTERM under load leaves nothing half done.
 //! - `crash`: SIGKILL at any moment loses and doubles nothing; alerts arrive on time.
 //! - `cluster` (PostgreSQL only): gateway, web and worker processes together, workers killed.
+//! - `playground`: `coordinator try` plays scripts (the shipped week among them) and leaves
+//!   nothing behind.
 //! - `soak`: the bot under seeded REST and gateway faults (`SOAK_SECS`, `SOAK_SEED`).
 //!
 //! With `COORDINATOR_TEST_POSTGRES` set at build time, the start and stop, SIGTERM and SIGKILL
@@ -26,5 +28,6 @@ mod cli;
 #[cfg(postgres_tests)]
 mod cluster;
 mod crash;
+mod playground;
 mod shutdown;
 mod soak;
