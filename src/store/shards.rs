@@ -22,6 +22,8 @@ const IDENTIFY_LOCK_CLASS: i32 = 0x436f_6f49; // "CooI"
 
 /// How often a process waiting for a shard held elsewhere tries again.
 const SHARD_RETRY: Duration = Duration::from_secs(1);
+/// How often a process waiting for the IDENTIFY turn tries again.
+const IDENTIFY_RETRY: Duration = Duration::from_millis(250);
 
 /// The shard locks of this process (PostgreSQL), released when dropped.
 #[derive(Debug)]
@@ -31,24 +33,29 @@ pub struct ShardLocks {
 
 impl ShardLocks {
     /// Waits for the IDENTIFY turn across processes; [`Self::end_identify_turn`] gives it back.
+    /// Tried again and again rather than waited for in the server, so the session stays free
+    /// for other statements meanwhile.
     pub async fn identify_turn(&self) -> StoreResult<()> {
-        if let Some(session) = &self.session {
-            sqlx::query("SELECT pg_advisory_lock($1, 0)")
-                .bind(IDENTIFY_LOCK_CLASS)
-                .execute(&mut *session.lock().await)
-                .await?;
+        while !self.on_identify_lock("pg_try_advisory_lock").await? {
+            tokio::time::sleep(IDENTIFY_RETRY).await;
         }
         Ok(())
     }
 
     pub async fn end_identify_turn(&self) -> StoreResult<()> {
-        if let Some(session) = &self.session {
-            sqlx::query("SELECT pg_advisory_unlock($1, 0)")
+        self.on_identify_lock("pg_advisory_unlock").await.map(drop)
+    }
+
+    /// Tries to take, or gives back, the IDENTIFY lock on this process's session; true when
+    /// it was done (always, on SQLite, which has no other process).
+    async fn on_identify_lock(&self, function: &str) -> StoreResult<bool> {
+        match &self.session {
+            Some(session) => Ok(sqlx::query_scalar(&format!("SELECT {function}($1, 0)"))
                 .bind(IDENTIFY_LOCK_CLASS)
-                .execute(&mut *session.lock().await)
-                .await?;
+                .fetch_one(&mut *session.lock().await)
+                .await?),
+            None => Ok(true),
         }
-        Ok(())
     }
 
     /// Whether the locks are still held: false once the session is lost, after which another
