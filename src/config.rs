@@ -69,8 +69,8 @@ pub struct DiscordSettings {
     /// How many DM channels may be opened per second (Discord asks bots to go gently).
     #[serde(default = "default_dm_opens_per_second")]
     pub dm_opens_per_second: u32,
-    /// This process's share of Discord's 50 requests per second: with several `worker`
-    /// processes on one token, their shares add up to at most 50.
+    /// The token's budget of Discord's 50 requests per second: the live workers share it
+    /// (each paces at this divided by their number).
     #[serde(default = "default_requests_per_second")]
     pub requests_per_second: u32,
     /// The application's public key (hex, from the Developer Portal): with `http.listen`, the

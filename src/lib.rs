@@ -375,7 +375,10 @@ pub async fn start_with(
             .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize)
             .with_requests_per_second(settings.discord.requests_per_second as usize),
     );
-    let mut worker = worker::Worker::new(Arc::clone(&app), sender);
+    let mut worker = worker::Worker::new(Arc::clone(&app), sender).with_budget(
+        settings.discord.requests_per_second as usize,
+        settings.discord.dm_opens_per_second as usize,
+    );
     // On PostgreSQL, writes made by any process wake this worker (LISTEN/NOTIFY).
     let (listener, partitions) = if role.runs_worker() && options.background_worker {
         (

@@ -63,6 +63,9 @@ pub struct Worker {
     stopping: Option<watch::Receiver<bool>>,
     /// At least this often the loop re-reads what is due (see [`Worker::with_longest_sleep`]).
     longest_sleep: StdDuration,
+    /// Discord's budget for the token (requests and DM opens per second), shared by the live
+    /// workers (see [`Worker::with_budget`]).
+    budget: Option<(usize, usize)>,
 }
 
 impl Worker {
@@ -73,7 +76,15 @@ impl Worker {
             duties_per_message: DUTIES_PER_MESSAGE,
             longest_sleep: LONGEST_SLEEP,
             stopping: None,
+            budget: None,
         }
+    }
+
+    /// Shares the token's `requests_per_second` and `dm_opens_per_second` with the other live
+    /// workers: each paces at its part, re-read at every step (workers come and go).
+    pub fn with_budget(mut self, requests_per_second: usize, dm_opens_per_second: usize) -> Self {
+        self.budget = Some((requests_per_second, dm_opens_per_second));
+        self
     }
 
     fn is_stopping(&self) -> bool {
@@ -254,6 +265,10 @@ impl Worker {
 
     /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
     async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
+        if let Some((requests, dm_opens)) = self.budget {
+            let workers = self.app.db.live_workers();
+            self.sender.pace(requests / workers, dm_opens / workers);
+        }
         // Another process that died mid-delivery left its rows leased: they are this one's now.
         let orphaned = self.app.db.release_dead_leases(now).await?;
         if orphaned > 0 {

@@ -80,6 +80,11 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Opens (or finds) the DM channel with `user_id`.
     fn open_dm(&self, user_id: UserId) -> BoxFuture<'_, DmOpening>;
+
+    /// Paces sends at `requests_per_second` in all, DM opens among them at most
+    /// `dm_opens_per_second`: this process's share of the token's budget. Nothing to pace
+    /// by default.
+    fn pace(&self, _requests_per_second: usize, _dm_opens_per_second: usize) {}
 }
 
 impl Transport for Sender {
@@ -93,6 +98,14 @@ impl Transport for Sender {
 
     fn open_dm(&self, user_id: UserId) -> BoxFuture<'_, DmOpening> {
         Box::pin(Sender::open_dm(self, user_id))
+    }
+
+    fn pace(&self, requests_per_second: usize, dm_opens_per_second: usize) {
+        // Busy now (a send holds the limits): the worker paces again at its next step.
+        if let Ok(mut limits) = self.limits.try_lock() {
+            limits.global.limit = requests_per_second.clamp(1, GLOBAL_PER_SECOND);
+            limits.dm_opens.limit = dm_opens_per_second.max(1);
+        }
     }
 }
 

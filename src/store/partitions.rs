@@ -17,6 +17,7 @@
 //! the others through row locks alone.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ pub(super) struct Held {
     /// (exclusive) by the holder between dropping a partition and unlocking it: so once another
     /// worker can take a partition, no query of this one still works from the old set.
     in_use: Arc<tokio::sync::RwLock<()>>,
+    /// Live workers at the last rebalance (1 without a holder): they share Discord's budget.
+    workers: Arc<AtomicUsize>,
 }
 
 impl Held {
@@ -61,6 +64,7 @@ impl Held {
         Self {
             set: Arc::new(RwLock::new(None)),
             in_use: Arc::new(tokio::sync::RwLock::new(())),
+            workers: Arc::new(AtomicUsize::new(1)),
         }
     }
 
@@ -143,6 +147,10 @@ impl Session {
         .fetch_one(&mut self.conn)
         .await?;
         let share = fair_share(workers);
+        published.workers.store(
+            usize::try_from(workers.max(1)).unwrap_or(1),
+            Ordering::Relaxed,
+        );
         let before = self.held.len();
         if self.held.len() > share {
             // Stop working on the extra partitions before anyone else may take them.
@@ -217,6 +225,12 @@ impl Db {
     /// Whether this process's worker may work on `guild` now.
     pub fn holds_partition_of(&self, guild: GuildId) -> bool {
         self.partitions.holds(guild)
+    }
+
+    /// How many workers share the work (and Discord's rate budget): counted at every
+    /// rebalance on PostgreSQL; 1 on SQLite.
+    pub fn live_workers(&self) -> usize {
+        self.partitions.workers.load(Ordering::Relaxed).max(1)
     }
 
     /// The partitions this process holds, None meaning all of them (for logs and `/metrics`).

@@ -340,6 +340,8 @@ async fn workers_share_the_partitions_evenly_and_take_over_a_stopped_workers_sha
     )
     .await;
     assert_eq!(shares, vec![128, 128]);
+    // Discord's budget is divided between them too.
+    assert_eq!(workers[1].live_workers(), 2);
     let third = workers[2]
         .hold_partitions()
         .await
@@ -368,6 +370,11 @@ async fn workers_share_the_partitions_evenly_and_take_over_a_stopped_workers_sha
     )
     .await;
     assert_eq!(shares, vec![128, 128]);
+    assert_eq!(
+        workers[2].live_workers(),
+        2,
+        "the survivors take the dead worker's budget"
+    );
     println!(
         "partitions taken over {:?} after the worker stopped",
         stopped.elapsed()
