@@ -265,10 +265,7 @@ impl Worker {
 
     /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
     async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
-        if let Some((requests, dm_opens)) = self.budget {
-            let workers = self.app.db.live_workers();
-            self.sender.pace(requests / workers, dm_opens / workers);
-        }
+        self.apply_pace().await;
         // Another process that died mid-delivery left its rows leased: they are this one's now.
         let orphaned = self.app.db.release_dead_leases(now).await?;
         if orphaned > 0 {
@@ -315,6 +312,7 @@ impl Worker {
                         results.extend(given_back);
                         continue;
                     }
+                    worker.apply_pace().await;
                     match worker.open_dm_of(row).await {
                         Ok(Some(row)) => {
                             let Some(delivery) = worker
@@ -342,6 +340,7 @@ impl Worker {
                         results.extend(given_back);
                         continue;
                     }
+                    worker.apply_pace().await;
                     let row = match worker.render_at_send(row).await {
                         Ok(Some(row)) => row,
                         Ok(None) => continue,
@@ -380,6 +379,17 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Paces the transport at this worker's share of the budget now: re-read before every
+    /// message, since workers join and leave during a long send.
+    async fn apply_pace(&self) {
+        if let Some((requests, dm_opens)) = self.budget {
+            let db = &self.app.db;
+            self.sender
+                .pace(db.budget_share(requests), db.budget_share(dm_opens))
+                .await;
+        }
     }
 
     /// A worker that no longer holds a row's partition (a rebalance, or its session was lost)

@@ -84,7 +84,9 @@ pub trait Transport: Send + Sync + 'static {
     /// Paces sends at `requests_per_second` in all, DM opens among them at most
     /// `dm_opens_per_second`: this process's share of the token's budget. Nothing to pace
     /// by default.
-    fn pace(&self, _requests_per_second: usize, _dm_opens_per_second: usize) {}
+    fn pace(&self, _requests_per_second: usize, _dm_opens_per_second: usize) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl Transport for Sender {
@@ -100,12 +102,12 @@ impl Transport for Sender {
         Box::pin(Sender::open_dm(self, user_id))
     }
 
-    fn pace(&self, requests_per_second: usize, dm_opens_per_second: usize) {
-        // Busy now (a send holds the limits): the worker paces again at its next step.
-        if let Ok(mut limits) = self.limits.try_lock() {
+    fn pace(&self, requests_per_second: usize, dm_opens_per_second: usize) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut limits = self.limits.lock().await;
             limits.global.limit = requests_per_second.clamp(1, GLOBAL_PER_SECOND);
             limits.dm_opens.limit = dm_opens_per_second.max(1);
-        }
+        })
     }
 }
 

@@ -568,7 +568,11 @@ impl Db {
         if self.engine() == Engine::Sqlite {
             return Ok(0);
         }
-        sql("UPDATE outbox SET next_attempt_at = $1, leased_by = NULL \
+        // Due again from when it was made, not from this worker's `now`: another worker whose
+        // step began earlier must see it due too, or it would send the channel's next message
+        // first.
+        sql("UPDATE outbox SET next_attempt_at = CASE WHEN created_at < $1 THEN created_at ELSE $1 END, \
+             leased_by = NULL \
              WHERE state = 'pending' AND leased_by IS NOT NULL AND next_attempt_at > $1 \
              AND NOT EXISTS (SELECT 1 FROM pg_locks l \
                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
@@ -636,7 +640,9 @@ impl Db {
     /// worker): due again at once, for whoever holds the partition now.
     pub async fn give_back(&self, outbox_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
         let holder = self.lease_key().await?;
-        sql("UPDATE outbox SET next_attempt_at = $1, leased_by = NULL \
+        // As in `release_dead_leases`: due for every worker, whenever its step began.
+        sql("UPDATE outbox SET next_attempt_at = CASE WHEN created_at < $1 THEN created_at ELSE $1 END, \
+             leased_by = NULL \
              WHERE id = $2 AND state = 'pending' AND leased_by = $3")
         .bind(time_in(now))
         .bind(outbox_id)

@@ -35,6 +35,10 @@ pub const PARTITIONS: u16 = 256;
 /// partitions are taken over within about this long (the server frees its locks at once).
 pub const REBALANCE_EVERY: Duration = Duration::from_secs(1);
 
+/// How long a worker joining others sends (almost) nothing: by then each of them has counted
+/// it and lowered its own pace, so together they never exceed the budget.
+const JOINING: Duration = Duration::from_millis(2_500);
+
 /// First keys of the two-key advisory locks, apart from the lease holders' class and from the
 /// single-key guild locks of write transactions.
 pub(super) const MEMBER_LOCK_CLASS: i32 = 0x436f_6f57; // "CooW"
@@ -56,6 +60,9 @@ pub(super) struct Held {
     in_use: Arc<tokio::sync::RwLock<()>>,
     /// Live workers at the last rebalance (1 without a holder): they share Discord's budget.
     workers: Arc<AtomicUsize>,
+    /// Until when this worker, having just joined others, leaves them the whole budget (see
+    /// [`Db::budget_share`]).
+    joining_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Held {
@@ -65,6 +72,7 @@ impl Held {
             set: Arc::new(RwLock::new(None)),
             in_use: Arc::new(tokio::sync::RwLock::new(())),
             workers: Arc::new(AtomicUsize::new(1)),
+            joining_until: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -233,6 +241,23 @@ impl Db {
         self.partitions.workers.load(Ordering::Relaxed).max(1)
     }
 
+    /// This worker's part of a per-second `budget` the live workers share: an even part; but 1
+    /// while it is joining others, who are still pacing at their larger parts from before it
+    /// came. Rising is safe at any time: a worker that left sends nothing.
+    pub fn budget_share(&self, budget: usize) -> usize {
+        let joining = self
+            .partitions
+            .joining_until
+            .lock()
+            .map(|until| until.is_some_and(|until| std::time::Instant::now() < until))
+            .unwrap_or(false);
+        if joining {
+            1
+        } else {
+            (budget / self.live_workers()).max(1)
+        }
+    }
+
     /// The partitions this process holds, None meaning all of them (for logs and `/metrics`).
     pub fn held_partitions(&self) -> Option<BTreeSet<u16>> {
         self.partitions.read()
@@ -252,6 +277,11 @@ impl Db {
         self.partitions.set(BTreeSet::new());
         let mut session = Session::open(pool, member_key).await?;
         session.rebalance(&self.partitions).await?;
+        if self.live_workers() > 1 {
+            if let Ok(mut until) = self.partitions.joining_until.lock() {
+                *until = Some(std::time::Instant::now() + JOINING);
+            }
+        }
         info!(held = session.held.len(), "holding partitions");
         self.wake_worker();
         let db = self.clone();
