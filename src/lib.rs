@@ -370,15 +370,21 @@ pub async fn start_with(
         let idle = tokio::spawn(std::future::pending::<Result<(), serenity::Error>>());
         (None, idle)
     };
-    let sender = Arc::new(
-        discord::sender::Sender::new(&token, &settings.discord.api_base)
-            .with_dm_opens_per_second(settings.discord.dm_opens_per_second as usize)
-            .with_requests_per_second(settings.discord.requests_per_second as usize),
-    );
-    let mut worker = worker::Worker::new(Arc::clone(&app), sender).with_budget(
+    // The token's budget, divided among the live workers (one on SQLite).
+    let (requests, dm_opens) = (
         settings.discord.requests_per_second as usize,
         settings.discord.dm_opens_per_second as usize,
     );
+    let db = app.db.clone();
+    let sender = Arc::new(
+        discord::sender::Sender::new(&token, &settings.discord.api_base)
+            .with_dm_opens_per_second(dm_opens)
+            .with_requests_per_second(requests)
+            .with_share(Arc::new(move || {
+                (db.budget_share(requests), db.budget_share(dm_opens))
+            })),
+    );
+    let mut worker = worker::Worker::new(Arc::clone(&app), sender);
     // On PostgreSQL, writes made by any process wake this worker (LISTEN/NOTIFY).
     let (listener, partitions) = if role.runs_worker() && options.background_worker {
         (

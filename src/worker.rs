@@ -63,9 +63,6 @@ pub struct Worker {
     stopping: Option<watch::Receiver<bool>>,
     /// At least this often the loop re-reads what is due (see [`Worker::with_longest_sleep`]).
     longest_sleep: StdDuration,
-    /// Discord's budget for the token (requests and DM opens per second), shared by the live
-    /// workers (see [`Worker::with_budget`]).
-    budget: Option<(usize, usize)>,
 }
 
 impl Worker {
@@ -76,15 +73,7 @@ impl Worker {
             duties_per_message: DUTIES_PER_MESSAGE,
             longest_sleep: LONGEST_SLEEP,
             stopping: None,
-            budget: None,
         }
-    }
-
-    /// Shares the token's `requests_per_second` and `dm_opens_per_second` with the other live
-    /// workers: each paces at its part, re-read at every step (workers come and go).
-    pub fn with_budget(mut self, requests_per_second: usize, dm_opens_per_second: usize) -> Self {
-        self.budget = Some((requests_per_second, dm_opens_per_second));
-        self
     }
 
     fn is_stopping(&self) -> bool {
@@ -265,7 +254,6 @@ impl Worker {
 
     /// Sends every pending outbox row: channels in parallel, each channel's rows in order.
     async fn send_pending(&self, now: DateTime<Utc>, outcome: &mut Outcome) -> StoreResult<()> {
-        self.apply_pace().await;
         // Another process that died mid-delivery left its rows leased: they are this one's now.
         let orphaned = self.app.db.release_dead_leases(now).await?;
         if orphaned > 0 {
@@ -312,7 +300,6 @@ impl Worker {
                         results.extend(given_back);
                         continue;
                     }
-                    worker.apply_pace().await;
                     match worker.open_dm_of(row).await {
                         Ok(Some(row)) => {
                             let Some(delivery) = worker
@@ -340,7 +327,6 @@ impl Worker {
                         results.extend(given_back);
                         continue;
                     }
-                    worker.apply_pace().await;
                     let row = match worker.render_at_send(row).await {
                         Ok(Some(row)) => row,
                         Ok(None) => continue,
@@ -379,17 +365,6 @@ impl Worker {
             }
         }
         Ok(())
-    }
-
-    /// Paces the transport at this worker's share of the budget now: re-read before every
-    /// message, since workers join and leave during a long send.
-    async fn apply_pace(&self) {
-        if let Some((requests, dm_opens)) = self.budget {
-            let db = &self.app.db;
-            self.sender
-                .pace(db.budget_share(requests), db.budget_share(dm_opens))
-                .await;
-        }
     }
 
     /// A worker that no longer holds a row's partition (a rebalance, or its session was lost)

@@ -5,6 +5,7 @@
 //! it behaves the same with or without a proxy.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -80,13 +81,6 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Opens (or finds) the DM channel with `user_id`.
     fn open_dm(&self, user_id: UserId) -> BoxFuture<'_, DmOpening>;
-
-    /// Paces sends at `requests_per_second` in all, DM opens among them at most
-    /// `dm_opens_per_second`: this process's share of the token's budget. Nothing to pace
-    /// by default.
-    fn pace(&self, _requests_per_second: usize, _dm_opens_per_second: usize) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
 }
 
 impl Transport for Sender {
@@ -100,14 +94,6 @@ impl Transport for Sender {
 
     fn open_dm(&self, user_id: UserId) -> BoxFuture<'_, DmOpening> {
         Box::pin(Sender::open_dm(self, user_id))
-    }
-
-    fn pace(&self, requests_per_second: usize, dm_opens_per_second: usize) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let mut limits = self.limits.lock().await;
-            limits.global.limit = requests_per_second.clamp(1, GLOBAL_PER_SECOND);
-            limits.dm_opens.limit = dm_opens_per_second.max(1);
-        })
     }
 }
 
@@ -204,7 +190,13 @@ pub struct Sender {
     base: String,
     authorization: String,
     limits: Mutex<Limits>,
+    /// This process's part of the token's budget now, as (requests, DM opens) per second, when
+    /// several processes share it ([`Sender::with_share`]); read whenever a window is checked.
+    share: Option<Share>,
 }
+
+/// Gives this process's current part of the budget (see [`Sender::with_share`]).
+pub type Share = Arc<dyn Fn() -> (usize, usize) + Send + Sync>;
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -255,6 +247,24 @@ impl Sender {
                 channels: HashMap::new(),
                 dm_opens: Window::new(DM_OPENS_PER_SECOND, Duration::from_secs(1) + SAFETY),
             }),
+            share: None,
+        }
+    }
+
+    /// Paces at `share()` (requests, DM opens per second) instead of the fixed limits: the
+    /// part of the token's budget this process may use now, which changes as other processes
+    /// come and go. Read every time a request waits for its turn, so a change applies at once.
+    pub fn with_share(mut self, share: Share) -> Self {
+        self.share = Some(share);
+        self
+    }
+
+    /// Applies the current share to the windows (see [`Sender::with_share`]).
+    fn take_share(&self, limits: &mut Limits) {
+        if let Some(share) = &self.share {
+            let (requests, dm_opens) = share();
+            limits.global.limit = requests.clamp(1, GLOBAL_PER_SECOND);
+            limits.dm_opens.limit = dm_opens.max(1);
         }
     }
 
@@ -283,6 +293,7 @@ impl Sender {
         loop {
             let wait = {
                 let mut limits = self.limits.lock().await;
+                self.take_share(&mut limits);
                 let now = Instant::now();
                 match limits.dm_opens.wait(now).max(limits.global.wait(now)) {
                     Some(wait) => Some(wait),
@@ -391,6 +402,7 @@ impl Sender {
         loop {
             let wait = {
                 let mut limits = self.limits.lock().await;
+                self.take_share(&mut limits);
                 let now = Instant::now();
                 let channel = limits
                     .channels
