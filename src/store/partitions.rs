@@ -36,7 +36,8 @@ pub const PARTITIONS: u16 = 256;
 pub const REBALANCE_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a worker joining others sends (almost) nothing: by then each of them has counted
-/// it and lowered its own pace, so together they never exceed the budget.
+/// it and lowered its own pace, so together they never exceed the budget. Also how long the
+/// others wait before taking a larger part when a worker leaves.
 const JOINING: Duration = Duration::from_millis(2_500);
 
 /// First keys of the two-key advisory locks, apart from the lease holders' class and from the
@@ -63,6 +64,9 @@ pub(super) struct Held {
     /// Until when this worker, having just joined others, leaves them the whole budget (see
     /// [`Db::budget_share`]).
     joining_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// The most workers counted lately, and when: a worker that left still has requests in
+    /// Discord's last second, so the others take a larger part only once those have aged out.
+    peak: Arc<std::sync::Mutex<(usize, std::time::Instant)>>,
 }
 
 impl Held {
@@ -73,7 +77,32 @@ impl Held {
             in_use: Arc::new(tokio::sync::RwLock::new(())),
             workers: Arc::new(AtomicUsize::new(1)),
             joining_until: Arc::new(std::sync::Mutex::new(None)),
+            peak: Arc::new(std::sync::Mutex::new((1, std::time::Instant::now()))),
         }
+    }
+
+    /// Records a count of live workers (see `peak`).
+    fn count_workers(&self, workers: usize) {
+        self.workers.store(workers, Ordering::Relaxed);
+        if let Ok(mut peak) = self.peak.lock() {
+            let now = std::time::Instant::now();
+            if workers >= peak.0 || now.duration_since(peak.1) > JOINING {
+                *peak = (workers, now);
+            }
+        }
+    }
+
+    /// How many workers to divide the budget by: the most counted within [`JOINING`].
+    fn sharing(&self) -> usize {
+        let now = std::time::Instant::now();
+        let recent = self
+            .peak
+            .lock()
+            .map(|peak| (now.duration_since(peak.1) <= JOINING).then_some(peak.0))
+            .ok()
+            .flatten()
+            .unwrap_or(1);
+        self.workers.load(Ordering::Relaxed).max(recent).max(1)
     }
 
     fn set(&self, held: BTreeSet<u16>) {
@@ -155,10 +184,7 @@ impl Session {
         .fetch_one(&mut self.conn)
         .await?;
         let share = fair_share(workers);
-        published.workers.store(
-            usize::try_from(workers.max(1)).unwrap_or(1),
-            Ordering::Relaxed,
-        );
+        published.count_workers(usize::try_from(workers.max(1)).unwrap_or(1));
         let before = self.held.len();
         if self.held.len() > share {
             // Stop working on the extra partitions before anyone else may take them.
@@ -243,7 +269,8 @@ impl Db {
 
     /// This worker's part of a per-second `budget` the live workers share: an even part; but 1
     /// while it is joining others, who are still pacing at their larger parts from before it
-    /// came. Rising is safe at any time: a worker that left sends nothing.
+    /// came; and after a worker leaves, the larger part only once its last requests have aged
+    /// out of Discord's window.
     pub fn budget_share(&self, budget: usize) -> usize {
         let joining = self
             .partitions
@@ -254,7 +281,7 @@ impl Db {
         if joining {
             1
         } else {
-            (budget / self.live_workers()).max(1)
+            (budget / self.partitions.sharing()).max(1)
         }
     }
 
