@@ -494,22 +494,10 @@ impl Db {
             return Ok(found.rows);
         }
         if let Some(ranges) = number_prefix_ranges(typed) {
-            for range in ranges {
-                if found.full() {
-                    return Ok(found.rows);
-                }
-                let rows = self
-                    .newest_tasks(
-                        guild_id,
-                        include_done,
-                        None,
-                        range,
-                        NUMBER_RANGE_ROWS,
-                        found.wanted(),
-                    )
-                    .await?;
-                found.extend(rows);
-            }
+            let rows = self
+                .numbered_tasks(guild_id, include_done, &ranges, limit)
+                .await?;
+            found.extend(rows);
         }
         let key = search_key(typed);
         let grams = trigrams(&key);
@@ -566,13 +554,10 @@ impl Db {
         } else {
             ""
         };
-        // The inner LIMIT is the bound: the filter applies to the rows read, never beyond.
         let mut statement = sql(format!(
-            "SELECT t.number, t.title FROM (SELECT number, title, title_key, status, deleted_at \
-             FROM tasks WHERE guild_id = $1 AND number BETWEEN $2 AND $3 \
-             ORDER BY number DESC LIMIT $4) t \
-             WHERE t.deleted_at IS NULL AND ($5 OR t.status <> 'done'){text} \
-             ORDER BY t.number DESC LIMIT $6"
+            "SELECT t.number, t.title FROM {} t WHERE t.deleted_at IS NULL \
+             AND ($5 OR t.status <> 'done'){text} ORDER BY t.number DESC LIMIT $6",
+            window_of(2)
         ))
         .bind(id_in(guild_id))
         .bind(numbers.0)
@@ -584,6 +569,40 @@ impl Db {
             statement = statement.bind(like_pattern(key));
         }
         statement.fetch_all(self.on()).await
+    }
+
+    /// Tasks numbered within each of `ranges`, in one statement: the ranges in order, each
+    /// newest first and reading at most [`NUMBER_RANGE_ROWS`] rows.
+    async fn numbered_tasks(
+        &self,
+        guild_id: GuildId,
+        include_done: bool,
+        ranges: &[(i64, i64)],
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let arms = (0..ranges.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT {i} AS arm, t.number, t.title FROM {} t \
+                     WHERE t.deleted_at IS NULL AND ($2 OR t.status <> 'done') \
+                     ORDER BY t.number DESC LIMIT $3) r{i}",
+                    window_of(5 + 2 * i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut statement = sql(format!(
+            "SELECT number, title FROM ({arms}) ranges ORDER BY arm, number DESC LIMIT $3"
+        ))
+        .bind(id_in(guild_id))
+        .bind(include_done)
+        .bind(limit)
+        .bind(NUMBER_RANGE_ROWS);
+        for (low, high) in ranges {
+            statement = statement.bind(*low).bind(*high);
+        }
+        let rows: Vec<(i64, String)> = statement.fetch_all(self.on()).await?;
+        Ok(rows)
     }
 
     /// SQLite: the guild's range of the trigram index. Up to [`PROBE_TRIGRAMS`] of the text's
@@ -711,6 +730,17 @@ impl Db {
             }
         }
     }
+}
+
+/// The guild's tasks numbered from `$low` to `$low + 1` (placeholders from `low`; `$1` is the
+/// guild), newest first through (guild, number), at most `$4` of them: the inner LIMIT is the
+/// bound, so a filter applied after it never reads further.
+fn window_of(low: usize) -> String {
+    format!(
+        "(SELECT number, title, title_key, status, deleted_at FROM tasks \
+         WHERE guild_id = $1 AND number BETWEEN ${low} AND ${} ORDER BY number DESC LIMIT $4)",
+        low + 1
+    )
 }
 
 /// Autocomplete's answer as it fills: each task once, in the order found, up to the limit.
