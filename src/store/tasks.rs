@@ -488,7 +488,14 @@ impl Db {
         let mut found = Found::new(limit);
         if typed.is_empty() {
             let rows = self
-                .newest_tasks(guild_id, include_done, None, (0, i64::MAX), SHORT_TEXT_ROWS, limit)
+                .newest_tasks(
+                    guild_id,
+                    include_done,
+                    None,
+                    (0, i64::MAX),
+                    SHORT_TEXT_ROWS,
+                    limit,
+                )
                 .await?;
             found.extend(rows);
             return Ok(found.rows);
@@ -647,10 +654,7 @@ impl Db {
         }
         let counts: Vec<(i64, i64)> = statement.fetch_all(self.on()).await?;
         // The first probed (the most distinctive-looking) among the rarest.
-        let Some(&(rarest, fewest)) = counts
-            .iter()
-            .min_by_key(|(i, count)| (*count, *i))
-        else {
+        let Some(&(rarest, fewest)) = counts.iter().min_by_key(|(i, count)| (*count, *i)) else {
             return Ok(Vec::new());
         };
         if fewest == 0 {
@@ -667,12 +671,14 @@ impl Db {
             fts_phrase(probed.get(index).map(String::as_str).unwrap_or(key))
         };
         // CROSS JOIN keeps the index's candidates as the outer loop.
-        sql("SELECT t.number, t.title FROM (SELECT rowid AS r FROM task_title_grams \
+        sql(
+            "SELECT t.number, t.title FROM (SELECT rowid AS r FROM task_title_grams \
              WHERE task_title_grams MATCH $3 AND rowid BETWEEN $4 AND $5 \
              ORDER BY rowid DESC LIMIT $6) g \
              CROSS JOIN tasks t ON t.guild_id = $1 AND t.number = g.r - $4 \
              WHERE t.deleted_at IS NULL AND ($2 OR t.status <> 'done') \
-             AND t.title_key LIKE $7 ESCAPE '\\' ORDER BY t.number DESC LIMIT $8")
+             AND t.title_key LIKE $7 ESCAPE '\\' ORDER BY t.number DESC LIMIT $8",
+        )
         .bind(id_in(guild_id))
         .bind(include_done)
         .bind(matched)
@@ -695,7 +701,8 @@ impl Db {
         key: &str,
         limit: i64,
     ) -> StoreResult<Vec<(i64, String)>> {
-        const MATCHING: &str = "FROM tasks t WHERE t.guild_id = $1 AND t.title_key LIKE $2 ESCAPE '\\'";
+        const MATCHING: &str =
+            "FROM tasks t WHERE t.guild_id = $1 AND t.title_key LIKE $2 ESCAPE '\\'";
         // A utility statement is planned at each run with the values bound, so this is the
         // planner's estimate for this very text.
         let plan: Vec<String> = sql(format!("EXPLAIN SELECT t.number {MATCHING}"))
@@ -796,10 +803,7 @@ fn trigrams(key: &str) -> Vec<String> {
 /// the part that narrows it); spread over the text.
 fn probe_order(grams: &[String]) -> Vec<String> {
     let mut ranked: Vec<(usize, &String)> = grams.iter().enumerate().collect();
-    let plain = |g: &str| {
-        g.chars()
-            .all(|c| c.is_alphabetic() || c == ' ')
-    };
+    let plain = |g: &str| g.chars().all(|c| c.is_alphabetic() || c == ' ');
     ranked.sort_by_key(|(i, g)| (plain(g), std::cmp::Reverse(*i)));
     let mut chosen: Vec<String> = ranked
         .iter()

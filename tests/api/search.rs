@@ -226,6 +226,10 @@ async fn an_old_task_is_found_by_its_own_word_behind_many_newer_ones() {
     assert_eq!(shared, newest, "the newest 25 tasks that share the word");
     let numbers = values(&complete("6").await);
     assert_eq!(numbers.first(), Some(&6), "the exact number first");
-    assert_eq!(&numbers[1..4], &[69, 68, 67], "then the numbers it starts, newest first");
+    assert_eq!(
+        &numbers[1..4],
+        &[69, 68, 67],
+        "then the numbers it starts, newest first"
+    );
     assert!(complete("zzz").await.is_empty());
 }
