@@ -217,38 +217,6 @@ pub struct Db {
     /// Marks the outbox rows this process leases; made on the first lease, so a `Db` that
     /// never sends (the command-line tools) opens no extra connection.
     lease_holder: Arc<OnceCell<LeaseHolder>>,
-    /// SQLite: the task folding the write-ahead log in every [`CHECKPOINT_EVERY`]; it stops
-    /// when the last clone of this `Db` goes.
-    checkpointer: Option<Arc<AbortOnDrop>>,
-}
-
-/// A background task that ends with its owner.
-#[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Folds the write-ahead log into the database file now and then (PASSIVE: it waits for no
-/// reader or writer, and copies what it can). Runs until the pool closes or it is aborted.
-async fn checkpoint_now_and_then(pool: SqlitePool) {
-    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::debug!(%error, "checkpoint skipped; tried again at the next tick");
-        }
-    }
 }
 
 impl Db {
@@ -259,17 +227,10 @@ impl Db {
             Engine::Sqlite => Pool::Sqlite(connect_sqlite(url).await?),
             Engine::Postgres => Pool::Postgres(connect_postgres(url).await?),
         };
-        let checkpointer = match &pool {
-            Pool::Sqlite(pool) => Some(Arc::new(AbortOnDrop(tokio::spawn(
-                checkpoint_now_and_then(pool.clone()),
-            )))),
-            Pool::Postgres(_) => None,
-        };
         let db = Self {
             pool,
             due_changed: Arc::new(Notify::new()),
             lease_holder: Arc::new(OnceCell::new()),
-            checkpointer,
         };
         db.fill_title_keys().await?;
         Ok(db)
@@ -397,9 +358,6 @@ impl Db {
     /// stop leaves a self-contained file and an empty `-wal`. (Closing sqlx's pool alone was
     /// measured to leave the whole log behind.)
     pub async fn close(&self) {
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.0.abort();
-        }
         match &self.pool {
             Pool::Sqlite(pool) => {
                 if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -439,10 +397,6 @@ const SQLITE_CACHE_KIB: i64 = 1_024;
 /// Prepared statements kept per connection (sqlx's default is 100): autocomplete's and the
 /// list's statements vary with what is asked, and each kept one holds its compiled program.
 const SQLITE_STATEMENT_CACHE: usize = 48;
-/// How often the write-ahead log is folded into the database file, off the path commands
-/// wait on (automatic checkpoints are off: SQLite would run them inside the committing
-/// command once the log passed 1,000 pages, the slowest commits measured).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// SQLite: WAL journal, foreign keys on, a busy timeout; the file and its folder are created.
 async fn connect_sqlite(url: &str) -> StoreResult<SqlitePool> {
@@ -453,7 +407,6 @@ async fn connect_sqlite(url: &str) -> StoreResult<SqlitePool> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
-        .pragma("wal_autocheckpoint", "0")
         .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {

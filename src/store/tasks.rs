@@ -241,12 +241,14 @@ const NUMBER_RANGE_ROWS: i64 = 100;
 const PROBE_TRIGRAMS: usize = 4;
 /// A trigram with fewer postings than this in the guild is selective: the index then serves
 /// every probed trigram at once, driven by the rarest.
-const SELECTIVE_BELOW: i64 = 1_000;
+const SELECTIVE_BELOW: i64 = 500;
 /// Candidates the trigram index may hand over to be checked against the whole text.
-const INDEX_CANDIDATES: i64 = 200;
+const INDEX_CANDIDATES: i64 = 100;
 /// PostgreSQL: pg_trgm is used when the planner expects at most this many matching rows
 /// (its bitmap scan reads every match before the newest are picked).
 const PG_SELECTIVE_ROWS: i64 = 2_000;
+/// PostgreSQL: the characters of the typed text handed to pg_trgm (the end of it).
+const PG_INDEXED_CHARS: usize = 12;
 
 /// The trigram index's rowid is the guild's search sequence shifted by this many bits, plus
 /// the task number (SQLite; see the migration `0005_title_search_by_guild.sql`).
@@ -693,7 +695,9 @@ impl Db {
 
     /// PostgreSQL: pg_trgm's bitmap scan reads every match before the newest can be picked,
     /// so it is used only when the planner expects few ([`PG_SELECTIVE_ROWS`]); text common
-    /// in every part is answered from the guild's newest tasks instead.
+    /// in every part is answered from the guild's newest tasks instead. The index is given at
+    /// most the text's last [`PG_INDEXED_CHARS`] characters (every trigram it is given costs a
+    /// posting list, however common); the whole text is checked on the rows it finds.
     async fn postgres_title_search(
         &self,
         guild_id: GuildId,
@@ -702,12 +706,17 @@ impl Db {
         limit: i64,
     ) -> StoreResult<Vec<(i64, String)>> {
         const MATCHING: &str =
-            "FROM tasks t WHERE t.guild_id = $1 AND t.title_key LIKE $2 ESCAPE '\\'";
-        // A utility statement is planned at each run with the values bound, so this is the
-        // planner's estimate for this very text.
+            "FROM tasks t WHERE t.guild_id = $1 AND t.title_key LIKE $2 ESCAPE '\\' \
+             AND strpos(t.title_key, $3) > 0";
+        let skip = key.chars().count().saturating_sub(PG_INDEXED_CHARS);
+        let indexed: String = key.chars().skip(skip).collect();
+        // Planned with this very text each time (a kept statement may switch to a generic
+        // plan, which cannot see how selective the pattern is).
         let plan: Vec<String> = sql(format!("EXPLAIN SELECT t.number {MATCHING}"))
             .bind(id_in(guild_id))
-            .bind(like_pattern(key))
+            .bind(like_pattern(&indexed))
+            .bind(key)
+            .planned_each_time()
             .scalars(self.on())
             .await?;
         let expected = plan.first().and_then(|line| estimated_rows(line));
@@ -715,12 +724,14 @@ impl Db {
             Some(rows) if rows <= PG_SELECTIVE_ROWS => {
                 sql(format!(
                     "SELECT t.number, t.title {MATCHING} AND t.deleted_at IS NULL \
-                     AND ($3 OR t.status <> 'done') ORDER BY t.number DESC LIMIT $4"
+                     AND ($4 OR t.status <> 'done') ORDER BY t.number DESC LIMIT $5"
                 ))
                 .bind(id_in(guild_id))
-                .bind(like_pattern(key))
+                .bind(like_pattern(&indexed))
+                .bind(key)
                 .bind(include_done)
                 .bind(limit)
+                .planned_each_time()
                 .fetch_all(self.on())
                 .await
             }
