@@ -247,8 +247,9 @@ const INDEX_CANDIDATES: i64 = 100;
 /// PostgreSQL: pg_trgm is used when the planner expects at most this many matching rows
 /// (its bitmap scan reads every match before the newest are picked).
 const PG_SELECTIVE_ROWS: i64 = 2_000;
-/// PostgreSQL: the characters of the typed text handed to pg_trgm (the end of it).
-const PG_INDEXED_CHARS: usize = 12;
+/// PostgreSQL: the characters of the typed text handed to pg_trgm (the end of it): each
+/// trigram it is given costs a posting list, and common ones cover most of the guild.
+const PG_INDEXED_CHARS: usize = 6;
 
 /// The trigram index's rowid is the guild's search sequence shifted by this many bits, plus
 /// the task number (SQLite; see the migration `0005_title_search_by_guild.sql`).
