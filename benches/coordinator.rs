@@ -53,6 +53,13 @@ struct Sizes {
     prompt_roster: u64,
     /// The roster whose DM channels are not known yet (opened at 5 per second).
     prompt_roster_unopened: u64,
+    /// Guild sizes for the adversarial autocomplete series, and times each text is typed.
+    autocomplete_sizes: &'static [i64],
+    autocomplete_rounds: usize,
+    /// `/task create` commands sent to the bot process before its memory is read again, and
+    /// the stored tasks of the second memory run (with `growth_creates / 10` creates on top).
+    growth_creates: i64,
+    growth_stored: i64,
 }
 
 const FULL: Sizes = Sizes {
@@ -71,6 +78,10 @@ const FULL: Sizes = Sizes {
     memory_tasks: 1_000_000,
     prompt_roster: 1_000,
     prompt_roster_unopened: 1_000,
+    autocomplete_sizes: &[100_000, 1_000_000],
+    autocomplete_rounds: 60,
+    growth_creates: 100_000,
+    growth_stored: 1_000_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -89,6 +100,10 @@ const QUICK: Sizes = Sizes {
     memory_tasks: 10_000,
     prompt_roster: 100,
     prompt_roster_unopened: 20,
+    autocomplete_sizes: &[2_000],
+    autocomplete_rounds: 2,
+    growth_creates: 300,
+    growth_stored: 3_000,
 };
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -225,10 +240,20 @@ async fn seed(
         statement.execute(db.on()).await.expect("tasks");
         first = last;
     }
-    if db.engine() == Engine::Postgres {
+    match db.engine() {
         // Fresh statistics, as after any bulk load: planned against the empty table's, a page
         // of ten sorted all 100,000 rows (60 ms).
-        sql("ANALYZE").execute(db.on()).await.expect("analyze");
+        Engine::Postgres => {
+            sql("ANALYZE").execute(db.on()).await.expect("analyze");
+        }
+        // The load's write-ahead log folded in before anything is timed, as the bot's
+        // background checkpoint would soon after a bulk load.
+        Engine::Sqlite => {
+            sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(db.on())
+                .await
+                .expect("checkpoint");
+        }
     }
 }
 
@@ -257,63 +282,25 @@ async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
         1,
     )
     .await;
-    let caller = member(7);
     let n = sizes.round_trip_tasks;
-    let mut results = Vec::new();
-    for (name, build) in [
-        ("/task create", 0),
-        ("/task list", 1),
-        ("/task show", 2),
-        ("task autocomplete", 3),
-        ("autocomplete, common words", 4),
-    ] {
-        let mut samples = Vec::new();
-        for i in 0..sizes.round_trip_samples {
-            let number = 1 + (i as i64 * 7919) % n;
-            let (id, interaction) = match build {
-                0 => slash(
-                    &caller,
-                    &["task", "create"],
-                    vec![Opt::Str("title", format!("bench created {i}"))],
-                ),
-                1 => slash(&caller, &["task", "list"], vec![]),
-                2 => slash(&caller, &["task", "show"], vec![Opt::Int("task", number)]),
-                3 => autocomplete(
-                    &caller,
-                    &["task", "show"],
-                    vec![Opt::Str("task", format!("{}", number % 1000))],
-                    "task",
-                ),
-                // The guild's own title words, the most common first: every title has "bench"
-                // and "task", a quarter each "alpha" ... "delta"; then short and rare texts.
-                _ => autocomplete(
-                    &caller,
-                    &["task", "show"],
-                    vec![Opt::Str(
-                        "task",
-                        [
-                            "task",
-                            "bench",
-                            "bench task",
-                            "alpha",
-                            "delta",
-                            "ta",
-                            "be",
-                            "gam",
-                            "task 4",
-                            "zzz",
-                        ][i % 10]
-                            .to_string(),
-                    )],
-                    "task",
-                ),
-            };
-            bot.fake.inject(interaction).await;
-            bot.fake.response(id).await;
-            let latency = bot.fake.response_latency(id).expect("latency");
-            samples.push(latency.as_secs_f64() * 1_000.0);
-        }
-        results.push((name, summary_line(name, samples, "ms")));
+    let results = round_trip_series(&bot.fake, n, sizes.round_trip_samples).await;
+    // The same interactions, in the same run, answered by a bot that does no work.
+    println!("  a bare serenity bot, fixed replies, same fake Discord:");
+    let fake = FakeDiscord::start().await;
+    let bare_bot = start_bare_bot(&fake).await;
+    let bare = round_trip_series(&fake, n, sizes.round_trip_samples).await;
+    bare_bot.abort();
+    println!("  ratio to the bare bot (goal: reads 2x at p50, create 3x; p99 4x):");
+    for ((name, ours), (_, floor)) in results.iter().zip(&bare) {
+        println!(
+            "    {name:<28} p50 {:>5.2}x ({:.3} / {:.3} ms)  p99 {:>5.2}x ({:.3} / {:.3} ms)",
+            ours.0 / floor.0,
+            ours.0,
+            floor.0,
+            ours.1 / floor.1,
+            ours.1,
+            floor.1
+        );
     }
     // Baseline: the same reads as bare statements on the same database (through the store's
     // thin engine-neutral layer, which only binds and decodes).
@@ -370,6 +357,374 @@ async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
                 ours.0 / base.0
             );
         }
+    }
+}
+
+/// A bot that does no work: every interaction gets a fixed reply, through the same fake
+/// Discord, gateway and HTTP client setup as the real bot. The floor the commands are held to.
+struct BareBot;
+
+#[serenity::async_trait]
+impl serenity::all::EventHandler for BareBot {
+    async fn interaction_create(
+        &self,
+        ctx: serenity::all::Context,
+        interaction: serenity::all::Interaction,
+    ) {
+        use serenity::all::{
+            CreateAutocompleteResponse, CreateInteractionResponse,
+            CreateInteractionResponseMessage, Interaction,
+        };
+        let sent = match interaction {
+            Interaction::Command(command) => {
+                command
+                    .create_response(
+                        &ctx.http,
+                        CreateInteractionResponse::Message(
+                            CreateInteractionResponseMessage::new().content("ok"),
+                        ),
+                    )
+                    .await
+            }
+            Interaction::Autocomplete(command) => {
+                command
+                    .create_response(
+                        &ctx.http,
+                        CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new()),
+                    )
+                    .await
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = sent {
+            eprintln!("bare bot: {error}");
+        }
+    }
+}
+
+/// Connects a [`BareBot`] to `fake` and waits for its READY.
+async fn start_bare_bot(fake: &FakeDiscord) -> tokio::task::JoinHandle<()> {
+    let http = coordinator::discord::client::http_client(&Token::new("bare"), &fake.base_url());
+    let mut client =
+        serenity::client::ClientBuilder::new_with_http(http, serenity::all::GatewayIntents::GUILDS)
+            .event_handler(BareBot)
+            .await
+            .expect("bare bot builds");
+    let task = tokio::spawn(async move {
+        if let Err(error) = client.start().await {
+            eprintln!("bare bot stopped: {error}");
+        }
+    });
+    fake.wait_ready().await;
+    task
+}
+
+/// The command series of the round trip, each `samples` times, against whatever bot is
+/// connected to `fake`: (name, (p50, p99, max)).
+async fn round_trip_series(
+    fake: &FakeDiscord,
+    n: i64,
+    samples: usize,
+) -> Vec<(&'static str, (f64, f64, f64))> {
+    let caller = member(7);
+    let mut results = Vec::new();
+    for (name, build) in [
+        ("/task create", 0),
+        ("/task list", 1),
+        ("/task show", 2),
+        ("task autocomplete", 3),
+        ("autocomplete, common words", 4),
+    ] {
+        let mut times = Vec::new();
+        for i in 0..samples {
+            let number = 1 + (i as i64 * 7919) % n;
+            let (id, interaction) = match build {
+                0 => slash(
+                    &caller,
+                    &["task", "create"],
+                    vec![Opt::Str("title", format!("bench created {i}"))],
+                ),
+                1 => slash(&caller, &["task", "list"], vec![]),
+                2 => slash(&caller, &["task", "show"], vec![Opt::Int("task", number)]),
+                3 => autocomplete(
+                    &caller,
+                    &["task", "show"],
+                    vec![Opt::Str("task", format!("{}", number % 1000))],
+                    "task",
+                ),
+                // The guild's own title words, the most common first: every title has "bench"
+                // and "task", a quarter each "alpha" ... "delta"; then short and rare texts.
+                _ => autocomplete(
+                    &caller,
+                    &["task", "show"],
+                    vec![Opt::Str(
+                        "task",
+                        [
+                            "task",
+                            "bench",
+                            "bench task",
+                            "alpha",
+                            "delta",
+                            "ta",
+                            "be",
+                            "gam",
+                            "task 4",
+                            "zzz",
+                        ][i % 10]
+                            .to_string(),
+                    )],
+                    "task",
+                ),
+            };
+            fake.inject(interaction).await;
+            fake.response(id).await;
+            let latency = fake.response_latency(id).expect("latency");
+            times.push(latency.as_secs_f64() * 1_000.0);
+        }
+        results.push((name, summary_line(name, times, "ms")));
+    }
+    results
+}
+
+/// Autocomplete's goal for the worst typed text's p99, in ms.
+fn autocomplete_goal_ms(backend: &Backend) -> f64 {
+    match backend {
+        Backend::Sqlite => 5.0,
+        Backend::Postgres(_) => 10.0,
+    }
+}
+
+/// What a user may type into `task` in this guild: its own title words, the most common
+/// first, a pair of them and a word with a number's start; one or two characters; digits, an
+/// exact number, numbers that match nothing; punctuation (LIKE's wildcards among it); a rare
+/// word, accents, and 200 characters.
+async fn typed_texts(db: &Db, guild: u64, tasks: i64) -> Vec<String> {
+    let titles: Vec<String> = sql("SELECT title FROM tasks WHERE guild_id = $1")
+        .bind(guild as i64)
+        .scalars(db.on())
+        .await
+        .expect("titles");
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for title in &titles {
+        for word in title.split_whitespace() {
+            *counts.entry(word.to_lowercase()).or_default() += 1;
+        }
+    }
+    let mut words: Vec<(String, usize)> = counts.into_iter().collect();
+    words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let top: Vec<String> = words.iter().take(6).map(|(w, _)| w.clone()).collect();
+    let word = |i: usize| top.get(i).cloned().unwrap_or_else(|| "task".into());
+    let start = |w: String, n: usize| w.chars().take(n).collect::<String>();
+    let mut texts = top.clone();
+    texts.push(format!("{} {}", word(0), word(1)));
+    texts.push(format!("{} 5", word(1)));
+    texts.push(format!("{} {}", word(1), tasks / 3));
+    texts.push(start(word(0), 1));
+    texts.push(start(word(0), 2));
+    texts.push(start(word(1), 2));
+    texts.push(start(word(2), 3));
+    for text in [
+        "4".to_string(),
+        "47".to_string(),
+        (tasks / 2).to_string(),
+        (tasks * 10 + 7).to_string(),
+        "12345678901234567890".to_string(),
+        "#12".to_string(),
+        "%".to_string(),
+        "_".to_string(),
+        "!?".to_string(),
+        "\"'".to_string(),
+        "zzz".to_string(),
+        "ÉTÉ".to_string(),
+        "x".repeat(200),
+        titles
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect(),
+    ] {
+        texts.push(text);
+    }
+    texts
+}
+
+/// How a typed text is shown in the tables: quoted, long ones shortened.
+fn shown(text: &str) -> String {
+    let count = text.chars().count();
+    if count > 20 {
+        format!(
+            "{:?}…({count} chars)",
+            text.chars().take(12).collect::<String>()
+        )
+    } else {
+        format!("{text:?}")
+    }
+}
+
+/// Autocomplete on `task` typing adversarial texts into a guild of each size, through the real
+/// bot. Prints each text's figures and the worst p99, and `FAIL` when that exceeds the goal
+/// (full sizes only: quick sizes run a debug build). Returns whether the goal held.
+async fn autocomplete_adversarial(sizes: &Sizes, backend: &Backend, judge: bool) -> bool {
+    let goal = autocomplete_goal_ms(backend);
+    println!(
+        "\n1b. Autocomplete on `task`, adversarial typed texts ({}; each typed {} times, round robin, after one warm-up round)",
+        backend.label(),
+        sizes.autocomplete_rounds
+    );
+    let mut passed = true;
+    for &count in sizes.autocomplete_sizes {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = backend.database(dir.path(), "a").await;
+        let bot =
+            TestBot::start_with_settings(false, move |settings| settings.database.url = url).await;
+        let far = start_time() + chrono::Duration::days(30);
+        seed(&bot.app().db, GUILD, count, 50, start_time(), far, 1).await;
+        let texts = typed_texts(&bot.app().db, GUILD, count).await;
+        let caller = member(7);
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); texts.len()];
+        let mut hits = vec![0usize; texts.len()];
+        for round in 0..=sizes.autocomplete_rounds {
+            for (i, text) in texts.iter().enumerate() {
+                let (id, interaction) = autocomplete(
+                    &caller,
+                    &["task", "show"],
+                    vec![Opt::Str("task", text.clone())],
+                    "task",
+                );
+                bot.fake.inject(interaction).await;
+                let response = bot.fake.response(id).await;
+                if round == 0 {
+                    let choices = response["data"]["choices"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    hits[i] = choices.len();
+                    if let Ok(number) = text.parse::<i64>() {
+                        if (1..=count).contains(&number) {
+                            assert_eq!(
+                                choices.first().and_then(|c| c["value"].as_i64()),
+                                Some(number),
+                                "the exact number comes first"
+                            );
+                        }
+                    }
+                    continue;
+                }
+                let latency = bot.fake.response_latency(id).expect("latency");
+                samples[i].push(latency.as_secs_f64() * 1_000.0);
+            }
+        }
+        println!("  {count} tasks in the guild:");
+        let mut worst = (0.0f64, String::new());
+        let mut all = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            all.extend(samples[i].iter().copied());
+            let label = format!("{} ({} hits)", shown(text), hits[i]);
+            let (_, p99, _) = summary_line(&label, samples[i].clone(), "ms");
+            if p99 > worst.0 {
+                worst = (p99, shown(text));
+            }
+        }
+        summary_line("all texts together", all, "ms");
+        if !judge {
+            println!(
+                "  worst p99 {:.2} ms ({}); not judged at quick sizes",
+                worst.0, worst.1
+            );
+        } else if worst.0 > goal {
+            passed = false;
+            println!(
+                "  FAIL: autocomplete's worst p99 is {:.2} ms ({}) at {count} tasks on {}; the goal is {goal} ms",
+                worst.0,
+                worst.1,
+                backend.label()
+            );
+        } else {
+            println!(
+                "  ok: worst p99 {:.2} ms ({}) within the goal of {goal} ms",
+                worst.0, worst.1
+            );
+        }
+    }
+    passed
+}
+
+/// `count` `/task create` commands through `fake`, one after another: their latencies (ms),
+/// and the bot's RSS (MB) after each tenth.
+async fn create_many(fake: &FakeDiscord, pid: u32, count: i64) -> (Vec<f64>, Vec<f64>) {
+    let caller = member(7);
+    let mut latencies = Vec::new();
+    let mut rss = Vec::new();
+    for i in 0..count {
+        let (id, interaction) = slash(
+            &caller,
+            &["task", "create"],
+            vec![Opt::Str("title", format!("Perf task {i} lorem ipsum"))],
+        );
+        fake.inject(interaction).await;
+        fake.response(id).await;
+        latencies.push(fake.response_latency(id).expect("latency").as_secs_f64() * 1_000.0);
+        if (i + 1) % (count / 10).max(1) == 0 {
+            rss.push(rss_kb(pid, "VmRSS:") as f64 / 1024.0);
+        }
+    }
+    (latencies, rss)
+}
+
+/// The bot process's memory as a new user would see it grow: idle on an empty database, then
+/// after `growth_creates` `/task create`s; then started on `growth_stored` tasks and given a
+/// tenth as many creates. Read from `/proc/<pid>/status` of the bot binary (VmRSS now, VmHWM
+/// peak). The creates' latencies show the tail (their maximum).
+async fn memory_growth(sizes: &Sizes, backend: &Backend) {
+    println!(
+        "\n6b. Memory of the bot process over /task create ({}; the binary, /proc/<pid>/status)",
+        backend.label()
+    );
+    let mb = |pid: u32, field: &str| rss_kb(pid, field) as f64 / 1024.0;
+    for (stored, creates) in [
+        (0, sizes.growth_creates),
+        (sizes.growth_stored, sizes.growth_creates / 10),
+    ] {
+        let fake = FakeDiscord::start().await;
+        let dir = tempfile::tempdir().expect("dir");
+        let url = backend.database(dir.path(), "g").await;
+        let db = Db::connect(&url).await.expect("db");
+        let now = Utc::now();
+        seed(
+            &db,
+            GUILD,
+            stored,
+            100,
+            now,
+            now + chrono::Duration::days(3),
+            1,
+        )
+        .await;
+        db.close().await;
+        let bot = start_binary(&fake, &url);
+        fake.wait_ready().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pid = bot.0.id();
+        let idle = mb(pid, "VmRSS:");
+        let (latencies, rss) = create_many(&fake, pid, creates).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!(
+            "  {stored} tasks stored: RSS idle {idle:.1} MB; after {creates} creates {:.1} MB, peak {:.1} MB",
+            mb(pid, "VmRSS:"),
+            mb(pid, "VmHWM:")
+        );
+        println!(
+            "    RSS after each tenth of the creates (MB): {}",
+            rss.iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        summary_line("/task create", latencies, "ms");
     }
 }
 
@@ -758,8 +1113,10 @@ impl Drop for Binary {
 }
 
 fn start_binary(fake: &FakeDiscord, db_url: &str) -> Binary {
-    // The binary of the same profile: release under `cargo bench`, debug under `cargo test`.
-    let bin = env!("CARGO_BIN_EXE_coordinator");
+    // The binary of the same profile: release under `cargo bench`, debug under `cargo test`;
+    // `COORDINATOR_BENCH_BIN` names another build (to compare before and after a change).
+    let bin = std::env::var("COORDINATOR_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_coordinator").to_owned());
     let child = std::process::Command::new(bin)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DISCORD_TOKEN", "bench-token")
@@ -945,6 +1302,13 @@ async fn main() {
     if run("roundtrip") {
         command_round_trip(&sizes, &backend).await;
     }
+    let mut failed = 0;
+    if run("autocomplete") && !autocomplete_adversarial(&sizes, &backend, full).await {
+        failed += 1;
+    }
+    if run("growth") {
+        memory_growth(&sizes, &backend).await;
+    }
     if run("lateness") {
         lateness_and_idle(&sizes, &backend).await;
     }
@@ -969,6 +1333,10 @@ async fn main() {
     }
     if run("playground") {
         playground_month(if full { 1_000 } else { 100 }).await;
+    }
+    if failed > 0 {
+        println!("\nbenchmarks: FAIL, {failed} regression check(s) over their goal");
+        std::process::exit(1);
     }
     println!("\nbenchmarks: 1 passed, 0 failed");
 }

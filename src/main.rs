@@ -80,8 +80,29 @@ enum Cmd {
 const EXIT_CONFIG: u8 = 2;
 const EXIT_RUNTIME: u8 = 1;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// glibc's malloc arenas the process may use. Its default (8 per core) gives each of the
+/// database's connection threads an arena of its own, each keeping freed memory: measured, 4 MB
+/// more after 100,000 `/task create`s than with 2 (README, "Memory").
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_ARENAS: libc::c_int = 2;
+
+fn main() -> ExitCode {
+    // Before any thread starts, so every thread shares the bounded arenas.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(cli_main()),
+        Err(e) => fail(&format!("cannot start the runtime: {e}"), EXIT_RUNTIME),
+    }
+}
+
+async fn cli_main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

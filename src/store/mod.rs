@@ -409,6 +409,16 @@ pub fn engine_of(url: &str) -> Engine {
     }
 }
 
+/// SQLite connections in the pool. With [`SQLITE_CACHE_KIB`] and
+/// [`SQLITE_STATEMENT_CACHE`] they bound the memory the database takes (README, "Memory").
+const SQLITE_CONNECTIONS: u32 = 4;
+/// Page cache per connection, in KiB (SQLite's own default is 2,000 KiB). The operating
+/// system caches the file as well, so a larger cache buys little and costs RSS per connection.
+const SQLITE_CACHE_KIB: i64 = 1_024;
+/// Prepared statements kept per connection (sqlx's default is 100): autocomplete's and the
+/// list's statements vary with what is asked, and each kept one holds its compiled program.
+const SQLITE_STATEMENT_CACHE: usize = 48;
+
 /// SQLite: WAL journal, foreign keys on, a busy timeout; the file and its folder are created.
 /// `test_before_acquire`: ping each connection before it is used, to notice one that broke.
 async fn connect_sqlite(
@@ -420,7 +430,9 @@ async fn connect_sqlite(
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5))
+        .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+        .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
@@ -430,7 +442,7 @@ async fn connect_sqlite(
         }
     }
     let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(SQLITE_CONNECTIONS)
         .test_before_acquire(test_before_acquire)
         .connect_with(options)
         .await?;

@@ -151,6 +151,8 @@ impl From<&Option<String>> for Arg {
 pub struct Sql {
     text: Cow<'static, str>,
     args: Vec<Arg>,
+    /// Kept prepared on the connection (the default); see [`Sql::planned_each_time`].
+    persistent: bool,
 }
 
 /// A statement to run on either engine.
@@ -158,6 +160,7 @@ pub fn sql(text: impl Into<Cow<'static, str>>) -> Sql {
     Sql {
         text: text.into(),
         args: Vec::new(),
+        persistent: true,
     }
 }
 
@@ -182,21 +185,25 @@ macro_rules! run_as {
         match $on {
             On::Pool(Pool::Sqlite(pool)) => {
                 bind_all!(sqlx::query_as::<Sqlite, $row>(&$self.text), $self.args)
+                    .persistent($self.persistent)
                     .$run(pool)
                     .await?
             }
             On::Pool(Pool::Postgres(pool)) => {
                 bind_all!(sqlx::query_as::<Postgres, $row>(&$self.text), $self.args)
+                    .persistent($self.persistent)
                     .$run(pool)
                     .await?
             }
             On::Tx(Tx::Sqlite(tx)) => {
                 bind_all!(sqlx::query_as::<Sqlite, $row>(&$self.text), $self.args)
+                    .persistent($self.persistent)
                     .$run(&mut **tx)
                     .await?
             }
             On::Tx(Tx::Postgres(tx)) => {
                 bind_all!(sqlx::query_as::<Postgres, $row>(&$self.text), $self.args)
+                    .persistent($self.persistent)
                     .$run(&mut **tx)
                     .await?
             }
@@ -205,6 +212,14 @@ macro_rules! run_as {
 }
 
 impl Sql {
+    /// Not kept prepared: PostgreSQL then plans the statement with the values bound, every
+    /// time, where a kept one may switch to a generic plan that cannot see them (a LIKE
+    /// pattern's selectivity, say). Applies to the fetch methods.
+    pub fn planned_each_time(mut self) -> Self {
+        self.persistent = false;
+        self
+    }
+
     pub fn bind(mut self, value: impl Into<Arg>) -> Self {
         self.args.push(value.into());
         self

@@ -224,9 +224,32 @@ async fn fetch_task(
     row.map(Task::try_from).transpose()
 }
 
-/// How many of a guild's newest tasks autocomplete reads directly before it turns to an index:
-/// bounded work whatever the typed text.
-const RECENT_WINDOW: i64 = 2_000;
+/// Autocomplete's bounds: every path it may take touches at most this many rows, whatever
+/// the typed text, so a keystroke costs about the same in a guild of a thousand tasks or a
+/// million (see `Db::search_tasks`).
+///
+/// The guild's newest tasks read directly for text of three characters or more: text that
+/// many titles share fills the list here, where an index would intersect long posting lists.
+const RECENT_ROWS: i64 = 500;
+/// The newest tasks read for one or two characters (no trigram to look up), and for text that
+/// is common in every part on PostgreSQL. Older tasks are found by number or longer text.
+const SHORT_TEXT_ROWS: i64 = 2_000;
+/// Rows read per number range (`4` is 4, 40–49, 400–499…), so done tasks cannot stretch a read.
+const NUMBER_RANGE_ROWS: i64 = 100;
+/// Trigrams of the typed text whose frequency is probed, each up to [`SELECTIVE_BELOW`]
+/// postings in the guild: the probes cost at most their product.
+const PROBE_TRIGRAMS: usize = 4;
+/// A trigram with fewer postings than this in the guild is selective: the index then serves
+/// every probed trigram at once, driven by the rarest.
+const SELECTIVE_BELOW: i64 = 500;
+/// Candidates the trigram index may hand over to be checked against the whole text.
+const INDEX_CANDIDATES: i64 = 100;
+/// PostgreSQL: pg_trgm is used when the planner expects at most this many matching rows
+/// (its bitmap scan reads every match before the newest are picked).
+const PG_SELECTIVE_ROWS: i64 = 2_000;
+/// PostgreSQL: the characters of the typed text handed to pg_trgm (the end of it): each
+/// trigram it is given costs a posting list, and common ones cover most of the guild.
+const PG_INDEXED_CHARS: usize = 6;
 
 /// The trigram index's rowid is the guild's search sequence shifted by this many bits, plus
 /// the task number (SQLite; see the migration `0005_title_search_by_guild.sql`).
@@ -450,9 +473,13 @@ impl Db {
     }
 
     /// Tasks whose number starts with, or whose title contains, `typed` (ignoring case), for
-    /// autocomplete: an exact number first, then newest first. Every branch starts from the
-    /// guild: number ranges on (guild, number), and for titles of 3+ characters a trigram index
-    /// read within the guild's own range (SQLite) or pg_trgm (PostgreSQL).
+    /// autocomplete: an exact number first, then other numbers starting with the digits, then
+    /// titles containing the text, newest first.
+    ///
+    /// Every read is bounded (the constants above): number ranges on (guild, number), the
+    /// guild's newest tasks read directly, and the trigram index only when one of the text's
+    /// trigrams is rare enough. The price: text every part of which is common (in thousands of
+    /// titles) finds the newest matches only, not one old title that happens to contain it.
     pub async fn search_tasks(
         &self,
         guild_id: GuildId,
@@ -460,133 +487,360 @@ impl Db {
         include_done: bool,
         limit: i64,
     ) -> StoreResult<Vec<(TaskNumber, String)>> {
-        const FILTER: &str =
-            "t.guild_id = $1 AND t.deleted_at IS NULL AND ($2 OR t.status <> 'done')";
         let typed = typed.trim().trim_start_matches('#').trim();
-        let pair = |(number, title): (i64, String)| (TaskNumber(number), title);
+        let mut found = Found::new(limit);
         if typed.is_empty() {
-            let rows: Vec<(i64, String)> = sql(format!(
-                "SELECT t.number, t.title FROM tasks t WHERE {FILTER} ORDER BY t.number DESC LIMIT $3"
-            ))
-            .bind(id_in(guild_id))
-            .bind(include_done)
-            .bind(limit)
-            .fetch_all(self.on())
-            .await?;
-            return Ok(rows.into_iter().map(pair).collect());
-        }
-        let mut found: Vec<(TaskNumber, String)> = Vec::new();
-        if let Some(ranges) = number_prefix_ranges(typed) {
-            for (low, high) in ranges {
-                let wanted = limit - found.len() as i64;
-                if wanted <= 0 {
-                    break;
-                }
-                let rows: Vec<(i64, String)> = sql(format!(
-                    "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
-                     AND t.number BETWEEN $3 AND $4 ORDER BY t.number DESC LIMIT $5"
-                ))
-                .bind(id_in(guild_id))
-                .bind(include_done)
-                .bind(low)
-                .bind(high)
-                .bind(wanted)
-                .fetch_all(self.on())
+            let rows = self
+                .newest_tasks(
+                    guild_id,
+                    include_done,
+                    None,
+                    (0, i64::MAX),
+                    SHORT_TEXT_ROWS,
+                    limit,
+                )
                 .await?;
-                found.extend(rows.into_iter().map(pair));
-            }
+            found.extend(rows);
+            return Ok(found.rows);
+        }
+        if let Some(ranges) = number_prefix_ranges(typed) {
+            let rows = self
+                .numbered_tasks(guild_id, include_done, &ranges, limit)
+                .await?;
+            found.extend(rows);
         }
         let key = search_key(typed);
-        let wanted = limit - found.len() as i64;
-        if wanted > 0 {
-            // First the guild's newest tasks, through (guild, number), at most RECENT_WINDOW
-            // of them: text that many titles share fills the list here at once, where a
-            // trigram index would have to intersect posting lists covering most of the guild.
-            let newest: Option<i64> =
-                sql("SELECT next_task_number - 1 FROM guild_settings WHERE guild_id = $1")
-                    .bind(id_in(guild_id))
-                    .scalar_optional(self.on())
-                    .await?;
-            let floor = newest.unwrap_or(0) - RECENT_WINDOW;
-            let rows: Vec<(i64, String)> = sql(format!(
-                "SELECT t.number, t.title FROM tasks t WHERE {FILTER} AND t.number > $3 \
-                 AND t.title_key LIKE $4 ESCAPE '\\' ORDER BY t.number DESC LIMIT $5"
-            ))
-            .bind(id_in(guild_id))
-            .bind(include_done)
-            .bind(floor)
-            .bind(like_pattern(&key))
-            .bind(limit)
-            .fetch_all(self.on())
-            .await?;
-            for (number, title) in rows {
-                let number = TaskNumber(number);
-                if found.len() as i64 >= limit {
-                    break;
-                }
-                if !found.iter().any(|(n, _)| *n == number) {
-                    found.push((number, title));
-                }
-            }
+        let grams = trigrams(&key);
+        let window = if grams.is_empty() {
+            SHORT_TEXT_ROWS
+        } else {
+            RECENT_ROWS
+        };
+        if !found.full() {
+            let rows = self
+                .newest_tasks(
+                    guild_id,
+                    include_done,
+                    Some(&key),
+                    (0, i64::MAX),
+                    window,
+                    limit,
+                )
+                .await?;
+            found.extend(rows);
         }
-        // Older tasks through the index, for text the recent window did not match enough.
-        let wanted = limit - found.len() as i64;
-        if wanted > 0 {
-            let rows: Vec<(i64, String)> = match self.engine() {
-                Engine::Sqlite if key.chars().count() >= 3 => {
-                    let Some(seq) = sql("SELECT seq FROM search_guilds WHERE guild_id = $1")
-                        .bind(id_in(guild_id))
-                        .scalar_optional::<i64>(self.on())
-                        .await?
-                    else {
-                        return Ok(found);
-                    };
-                    // The guild's own range of the trigram index (see the migration that made
-                    // it), read newest number first until enough tasks pass the filter.
-                    let low = seq << SEARCH_GUILD_SHIFT;
-                    let phrase = format!("\"{}\"", key.replace('"', "\"\""));
-                    sql(format!(
-                        "SELECT t.number, t.title FROM task_title_grams g \
-                         JOIN tasks t ON t.guild_id = $1 AND t.number = g.rowid - $4 \
-                         WHERE task_title_grams MATCH $3 AND g.rowid BETWEEN $4 AND $5 AND {FILTER} \
-                         ORDER BY g.rowid DESC LIMIT $6"
-                    ))
-                    .bind(id_in(guild_id))
-                    .bind(include_done)
-                    .bind(phrase)
-                    .bind(low)
-                    .bind(low + (1 << SEARCH_GUILD_SHIFT) - 1)
-                    .bind(limit)
-                    .fetch_all(self.on())
-                    .await?
-                }
-                // PostgreSQL: pg_trgm's index on title_key serves LIKE for 3+ characters. One or
-                // two characters match often: newest first through (guild, number), stopping early.
-                _ => {
-                    sql(format!(
-                        "SELECT t.number, t.title FROM tasks t WHERE {FILTER} \
-                         AND t.title_key LIKE $3 ESCAPE '\\' ORDER BY t.number DESC LIMIT $4"
-                    ))
-                    .bind(id_in(guild_id))
-                    .bind(include_done)
-                    .bind(like_pattern(&key))
-                    .bind(limit)
-                    .fetch_all(self.on())
-                    .await?
-                }
-            };
-            for (number, title) in rows {
-                if found.len() as i64 >= limit {
-                    break;
-                }
-                let number = TaskNumber(number);
-                if !found.iter().any(|(n, _)| *n == number) {
-                    found.push((number, title));
-                }
-            }
+        if found.full() || grams.is_empty() {
+            return Ok(found.rows);
         }
-        Ok(found)
+        // Older tasks, through the trigram index when it is selective.
+        let rows = match self.engine() {
+            Engine::Sqlite => {
+                self.sqlite_title_search(guild_id, include_done, &key, &grams, limit)
+                    .await?
+            }
+            Engine::Postgres => {
+                self.postgres_title_search(guild_id, include_done, &key, limit)
+                    .await?
+            }
+        };
+        found.extend(rows);
+        Ok(found.rows)
     }
+
+    /// The guild's newest tasks numbered within `numbers`, reading at most `rows` of them
+    /// (newest first through (guild, number)), and of those the first `limit` that pass the
+    /// filter and, with `key`, contain it.
+    async fn newest_tasks(
+        &self,
+        guild_id: GuildId,
+        include_done: bool,
+        key: Option<&str>,
+        numbers: (i64, i64),
+        rows: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let text = if key.is_some() {
+            " AND t.title_key LIKE $7 ESCAPE '\\'"
+        } else {
+            ""
+        };
+        let mut statement = sql(format!(
+            "SELECT t.number, t.title FROM {} t WHERE t.deleted_at IS NULL \
+             AND ($5 OR t.status <> 'done'){text} ORDER BY t.number DESC LIMIT $6",
+            window_of(2)
+        ))
+        .bind(id_in(guild_id))
+        .bind(numbers.0)
+        .bind(numbers.1)
+        .bind(rows)
+        .bind(include_done)
+        .bind(limit);
+        if let Some(key) = key {
+            statement = statement.bind(like_pattern(key));
+        }
+        statement.fetch_all(self.on()).await
+    }
+
+    /// Tasks numbered within each of `ranges`, in one statement: the ranges in order, each
+    /// newest first and reading at most [`NUMBER_RANGE_ROWS`] rows.
+    async fn numbered_tasks(
+        &self,
+        guild_id: GuildId,
+        include_done: bool,
+        ranges: &[(i64, i64)],
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let arms = (0..ranges.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT {i} AS arm, t.number, t.title FROM {} t \
+                     WHERE t.deleted_at IS NULL AND ($2 OR t.status <> 'done') \
+                     ORDER BY t.number DESC LIMIT $3) r{i}",
+                    window_of(5 + 2 * i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut statement = sql(format!(
+            "SELECT number, title FROM ({arms}) ranges ORDER BY arm, number DESC LIMIT $3"
+        ))
+        .bind(id_in(guild_id))
+        .bind(include_done)
+        .bind(limit)
+        .bind(NUMBER_RANGE_ROWS);
+        for (low, high) in ranges {
+            statement = statement.bind(*low).bind(*high);
+        }
+        let rows: Vec<(i64, String)> = statement.fetch_all(self.on()).await?;
+        Ok(rows)
+    }
+
+    /// SQLite: the guild's range of the trigram index. Up to [`PROBE_TRIGRAMS`] of the text's
+    /// trigrams are counted (each up to [`SELECTIVE_BELOW`]); one with no posting means no
+    /// title contains the text. With a selective one, the index intersects the probed
+    /// trigrams (cost led by the rarest); otherwise it hands over the newest postings of the
+    /// rarest-looking one. Either way at most [`INDEX_CANDIDATES`] tasks are read and checked
+    /// against the whole text.
+    async fn sqlite_title_search(
+        &self,
+        guild_id: GuildId,
+        include_done: bool,
+        key: &str,
+        grams: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let Some(seq) = sql("SELECT seq FROM search_guilds WHERE guild_id = $1")
+            .bind(id_in(guild_id))
+            .scalar_optional::<i64>(self.on())
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let low = seq << SEARCH_GUILD_SHIFT;
+        let high = low + (1 << SEARCH_GUILD_SHIFT) - 1;
+        let probed = probe_order(grams);
+        let counts = probed
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                format!(
+                    "SELECT {i}, count(*) FROM (SELECT 1 FROM task_title_grams \
+                     WHERE task_title_grams MATCH ${} AND rowid BETWEEN $1 AND $2 LIMIT $3)",
+                    i + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut statement = sql(counts).bind(low).bind(high).bind(SELECTIVE_BELOW);
+        for gram in &probed {
+            statement = statement.bind(fts_phrase(gram));
+        }
+        let counts: Vec<(i64, i64)> = statement.fetch_all(self.on()).await?;
+        // The first probed (the most distinctive-looking) among the rarest.
+        let Some(&(rarest, fewest)) = counts.iter().min_by_key(|(i, count)| (*count, *i)) else {
+            return Ok(Vec::new());
+        };
+        if fewest == 0 {
+            return Ok(Vec::new());
+        }
+        let matched = if fewest < SELECTIVE_BELOW {
+            probed
+                .iter()
+                .map(|g| fts_phrase(g))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        } else {
+            let index = usize::try_from(rarest).unwrap_or(0);
+            fts_phrase(probed.get(index).map(String::as_str).unwrap_or(key))
+        };
+        // CROSS JOIN keeps the index's candidates as the outer loop.
+        sql(
+            "SELECT t.number, t.title FROM (SELECT rowid AS r FROM task_title_grams \
+             WHERE task_title_grams MATCH $3 AND rowid BETWEEN $4 AND $5 \
+             ORDER BY rowid DESC LIMIT $6) g \
+             CROSS JOIN tasks t ON t.guild_id = $1 AND t.number = g.r - $4 \
+             WHERE t.deleted_at IS NULL AND ($2 OR t.status <> 'done') \
+             AND t.title_key LIKE $7 ESCAPE '\\' ORDER BY t.number DESC LIMIT $8",
+        )
+        .bind(id_in(guild_id))
+        .bind(include_done)
+        .bind(matched)
+        .bind(low)
+        .bind(high)
+        .bind(INDEX_CANDIDATES)
+        .bind(like_pattern(key))
+        .bind(limit)
+        .fetch_all(self.on())
+        .await
+    }
+
+    /// PostgreSQL: pg_trgm's bitmap scan reads every match before the newest can be picked,
+    /// so it is used only when the planner expects few ([`PG_SELECTIVE_ROWS`]); text common
+    /// in every part is answered from the guild's newest tasks instead. The index is given at
+    /// most the text's last [`PG_INDEXED_CHARS`] characters (every trigram it is given costs a
+    /// posting list, however common); the whole text is checked on the rows it finds.
+    async fn postgres_title_search(
+        &self,
+        guild_id: GuildId,
+        include_done: bool,
+        key: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        const MATCHING: &str =
+            "FROM tasks t WHERE t.guild_id = $1 AND t.title_key LIKE $2 ESCAPE '\\' \
+             AND strpos(t.title_key, $3) > 0";
+        let skip = key.chars().count().saturating_sub(PG_INDEXED_CHARS);
+        let indexed: String = key.chars().skip(skip).collect();
+        // Planned with this very text each time (a kept statement may switch to a generic
+        // plan, which cannot see how selective the pattern is).
+        let plan: Vec<String> = sql(format!("EXPLAIN SELECT t.number {MATCHING}"))
+            .bind(id_in(guild_id))
+            .bind(like_pattern(&indexed))
+            .bind(key)
+            .planned_each_time()
+            .scalars(self.on())
+            .await?;
+        let expected = plan.first().and_then(|line| estimated_rows(line));
+        match expected {
+            Some(rows) if rows <= PG_SELECTIVE_ROWS => {
+                sql(format!(
+                    "SELECT t.number, t.title {MATCHING} AND t.deleted_at IS NULL \
+                     AND ($4 OR t.status <> 'done') ORDER BY t.number DESC LIMIT $5"
+                ))
+                .bind(id_in(guild_id))
+                .bind(like_pattern(&indexed))
+                .bind(key)
+                .bind(include_done)
+                .bind(limit)
+                .planned_each_time()
+                .fetch_all(self.on())
+                .await
+            }
+            _ => {
+                self.newest_tasks(
+                    guild_id,
+                    include_done,
+                    Some(key),
+                    (0, i64::MAX),
+                    SHORT_TEXT_ROWS,
+                    limit,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// The guild's tasks numbered from `$low` to `$low + 1` (placeholders from `low`; `$1` is the
+/// guild), newest first through (guild, number), at most `$4` of them: the inner LIMIT is the
+/// bound, so a filter applied after it never reads further.
+fn window_of(low: usize) -> String {
+    format!(
+        "(SELECT number, title, title_key, status, deleted_at FROM tasks \
+         WHERE guild_id = $1 AND number BETWEEN ${low} AND ${} ORDER BY number DESC LIMIT $4)",
+        low + 1
+    )
+}
+
+/// Autocomplete's answer as it fills: each task once, in the order found, up to the limit.
+struct Found {
+    rows: Vec<(TaskNumber, String)>,
+    limit: i64,
+}
+
+impl Found {
+    fn new(limit: i64) -> Self {
+        Found {
+            rows: Vec::new(),
+            limit,
+        }
+    }
+
+    fn wanted(&self) -> i64 {
+        self.limit - self.rows.len() as i64
+    }
+
+    fn full(&self) -> bool {
+        self.wanted() <= 0
+    }
+
+    fn extend(&mut self, rows: Vec<(i64, String)>) {
+        for (number, title) in rows {
+            if self.full() {
+                return;
+            }
+            let number = TaskNumber(number);
+            if !self.rows.iter().any(|(n, _)| *n == number) {
+                self.rows.push((number, title));
+            }
+        }
+    }
+}
+
+/// The distinct trigrams of a search key, in order (characters, as the index splits them).
+fn trigrams(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut grams: Vec<String> = Vec::new();
+    for window in chars.windows(3) {
+        let gram: String = window.iter().collect();
+        if !grams.contains(&gram) {
+            grams.push(gram);
+        }
+    }
+    grams
+}
+
+/// Which trigrams to probe, most distinctive-looking first: those with digits or other
+/// characters than letters and spaces, then later ones (the end of what is typed is usually
+/// the part that narrows it); spread over the text.
+fn probe_order(grams: &[String]) -> Vec<String> {
+    let mut ranked: Vec<(usize, &String)> = grams.iter().enumerate().collect();
+    let plain = |g: &str| g.chars().all(|c| c.is_alphabetic() || c == ' ');
+    ranked.sort_by_key(|(i, g)| (plain(g), std::cmp::Reverse(*i)));
+    let mut chosen: Vec<String> = ranked
+        .iter()
+        .take(PROBE_TRIGRAMS.saturating_sub(1))
+        .map(|(_, g)| (*g).clone())
+        .collect();
+    // The first trigram too: a long text's start may be the rare part.
+    if let Some(first) = grams.first() {
+        if !chosen.contains(first) {
+            chosen.push(first.clone());
+        }
+    }
+    chosen
+}
+
+/// A trigram as an FTS5 phrase (quoted, quotes doubled), so any character is matched as text.
+fn fts_phrase(gram: &str) -> String {
+    format!("\"{}\"", gram.replace('"', "\"\""))
+}
+
+/// The planner's row estimate on the top line of a PostgreSQL text plan (`... rows=42 ...`).
+fn estimated_rows(line: &str) -> Option<i64> {
+    let rest = &line[line.find("rows=")? + 5..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// Inserts a task with the guild's next number, its creation history row and its duties, in
@@ -794,7 +1048,36 @@ fn number_prefix_ranges(digits: &str) -> Option<Vec<(i64, i64)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::number_prefix_ranges;
+    use super::{estimated_rows, fts_phrase, number_prefix_ranges, probe_order, trigrams};
+
+    #[test]
+    fn trigrams_are_distinct_and_by_character() {
+        assert_eq!(trigrams("abcab"), vec!["abc", "bca", "cab"]);
+        assert_eq!(trigrams("été!"), vec!["été", "té!"]);
+        assert!(trigrams("ab").is_empty());
+    }
+
+    #[test]
+    fn probes_prefer_digits_and_the_end_and_keep_the_start() {
+        let grams = trigrams("task 4711");
+        let probed = probe_order(&grams);
+        assert_eq!(probed.len(), 4);
+        assert_eq!(probed[0], "711");
+        assert!(probed.contains(&"tas".to_string()));
+        assert_eq!(probe_order(&trigrams("zzz")), vec!["zzz"]);
+    }
+
+    #[test]
+    fn fts_phrases_quote_any_text() {
+        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn row_estimates_are_read_from_the_plan() {
+        let line = "Bitmap Heap Scan on tasks t  (cost=20.01..30.02 rows=123 width=8)";
+        assert_eq!(estimated_rows(line), Some(123));
+        assert_eq!(estimated_rows("Result"), None);
+    }
 
     #[test]
     fn number_prefixes_become_index_ranges_exact_first() {

@@ -172,3 +172,64 @@ async fn tasks_stored_before_search_keys_existed_are_found_after_an_upgrade() {
     }
     db.close().await;
 }
+
+/// Autocomplete reads a bounded number of rows: the guild's newest tasks directly, then the
+/// trigram index only for a rare part of the text. An old task is still found by a word of its
+/// own behind hundreds of newer tasks, text every title shares lists the newest first, and an
+/// exact number comes before the numbers it starts.
+#[tokio::test]
+async fn an_old_task_is_found_by_its_own_word_behind_many_newer_ones() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    let old = bot
+        .create_task(&alice, "zebra crossing repaint", vec![])
+        .await;
+    let now = start_time();
+    // More newer tasks than autocomplete reads directly, all sharing two words.
+    for i in 0..700 {
+        bot.db()
+            .create_task(
+                &NewTask {
+                    repeat: None,
+                    guild_id: GuildId::new(GUILD),
+                    title: format!("routine chore {i}"),
+                    description: None,
+                    priority: Priority::Normal,
+                    project: None,
+                    assignee_id: None,
+                    creator_id: UserId::new(ALICE),
+                    channel_id: ChannelId::new(CHANNEL),
+                    due_at: None,
+                },
+                now,
+            )
+            .await
+            .expect("seed");
+    }
+    let complete = |typed: &str| {
+        bot.complete(
+            &alice,
+            &["task", "show"],
+            vec![Opt::Str("task", typed.into())],
+            "task",
+        )
+    };
+    let values = |found: &[serde_json::Value]| -> Vec<i64> {
+        found.iter().filter_map(|c| c["value"].as_i64()).collect()
+    };
+    for typed in ["zebra", "CROSSING rep", "repaint"] {
+        let found = complete(typed).await;
+        assert_eq!(values(&found), vec![old], "{typed}: {found:?}");
+    }
+    let shared = values(&complete("chore").await);
+    let newest: Vec<i64> = (677..=701).rev().collect();
+    assert_eq!(shared, newest, "the newest 25 tasks that share the word");
+    let numbers = values(&complete("6").await);
+    assert_eq!(numbers.first(), Some(&6), "the exact number first");
+    assert_eq!(
+        &numbers[1..4],
+        &[69, 68, 67],
+        "then the numbers it starts, newest first"
+    );
+    assert!(complete("zzz").await.is_empty());
+}
