@@ -1,4 +1,4 @@
-//! Coordinator's benchmarks (issue #4). They print figures; they assert only that the work was
+//! Coordinator's benchmarks (BENCHMARKS.md has the figures and the goals). They print figures; they assert only that the work was
 //! done correctly (every duty delivered once), never how fast.
 //!
 //! `cargo bench --bench coordinator` runs the full sizes (release build, several minutes);

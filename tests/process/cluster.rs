@@ -13,9 +13,10 @@
 //!   the one process running its shard, the two IDENTIFY in turn, and a third process for a
 //!   shard already running waits until that shard's process dies.
 //!
-//! `COORDINATOR_CLUSTER_TASKS`, `COORDINATOR_CLUSTER_SECS` and `COORDINATOR_CLUSTER_KILLS`
-//! size the endpoint run (2,000 tasks over 60 s with 10 kills by default; the figures in
-//! RELIABILITY.md come from a longer run).
+//! `COORDINATOR_CLUSTER_TASKS`, `COORDINATOR_CLUSTER_SECS`, `COORDINATOR_CLUSTER_KILLS`,
+//! `COORDINATOR_CLUSTER_WORKERS` and `COORDINATOR_CLUSTER_SEED` size the endpoint run (2,000
+//! tasks over 60 s, 10 kills, 3 workers, seed 15 by default; RELIABILITY.md also has a longer
+//! run, and BENCHMARKS.md the fan-out with 1 and 3 workers).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Child, Stdio};
