@@ -377,12 +377,9 @@ pub async fn start_with(
     );
     let db = app.db.clone();
     let sender = Arc::new(
-        discord::sender::Sender::new(&token, &settings.discord.api_base)
-            .with_dm_opens_per_second(dm_opens)
-            .with_requests_per_second(requests)
-            .with_share(Arc::new(move || {
-                (db.budget_share(requests), db.budget_share(dm_opens))
-            })),
+        discord::sender::Sender::new(&token, &settings.discord.api_base).with_share(Arc::new(
+            move || (db.budget_share(requests), db.budget_share(dm_opens)),
+        )),
     );
     let mut worker = worker::Worker::new(Arc::clone(&app), sender);
     // On PostgreSQL, writes made by any process wake this worker (LISTEN/NOTIFY).

@@ -34,6 +34,7 @@ use crate::support::interactions::{button_on_message, s, slash, Caller, ADMINIST
 use crate::support::process::{bot_command, KillOnDrop};
 use crate::support::rng::SplitMix as Rng;
 use crate::support::turns;
+use crate::support::wait::eventually;
 
 const TOKEN: &str = "cluster-test-token";
 const GUILDS: u64 = 64;
@@ -129,25 +130,6 @@ fn web_env(port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Polls `check` every 50 ms until it returns `Some`, failing the test after `limit`.
-async fn until<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Which process (by application name) holds each partition now, from `pg_locks`.
 async fn partition_owners(db: &Db) -> Vec<(String, i64)> {
     sql(
@@ -222,7 +204,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     let start_instant = Instant::now();
     // Time to seed and start first (a larger run seeds longer).
     let first_due = start_utc.timestamp() + 25 + (tasks / 1_000) as i64;
-    let due_of = |k: u64| first_due + (k * spread_secs / tasks) as i64;
+    let due_of = move |k: u64| first_due + (k * spread_secs / tasks) as i64;
     let mut seeding = tokio::task::JoinSet::new();
     for part in 0..8_u64 {
         let url = db_url.clone();
@@ -240,10 +222,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
                     assignee_id: Some(ASSIGNEE.into()),
                     creator_id: ASSIGNEE.into(),
                     channel_id: channel(g).into(),
-                    due_at: DateTime::from_timestamp(
-                        first_due + (k * spread_secs / tasks) as i64,
-                        0,
-                    ),
+                    due_at: DateTime::from_timestamp(due_of(k), 0),
                 };
                 db.create_task(&new, Utc::now()).await.expect("seed task");
             }
@@ -291,7 +270,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
         .collect();
     let client = reqwest::Client::new();
     for url in &urls {
-        until(
+        eventually(
             "a web process to answer /healthz",
             Duration::from_secs(30),
             || async {
@@ -302,7 +281,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
         .await;
     }
     fake.wait_ready().await;
-    until(
+    eventually(
         "the workers to share every partition",
         Duration::from_secs(30),
         || async {
@@ -412,7 +391,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
             // its way: the killed worker never marks it sent, and the new owner resends it.
             let seen = fake.messages().len();
             fake.hold_next_answer(Duration::from_secs(2));
-            let message = until(
+            let message = eventually(
                 "a message to be accepted",
                 Duration::from_secs(20),
                 || async { fake.messages().get(seen).cloned() },
@@ -444,7 +423,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
 
     // Every duty posted, once.
     let limit = Duration::from_secs(spread_secs + 120);
-    let alerts = until("every seeded duty to be posted", limit, || async {
+    let alerts = eventually("every seeded duty to be posted", limit, || async {
         let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
         for message in fake.messages() {
             for k in seeded_alerts(&message) {
@@ -460,7 +439,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     assert!(twice.is_empty(), "duties posted more than once: {twice:?}");
 
     // Nothing left pending once the last edits are out.
-    until(
+    eventually(
         "the outbox to be empty",
         Duration::from_secs(60),
         || async {
@@ -524,7 +503,7 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
             Some(4) | Some(7) => {}
             Some(5) | Some(6) => {
                 let id = a.id;
-                until(
+                eventually(
                     "a deferred interaction to be finished",
                     Duration::from_secs(30),
                     || async {
@@ -675,14 +654,14 @@ async fn gateway_mode_runs_each_shard_in_one_process_and_routes_guilds_to_their_
         &["--role", "gateway", "--shards", "1-1/2"],
         &[],
     );
-    until(
+    eventually(
         "the first shard to identify",
         Duration::from_secs(30),
         || async { (fake.identify_count() >= 1).then_some(()) },
     )
     .await;
     let first_at = started.elapsed();
-    until(
+    eventually(
         "both shards to be open",
         Duration::from_secs(30),
         || async { (fake.open_shards() == vec![0, 1]).then_some(()) },
@@ -754,7 +733,7 @@ async fn gateway_mode_runs_each_shard_in_one_process_and_routes_guilds_to_their_
     assert_eq!(fake.identify_count(), identifies, "shard 0 started twice");
     first.kill();
     let killed = Instant::now();
-    until("shard 0 to run again", Duration::from_secs(30), || async {
+    eventually("shard 0 to run again", Duration::from_secs(30), || async {
         (fake.identify_count() > identifies && fake.open_shards() == vec![0, 1]).then_some(())
     })
     .await;
