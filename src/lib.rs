@@ -62,6 +62,8 @@ pub struct Running {
     listener: Option<JoinHandle<()>>,
     /// Holds this worker's partitions (PostgreSQL); stopping it hands them to other workers.
     partitions: Option<JoinHandle<()>>,
+    /// LISTEN for other processes' settings writes (PostgreSQL, processes that answer commands).
+    settings_listener: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -116,9 +118,13 @@ impl Running {
         commands_answered(&self.in_flight).await;
         // Their connections would keep the pool from closing; the partitions' locks go with
         // theirs, so another worker takes them over at its next rebalance.
-        for task in [self.listener.take(), self.partitions.take()]
-            .into_iter()
-            .flatten()
+        for task in [
+            self.listener.take(),
+            self.partitions.take(),
+            self.settings_listener.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             task.abort();
             let _ = task.await;
@@ -400,6 +406,13 @@ pub async fn start_with(
             WORKER_POLL
         });
     }
+    // Every process that answers commands keeps guild settings in memory; on PostgreSQL only
+    // while it hears other processes' settings writes.
+    let settings_listener = if role == Role::Worker {
+        None
+    } else {
+        app.db.listen_for_settings_changes().await?
+    };
     let (stop_worker, stop) = watch::channel(false);
     let worker_task = if options.background_worker && role.runs_worker() {
         tokio::spawn(worker.clone().run(stop))
@@ -445,6 +458,7 @@ pub async fn start_with(
         http,
         listener,
         partitions,
+        settings_listener,
     })
 }
 

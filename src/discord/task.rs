@@ -429,13 +429,12 @@ pub async fn delete(
 
 pub async fn show(ctx: &Context<'_>, inv: &Invocation) -> CommandResult<CreateInteractionResponse> {
     let number = task_number(inv)?;
-    let task = ctx
+    let (task, history) = ctx
         .app
         .db
-        .task(ctx.guild_id, number)
+        .task_with_history(ctx.guild_id, number, HISTORY_SHOWN)
         .await?
         .ok_or_else(|| super::task_not_found(number))?;
-    let history = ctx.app.db.recent_history(task.id, HISTORY_SHOWN).await?;
     Ok(private_embed(
         render::task_embed(&task, &history, ctx.now),
         Vec::new(),

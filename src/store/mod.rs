@@ -9,6 +9,7 @@
 #[macro_use]
 mod record;
 
+mod checkpoint;
 pub mod copy;
 mod drafts;
 mod duties;
@@ -23,6 +24,7 @@ pub mod partitions;
 mod projects;
 mod roster;
 mod settings;
+mod settings_cache;
 mod shards;
 pub mod sql;
 mod standups;
@@ -222,6 +224,10 @@ pub struct Db {
     lease_holder: Arc<OnceCell<LeaseHolder>>,
     /// The partitions whose duties this process's worker runs (see `partitions.rs`).
     partitions: partitions::Held,
+    /// Guild settings read once and kept until a write changes them (see `settings_cache.rs`).
+    settings_cache: Arc<settings_cache::SettingsCache>,
+    /// SQLite's log checkpoints, run off the command path (see `checkpoint.rs`).
+    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 impl Db {
@@ -230,28 +236,32 @@ impl Db {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = match engine_of(url) {
             Engine::Sqlite => {
-                Pool::Sqlite(connect_sqlite(SqliteConnectOptions::from_str(url)?, true).await?)
+                Pool::Sqlite(connect_sqlite(SqliteConnectOptions::from_str(url)?).await?)
             }
             Engine::Postgres => Pool::Postgres(connect_postgres(url).await?),
         };
         Self::with_pool(pool).await
     }
 
-    /// Opens (creating it) a SQLite file that this process alone uses and that lives no longer
-    /// than it, as the playground's temporary database: its connections are not tested before
-    /// each use, which halves the round trips to SQLite's connection threads.
+    /// Opens (creating it) the SQLite file at `path`, as the playground's temporary database.
     pub async fn connect_private_sqlite(path: &std::path::Path) -> StoreResult<Self> {
         // Named as a path, not a URL: a temporary directory's name may hold `?` or `#`.
         let options = SqliteConnectOptions::new().filename(path);
-        Self::with_pool(Pool::Sqlite(connect_sqlite(options, false).await?)).await
+        Self::with_pool(Pool::Sqlite(connect_sqlite(options).await?)).await
     }
 
     async fn with_pool(pool: Pool) -> StoreResult<Self> {
         let db = Self {
-            pool,
             due_changed: Arc::new(Notify::new()),
             lease_holder: Arc::new(OnceCell::new()),
             partitions: partitions::Held::all(),
+            // PostgreSQL's is trusted only while listening for other processes' writes.
+            settings_cache: settings_cache::SettingsCache::new(pool.engine() == Engine::Sqlite),
+            _checkpointer: match &pool {
+                Pool::Sqlite(pool) => Some(checkpoint::start(pool.clone())),
+                Pool::Postgres(_) => None,
+            },
+            pool,
         };
         db.fill_title_keys().await?;
         Ok(db)
@@ -420,11 +430,10 @@ const SQLITE_CACHE_KIB: i64 = 1_024;
 const SQLITE_STATEMENT_CACHE: usize = 48;
 
 /// SQLite: WAL journal, foreign keys on, a busy timeout; the file and its folder are created.
-/// `test_before_acquire`: ping each connection before it is used, to notice one that broke.
-async fn connect_sqlite(
-    options: SqliteConnectOptions,
-    test_before_acquire: bool,
-) -> StoreResult<SqlitePool> {
+/// Connections are not pinged before each use: a SQLite connection is a handle on a local file
+/// served by a thread of its own, with no far end that could hang up, and the ping is a round
+/// trip to that thread that doubled the cost of every statement (BENCHMARKS.md).
+async fn connect_sqlite(options: SqliteConnectOptions) -> StoreResult<SqlitePool> {
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -432,6 +441,8 @@ async fn connect_sqlite(
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+        // Checkpoints run in the background instead of inside a command's commit.
+        .pragma("wal_autocheckpoint", "0")
         .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() && !parent.exists() {
@@ -443,7 +454,7 @@ async fn connect_sqlite(
     }
     let pool = SqlitePoolOptions::new()
         .max_connections(SQLITE_CONNECTIONS)
-        .test_before_acquire(test_before_acquire)
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     migrations::migrator(Engine::Sqlite)?.run(&pool).await?;

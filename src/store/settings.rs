@@ -5,7 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::duties::refresh_guild_duties;
-use super::sql::{sql, Arg, Tx};
+use super::settings_cache::SETTINGS_CHANNEL;
+use super::sql::{sql, Arg, Engine, Tx};
 use super::{id_in, id_out, retry_conflicts, Db, StoreError, StoreResult};
 use crate::domain::guild::GuildSettings;
 use crate::domain::ids::{ChannelId, GuildId, RoleId, UserId};
@@ -74,12 +75,37 @@ async fn set_one(db: &Db, guild_id: GuildId, setting: Setting, value: Arg) -> St
     .bind(id_in(guild_id))
     .execute(tx.on())
     .await?;
+    announce_settings_change(&mut tx, guild_id).await?;
     Ok(tx)
+}
+
+/// Tells every other process, at commit, that the guild's settings changed (PostgreSQL; one
+/// process serves a SQLite file). The writer forgets its own cached copy after committing.
+async fn announce_settings_change(tx: &mut Tx, guild_id: GuildId) -> StoreResult<()> {
+    if tx.engine() == Engine::Postgres {
+        sql("SELECT pg_notify($1, $2)")
+            .bind(SETTINGS_CHANNEL)
+            .bind(guild_id.get().to_string())
+            .execute(tx.on())
+            .await?;
+    }
+    Ok(())
 }
 
 impl Db {
     /// The guild's settings, or the defaults for a guild never configured.
     pub async fn guild_settings(&self, guild_id: GuildId) -> StoreResult<GuildSettings> {
+        match self.settings_cache.get(guild_id) {
+            Ok(settings) => Ok(settings),
+            Err(ticket) => {
+                let settings = self.read_guild_settings(guild_id).await?;
+                self.settings_cache.put(ticket, &settings);
+                Ok(settings)
+            }
+        }
+    }
+
+    async fn read_guild_settings(&self, guild_id: GuildId) -> StoreResult<GuildSettings> {
         let row: Option<SettingsRow> = sql(
             "SELECT manager_role_id, timezone, alerts_channel_id, reminder_offsets \
              FROM guild_settings WHERE guild_id = $1",
@@ -102,13 +128,15 @@ impl Db {
     }
 
     pub async fn set_manager_role(&self, guild_id: GuildId, role: RoleId) -> StoreResult<()> {
-        retry_conflicts(|| async move {
+        let set = retry_conflicts(|| async move {
             set_one(self, guild_id, Setting::ManagerRole, id_in(role).into())
                 .await?
                 .commit()
                 .await
         })
-        .await
+        .await;
+        self.settings_cache.forget(guild_id);
+        set
     }
 
     /// Sets the guild's zone and, in the same transaction, moves a scheduled standup to the
@@ -148,8 +176,9 @@ impl Db {
             tx.commit().await?;
             Ok(moved)
         })
-        .await?;
-        if moved {
+        .await;
+        self.settings_cache.forget(guild_id);
+        if moved? {
             self.due_times_changed();
         }
         Ok(())
@@ -160,7 +189,7 @@ impl Db {
         guild_id: GuildId,
         channel: ChannelId,
     ) -> StoreResult<()> {
-        retry_conflicts(|| async move {
+        let set = retry_conflicts(|| async move {
             set_one(
                 self,
                 guild_id,
@@ -171,7 +200,9 @@ impl Db {
             .commit()
             .await
         })
-        .await
+        .await;
+        self.settings_cache.forget(guild_id);
+        set
     }
 
     /// Sets the reminder offsets and recomputes every open task's next reminder with them, in
@@ -181,7 +212,7 @@ impl Db {
         guild_id: GuildId,
         offsets: &[Duration],
     ) -> StoreResult<()> {
-        retry_conflicts(|| async move {
+        let set = retry_conflicts(|| async move {
             let mut tx = set_one(
                 self,
                 guild_id,
@@ -192,7 +223,9 @@ impl Db {
             refresh_guild_duties(&mut tx, guild_id).await?;
             tx.commit().await
         })
-        .await?;
+        .await;
+        self.settings_cache.forget(guild_id);
+        set?;
         self.due_times_changed();
         Ok(())
     }
@@ -204,13 +237,23 @@ impl Db {
         guild_id: GuildId,
         role_id: RoleId,
     ) -> StoreResult<bool> {
-        let done = sql("UPDATE guild_settings SET manager_role_id = NULL \
-             WHERE guild_id = $1 AND manager_role_id = $2")
-        .bind(id_in(guild_id))
-        .bind(id_in(role_id))
-        .execute(self.on())
-        .await?;
-        Ok(done > 0)
+        let forgot = retry_conflicts(|| async move {
+            let mut tx = self.begin_write(guild_id).await?;
+            let done = sql("UPDATE guild_settings SET manager_role_id = NULL \
+                 WHERE guild_id = $1 AND manager_role_id = $2")
+            .bind(id_in(guild_id))
+            .bind(id_in(role_id))
+            .execute(tx.on())
+            .await?;
+            if done > 0 {
+                announce_settings_change(&mut tx, guild_id).await?;
+            }
+            tx.commit().await?;
+            Ok(done > 0)
+        })
+        .await;
+        self.settings_cache.forget(guild_id);
+        forgot
     }
 
     pub async fn user_timezone(&self, user_id: UserId) -> StoreResult<Option<Tz>> {

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 
 use super::duties::refresh_task_duties;
+use super::settings::offsets_out;
 use super::sql::{sql, Arg, Engine, Sql, Tx};
 use super::{
     id_in, id_out, like_pattern, retry_conflicts, time_in, time_out, time_out_opt, Db, StoreError,
     StoreResult,
 };
-use crate::domain::duties::DutyClock;
+use crate::domain::duties::{next_at, DutyClock};
 use crate::domain::ids::{ChannelId, GuildId, UserId};
 use crate::domain::recurrence::{Recurrence, Repeat};
 use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber, TaskSort};
@@ -23,6 +24,14 @@ pub(super) const TASK_COLUMNS: &str =
      t.done_at, t.deleted_at, t.due_set_at, t.duty_cursor, t.snoozed_until, t.repeat_rule, \
      t.repeat_zone, t.repeat_anchor";
 pub(super) const TASK_FROM: &str = "FROM tasks t LEFT JOIN projects p ON p.id = t.project_id";
+
+record! {
+    /// A task on a list page, with how many tasks match the list (capped).
+    struct CountedTaskRow {
+        #[flatten] task: TaskRow,
+        matching_total: i64,
+    }
+}
 
 /// `SELECT <every task column> FROM tasks … <rest>`, where `rest` is the WHERE / ORDER BY.
 pub(super) fn select_tasks(rest: &str) -> String {
@@ -410,13 +419,6 @@ impl Db {
             }
             statement
         };
-        // Counting stops past the cap: a page of ten never pays for a count of 100,000.
-        let total: i64 = with_args(sql(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {}) AS matching",
-            LIST_COUNT_CAP + 1
-        )))
-        .scalar(self.on())
-        .await?;
         // By due: the index `tasks_list_due` walks (undated last, then due, then number).
         let order = match filter.sort {
             TaskSort::Due => "(t.due_at IS NULL), t.due_at, t.number",
@@ -426,15 +428,29 @@ impl Db {
             }
             TaskSort::Number => "t.number",
         };
-        // The page bounds are written in, not bound: with `LIMIT $n` PostgreSQL's cached
-        // generic plan cannot know the page is ten rows, and sorted the whole guild.
-        let rows: Vec<TaskRow> = with_args(sql(select_tasks(&format!(
-            "WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-        ))))
+        // Counting stops past the cap: a page of ten never pays for a count of 100,000.
+        let count = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {}) AS matching",
+            LIST_COUNT_CAP + 1
+        );
+        // The page and the count in one statement (each statement is a round trip); the
+        // count's subquery does not depend on the row, so it runs once. The page bounds are
+        // written in, not bound: with `LIMIT $n` PostgreSQL's cached generic plan cannot know
+        // the page is ten rows, and sorted the whole guild.
+        let rows: Vec<CountedTaskRow> = with_args(sql(format!(
+            "SELECT {TASK_COLUMNS}, ({count}) AS matching_total {TASK_FROM} \
+             WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        )))
         .fetch_all(self.on())
         .await?;
+        let total = match rows.first() {
+            Some(row) => row.matching_total,
+            // No row to carry the count: none match, or the page is past the last.
+            None if offset == 0 => 0,
+            None => with_args(sql(count)).scalar(self.on()).await?,
+        };
         Ok(TaskPage {
-            tasks: tasks_out(rows)?,
+            tasks: tasks_out(rows.into_iter().map(|row| row.task).collect())?,
             total: total.min(LIST_COUNT_CAP),
             capped: total > LIST_COUNT_CAP,
         })
@@ -845,23 +861,38 @@ fn estimated_rows(line: &str) -> Option<i64> {
 
 /// Inserts a task with the guild's next number, its creation history row and its duties, in
 /// the caller's transaction (which holds the guild's write lock).
+///
+/// Statements are few on purpose (each is a round trip): the number and the reminder offsets
+/// come from one upsert of the guild's settings row, and the first duty time is computed here
+/// and inserted with the task.
 async fn insert_task(tx: &mut Tx, new: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
-    sql("INSERT INTO guild_settings (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING")
-        .bind(id_in(new.guild_id))
-        .execute(tx.on())
-        .await?;
-    let number: i64 = sql(
-        "UPDATE guild_settings SET next_task_number = next_task_number + 1 \
-         WHERE guild_id = $1 RETURNING next_task_number - 1",
+    // A guild's first task creates its settings row, with number 1 taken.
+    let (number, offsets): (i64, String) = sql(
+        "INSERT INTO guild_settings (guild_id, next_task_number) VALUES ($1, 2) \
+         ON CONFLICT (guild_id) DO UPDATE SET next_task_number = guild_settings.next_task_number + 1 \
+         RETURNING next_task_number - 1, reminder_offsets",
     )
     .bind(id_in(new.guild_id))
-    .scalar(tx.on())
+    .fetch_one(tx.on())
     .await?;
+    // As `refresh_task_duties` would compute it for a task just created.
+    let next_duty_at = match new.due_at {
+        Some(due_at) => next_at(
+            &DutyClock {
+                due_at,
+                due_set_at: now,
+                cursor: now,
+                snoozed_until: None,
+            },
+            &offsets_out(&offsets)?,
+        ),
+        None => None,
+    };
     let id: i64 = sql(
         "INSERT INTO tasks (guild_id, number, title, description, status, priority, project_id, \
          assignee_id, creator_id, channel_id, due_at, created_at, updated_at, due_set_at, duty_cursor, \
-         title_key, repeat_rule, repeat_zone, repeat_anchor) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12, $13, $14, $15, $16) \
+         title_key, repeat_rule, repeat_zone, repeat_anchor, next_duty_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12, $13, $14, $15, $16, $17) \
          RETURNING id",
     )
     .bind(id_in(new.guild_id))
@@ -880,10 +911,10 @@ async fn insert_task(tx: &mut Tx, new: &NewTask, now: DateTime<Utc>) -> StoreRes
     .bind(new.repeat.map(|r| r.repeat.to_string()))
     .bind(new.repeat.map(|r| r.zone.name().to_string()))
     .bind(new.repeat.map(|r| time_in(r.anchor)))
+    .bind(next_duty_at.map(time_in))
     .scalar(tx.on())
     .await?;
     insert_history(tx, id, new.creator_id, now, "created", &new.title).await?;
-    refresh_task_duties(tx, id).await?;
     fetch_task(tx, new.guild_id, TaskNumber(number))
         .await?
         .ok_or_else(|| StoreError::Corrupt("created task vanished".into()))
