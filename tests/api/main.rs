@@ -11,6 +11,7 @@
 //! - `http`: `/healthz` and `/metrics`.
 //! - `restart`: data survives a stop and start on the same file.
 //! - `storage_faults`: a read-only, locked or full database.
+//! - `settings_cache`: guild settings kept in memory, and forgotten by any process's write.
 //! - `settings_concurrency`: two settings changed at the same moment are both kept.
 //! - `wakeups`: the running worker is woken by the store, with no manual step.
 //! - `properties`: router fuzzing and reminder offsets.
@@ -41,6 +42,7 @@ mod roles;
 mod roster;
 mod search;
 mod security;
+mod settings_cache;
 mod settings_concurrency;
 mod standups;
 mod storage_faults;

@@ -72,3 +72,45 @@ async fn tasks_projects_settings_and_history_survive_a_restart() {
     );
     bot.stop().await;
 }
+
+/// SQLite's log is folded into the database file while the bot runs, by a background
+/// checkpoint rather than inside a command's commit (README, "Memory and speed").
+#[tokio::test]
+async fn the_database_log_is_folded_into_the_file_in_the_background() {
+    if crate::ON_POSTGRES {
+        return; // PostgreSQL manages its own log.
+    }
+    let bot = TestBot::start().await;
+    // No commit checkpoints by itself.
+    let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(bot.pool())
+        .await
+        .expect("pragma");
+    assert_eq!(automatic, 0, "commits do not checkpoint");
+    let file = bot.dir.path().join("coordinator.db");
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    for i in 0..200 {
+        bot.create_task(
+            &member(ALICE),
+            &format!("Folded in {i:03} {}", "x".repeat(180)),
+            vec![],
+        )
+        .await;
+    }
+    // 200 tasks with their history and search entries need more pages than the empty file had;
+    // only a checkpoint writes them into it.
+    crate::support::wait::eventually(
+        "the log's pages to reach the database file",
+        std::time::Duration::from_secs(10),
+        || async {
+            let now = size();
+            if now > before {
+                Ok(())
+            } else {
+                Err(format!("database file still {now} bytes"))
+            }
+        },
+    )
+    .await;
+}

@@ -46,6 +46,8 @@ mod roster;
 mod search;
 #[path = "../api/security.rs"]
 mod security;
+#[path = "../api/settings_cache.rs"]
+mod settings_cache;
 #[path = "../api/settings_concurrency.rs"]
 mod settings_concurrency;
 #[path = "../api/standups.rs"]

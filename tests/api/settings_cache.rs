@@ -1,0 +1,117 @@
+//! Guild settings are kept in memory (README, "Memory and speed"): read once, forgotten by the
+//! store's own writes, and on PostgreSQL by any process's writes (NOTIFY), so a change made
+//! anywhere is what the next command sees.
+
+use std::time::Duration;
+
+use coordinator::domain::ids::{GuildId, RoleId};
+use coordinator::store::{sql, Db};
+
+use crate::support::bot::GUILD;
+use crate::support::wait::eventually;
+
+async fn database() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = crate::support::database::url_for_test(dir.path()).await;
+    (dir, url)
+}
+
+async fn manager_role(db: &Db) -> Option<RoleId> {
+    db.guild_settings(GuildId::new(GUILD))
+        .await
+        .expect("settings")
+        .manager_role_id
+}
+
+#[tokio::test]
+async fn a_settings_write_is_seen_by_the_next_read_and_a_kept_copy_saves_the_read() {
+    let (_dir, url) = database().await;
+    let db = Db::connect(&url).await.expect("database");
+    let listening = db.listen_for_settings_changes().await.expect("listening");
+    // Read once and kept.
+    assert_eq!(manager_role(&db).await, None);
+    // Changed behind the store's back (no process would): the kept copy is still served,
+    // which shows the read is saved.
+    sql("INSERT INTO guild_settings (guild_id, manager_role_id) VALUES ($1, 88)")
+        .bind(GUILD as i64)
+        .execute(db.on())
+        .await
+        .expect("insert");
+    assert_eq!(manager_role(&db).await, None);
+    // A write through the store is what the next read sees.
+    db.set_manager_role(GuildId::new(GUILD), RoleId::new(77))
+        .await
+        .expect("set");
+    assert_eq!(manager_role(&db).await, Some(RoleId::new(77)));
+    // The role deleted from the guild: forgotten through the store, seen at once.
+    assert!(db
+        .forget_manager_role(GuildId::new(GUILD), RoleId::new(77))
+        .await
+        .expect("forget"));
+    assert_eq!(manager_role(&db).await, None);
+    stop(listening).await;
+    db.close().await;
+}
+
+/// The listener holds a connection of its own: stopped first, or the pool cannot close.
+async fn stop(listening: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = listening {
+        task.abort();
+        let _ = task.await;
+    }
+}
+
+/// Two processes on one PostgreSQL database: a write in one reaches the other's kept copy.
+#[tokio::test]
+async fn a_settings_write_in_another_process_reaches_this_ones_copy() {
+    if !crate::ON_POSTGRES {
+        return; // One process serves a SQLite file.
+    }
+    let (_dir, url) = database().await;
+    let here = Db::connect(&url).await.expect("database");
+    let there = Db::connect(&url).await.expect("database");
+    let listening = here.listen_for_settings_changes().await.expect("listening");
+    assert!(
+        listening.is_some(),
+        "PostgreSQL listens for other processes"
+    );
+    // A third process that does not listen keeps nothing, and reads every time.
+    let deaf = Db::connect(&url).await.expect("database");
+    assert_eq!(manager_role(&here).await, None);
+    assert_eq!(manager_role(&deaf).await, None);
+    there
+        .set_manager_role(GuildId::new(GUILD), RoleId::new(77))
+        .await
+        .expect("set");
+    assert_eq!(manager_role(&deaf).await, Some(RoleId::new(77)));
+    eventually(
+        "the other process's write to reach this one",
+        Duration::from_secs(10),
+        || async {
+            match manager_role(&here).await {
+                Some(role) if role == RoleId::new(77) => Ok(()),
+                seen => Err(format!("manager role {seen:?}")),
+            }
+        },
+    )
+    .await;
+    there
+        .forget_manager_role(GuildId::new(GUILD), RoleId::new(77))
+        .await
+        .expect("forget");
+    eventually(
+        "the other process's removal to reach this one",
+        Duration::from_secs(10),
+        || async {
+            match manager_role(&here).await {
+                None => Ok(()),
+                seen => Err(format!("manager role {seen:?}")),
+            }
+        },
+    )
+    .await;
+    stop(listening).await;
+    for db in [here, there, deaf] {
+        db.close().await;
+    }
+}
