@@ -82,7 +82,7 @@ const EXIT_RUNTIME: u8 = 1;
 
 /// glibc's malloc arenas the process may use. Its default (8 per core) gives each of the
 /// database's connection threads an arena of its own, each keeping freed memory: measured, 4 MB
-/// more after 100,000 `/task create`s than with 2 (README, "Memory").
+/// more after 100,000 `/task create`s than with 2 (README, "Memory and speed").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_ARENAS: libc::c_int = 2;
 

@@ -420,7 +420,7 @@ pub fn engine_of(url: &str) -> Engine {
 }
 
 /// SQLite connections in the pool. With [`SQLITE_CACHE_KIB`] and
-/// [`SQLITE_STATEMENT_CACHE`] they bound the memory the database takes (README, "Memory").
+/// [`SQLITE_STATEMENT_CACHE`] they bound the memory the database takes (README, "Memory and speed").
 const SQLITE_CONNECTIONS: u32 = 4;
 /// Page cache per connection, in KiB (SQLite's own default is 2,000 KiB). The operating
 /// system caches the file as well, so a larger cache buys little and costs RSS per connection.
