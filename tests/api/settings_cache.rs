@@ -115,3 +115,80 @@ async fn a_settings_write_in_another_process_reaches_this_ones_copy() {
         db.close().await;
     }
 }
+
+/// The LISTEN connection is cut (a server restart, a proxy timeout): this process listens again
+/// on a new connection, and a write made meanwhile in another process is still what it reads.
+#[tokio::test]
+async fn after_losing_the_settings_channel_a_process_listens_again_and_reads_fresh_settings() {
+    if !crate::ON_POSTGRES {
+        return; // One process serves a SQLite file.
+    }
+    let (_dir, url) = database().await;
+    let here = Db::connect(&url).await.expect("database");
+    let there = Db::connect(&url).await.expect("database");
+    let listening = here.listen_for_settings_changes().await.expect("listening");
+    assert_eq!(manager_role(&here).await, None, "read once and kept");
+    let listener_pid = || async {
+        sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND query LIKE '%LISTEN%coordinator_settings%'",
+        )
+        .scalars::<i32>(there.on())
+        .await
+        .expect("pg_stat_activity")
+    };
+    let before = listener_pid().await;
+    assert_eq!(before.len(), 1, "one listening connection: {before:?}");
+    sql("SELECT pg_terminate_backend(CAST($1 AS integer))")
+        .bind(i64::from(before[0]))
+        .execute(there.on())
+        .await
+        .expect("terminate");
+    there
+        .set_manager_role(GuildId::new(GUILD), RoleId::new(77))
+        .await
+        .expect("set");
+    eventually(
+        "this process to read the write made while it was not listening",
+        Duration::from_secs(10),
+        || async {
+            match manager_role(&here).await {
+                Some(role) if role == RoleId::new(77) => Ok(()),
+                seen => Err(format!("manager role {seen:?}")),
+            }
+        },
+    )
+    .await;
+    let after = eventually(
+        "a new listening connection",
+        Duration::from_secs(10),
+        || async {
+            let now = listener_pid().await;
+            match now.as_slice() {
+                [pid] if *pid != before[0] => Ok(*pid),
+                _ => Err(format!("listening connections {now:?}")),
+            }
+        },
+    )
+    .await;
+    // Listening again, it keeps copies again and hears the next write.
+    there
+        .set_manager_role(GuildId::new(GUILD), RoleId::new(78))
+        .await
+        .expect("set");
+    eventually(
+        "the next write to reach this process",
+        Duration::from_secs(10),
+        || async {
+            match manager_role(&here).await {
+                Some(role) if role == RoleId::new(78) => Ok(()),
+                seen => Err(format!("manager role {seen:?} (listener {after})")),
+            }
+        },
+    )
+    .await;
+    stop(listening).await;
+    for db in [here, there] {
+        db.close().await;
+    }
+}
