@@ -968,3 +968,68 @@ async fn due_until_and_from_preview_what_the_typed_text_means() {
     let from = preview(&["away", "set"][..], "from", "today".into()).await;
     assert_eq!(from[0]["name"], "today → now Europe/Berlin");
 }
+
+/// `/task create` answers from what the insert returned, not from a second read: the two must
+/// agree on every field, the project's name and channel included.
+#[tokio::test]
+async fn a_created_task_is_returned_as_it_is_stored() {
+    use coordinator::domain::ids::{ChannelId, GuildId, UserId};
+    use coordinator::domain::recurrence::{Recurrence, Repeat};
+    use coordinator::domain::task::{Priority, ProjectRef};
+    use coordinator::store::NewTask;
+
+    let bot = TestBot::start().await;
+    let db = bot.db();
+    let now = start_time();
+    let project = db
+        .create_project(
+            GuildId::new(GUILD),
+            "Launch",
+            Some(ChannelId::new(CHANNEL + 1)),
+            None,
+            UserId::new(ALICE),
+            now,
+        )
+        .await
+        .expect("project");
+    let repeat = Repeat::parse("weekly").expect("rule").expect("repeats");
+    let created = db
+        .create_task(
+            &NewTask {
+                guild_id: GuildId::new(GUILD),
+                title: "Ship the beta".into(),
+                description: Some("with notes".into()),
+                priority: Priority::High,
+                project: Some(ProjectRef {
+                    id: project.id,
+                    name: project.name.clone(),
+                    channel_id: project.channel_id,
+                }),
+                assignee_id: Some(UserId::new(BOB)),
+                creator_id: UserId::new(ALICE),
+                channel_id: ChannelId::new(CHANNEL),
+                due_at: Some(now + chrono::Duration::days(2)),
+                repeat: Some(Recurrence {
+                    repeat,
+                    zone: chrono_tz::Europe::Paris,
+                    anchor: now + chrono::Duration::days(2),
+                }),
+            },
+            now,
+        )
+        .await
+        .expect("created");
+    let stored = db
+        .task(GuildId::new(GUILD), created.number)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(created, stored);
+    assert_eq!(
+        created
+            .project
+            .as_ref()
+            .map(|p| (p.name.as_str(), p.channel_id)),
+        Some(("Launch", Some(ChannelId::new(CHANNEL + 1))))
+    );
+}
