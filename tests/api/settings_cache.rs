@@ -23,6 +23,18 @@ async fn manager_role(db: &Db) -> Option<RoleId> {
         .manager_role_id
 }
 
+/// Waits until `db` reads `expected` as the manager role (a NOTIFY takes its time to arrive).
+async fn reads_eventually(db: &Db, expected: Option<u64>, what: &str) {
+    let expected = expected.map(RoleId::new);
+    eventually(what, Duration::from_secs(10), || async {
+        match manager_role(db).await {
+            seen if seen == expected => Ok(()),
+            seen => Err(format!("manager role {seen:?}")),
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_settings_write_is_seen_by_the_next_read_and_a_kept_copy_saves_the_read() {
     let (_dir, url) = database().await;
@@ -61,57 +73,70 @@ async fn stop(listening: Option<tokio::task::JoinHandle<()>>) {
     }
 }
 
-/// Two processes on one PostgreSQL database: a write in one reaches the other's kept copy.
-#[tokio::test]
-async fn a_settings_write_in_another_process_reaches_this_ones_copy() {
+/// Two processes on one PostgreSQL database, `here` listening for settings changes.
+struct Processes {
+    _dir: tempfile::TempDir,
+    url: String,
+    here: Db,
+    there: Db,
+    listening: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// None on SQLite, where one process serves a file.
+async fn two_processes() -> Option<Processes> {
     if !crate::ON_POSTGRES {
-        return; // One process serves a SQLite file.
+        return None;
     }
     let (_dir, url) = database().await;
     let here = Db::connect(&url).await.expect("database");
     let there = Db::connect(&url).await.expect("database");
     let listening = here.listen_for_settings_changes().await.expect("listening");
+    Some(Processes {
+        _dir,
+        url,
+        here,
+        there,
+        listening,
+    })
+}
+
+/// Two processes on one PostgreSQL database: a write in one reaches the other's kept copy.
+#[tokio::test]
+async fn a_settings_write_in_another_process_reaches_this_ones_copy() {
+    let Some(p) = two_processes().await else {
+        return;
+    };
     assert!(
-        listening.is_some(),
+        p.listening.is_some(),
         "PostgreSQL listens for other processes"
     );
     // A third process that does not listen keeps nothing, and reads every time.
-    let deaf = Db::connect(&url).await.expect("database");
-    assert_eq!(manager_role(&here).await, None);
+    let deaf = Db::connect(&p.url).await.expect("database");
+    assert_eq!(manager_role(&p.here).await, None);
     assert_eq!(manager_role(&deaf).await, None);
-    there
+    p.there
         .set_manager_role(GuildId::new(GUILD), RoleId::new(77))
         .await
         .expect("set");
     assert_eq!(manager_role(&deaf).await, Some(RoleId::new(77)));
-    eventually(
+    reads_eventually(
+        &p.here,
+        Some(77),
         "the other process's write to reach this one",
-        Duration::from_secs(10),
-        || async {
-            match manager_role(&here).await {
-                Some(role) if role == RoleId::new(77) => Ok(()),
-                seen => Err(format!("manager role {seen:?}")),
-            }
-        },
     )
     .await;
-    there
+    p.there
         .forget_manager_role(GuildId::new(GUILD), RoleId::new(77))
         .await
         .expect("forget");
-    eventually(
+    reads_eventually(
+        &p.here,
+        None,
         "the other process's removal to reach this one",
-        Duration::from_secs(10),
-        || async {
-            match manager_role(&here).await {
-                None => Ok(()),
-                seen => Err(format!("manager role {seen:?}")),
-            }
-        },
     )
     .await;
-    stop(listening).await;
-    for db in [here, there, deaf] {
+    stop(p.listening).await;
+    for db in [p.here, p.there, deaf] {
         db.close().await;
     }
 }
@@ -120,20 +145,16 @@ async fn a_settings_write_in_another_process_reaches_this_ones_copy() {
 /// on a new connection, and a write made meanwhile in another process is still what it reads.
 #[tokio::test]
 async fn after_losing_the_settings_channel_a_process_listens_again_and_reads_fresh_settings() {
-    if !crate::ON_POSTGRES {
-        return; // One process serves a SQLite file.
-    }
-    let (_dir, url) = database().await;
-    let here = Db::connect(&url).await.expect("database");
-    let there = Db::connect(&url).await.expect("database");
-    let listening = here.listen_for_settings_changes().await.expect("listening");
-    assert_eq!(manager_role(&here).await, None, "read once and kept");
+    let Some(p) = two_processes().await else {
+        return;
+    };
+    assert_eq!(manager_role(&p.here).await, None, "read once and kept");
     let listener_pid = || async {
         sql(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
              AND pid <> pg_backend_pid() AND query LIKE '%LISTEN%coordinator_settings%'",
         )
-        .scalars::<i32>(there.on())
+        .scalars::<i32>(p.there.on())
         .await
         .expect("pg_stat_activity")
     };
@@ -141,54 +162,39 @@ async fn after_losing_the_settings_channel_a_process_listens_again_and_reads_fre
     assert_eq!(before.len(), 1, "one listening connection: {before:?}");
     sql("SELECT pg_terminate_backend(CAST($1 AS integer))")
         .bind(i64::from(before[0]))
-        .execute(there.on())
+        .execute(p.there.on())
         .await
         .expect("terminate");
-    there
+    p.there
         .set_manager_role(GuildId::new(GUILD), RoleId::new(77))
         .await
         .expect("set");
-    eventually(
+    reads_eventually(
+        &p.here,
+        Some(77),
         "this process to read the write made while it was not listening",
-        Duration::from_secs(10),
-        || async {
-            match manager_role(&here).await {
-                Some(role) if role == RoleId::new(77) => Ok(()),
-                seen => Err(format!("manager role {seen:?}")),
-            }
-        },
     )
     .await;
-    let after = eventually(
+    eventually(
         "a new listening connection",
         Duration::from_secs(10),
         || async {
             let now = listener_pid().await;
             match now.as_slice() {
-                [pid] if *pid != before[0] => Ok(*pid),
+                [pid] if *pid != before[0] => Ok(()),
                 _ => Err(format!("listening connections {now:?}")),
             }
         },
     )
     .await;
     // Listening again, it keeps copies again and hears the next write.
-    there
+    p.there
         .set_manager_role(GuildId::new(GUILD), RoleId::new(78))
         .await
         .expect("set");
-    eventually(
-        "the next write to reach this process",
-        Duration::from_secs(10),
-        || async {
-            match manager_role(&here).await {
-                Some(role) if role == RoleId::new(78) => Ok(()),
-                seen => Err(format!("manager role {seen:?} (listener {after})")),
-            }
-        },
-    )
-    .await;
-    stop(listening).await;
-    for db in [here, there] {
+    reads_eventually(&p.here, Some(78), "the next write to reach this process").await;
+    stop(p.listening).await;
+    for db in [p.here, p.there] {
         db.close().await;
     }
 }
