@@ -689,25 +689,7 @@ async fn memory_growth(sizes: &Sizes, backend: &Backend) {
         (0, sizes.growth_creates),
         (sizes.growth_stored, sizes.growth_creates / 10),
     ] {
-        let fake = FakeDiscord::start().await;
-        let dir = tempfile::tempdir().expect("dir");
-        let url = backend.database(dir.path(), "g").await;
-        let db = Db::connect(&url).await.expect("db");
-        let now = Utc::now();
-        seed(
-            &db,
-            GUILD,
-            stored,
-            100,
-            now,
-            now + chrono::Duration::days(3),
-            1,
-        )
-        .await;
-        db.close().await;
-        let bot = start_binary(&fake, &url);
-        fake.wait_ready().await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (fake, _dir, bot) = settled_binary(backend, stored, "g").await;
         let pid = bot.0.id();
         let idle = mb(pid, "VmRSS:");
         let (latencies, rss) = create_many(&fake, pid, creates).await;
@@ -1112,6 +1094,35 @@ impl Drop for Binary {
     }
 }
 
+/// The bot binary over a database seeded with `tasks` tasks, once it has settled (connected,
+/// commands registered, the first worker step, a little idle time): what memory is measured on.
+async fn settled_binary(
+    backend: &Backend,
+    tasks: i64,
+    tag: &str,
+) -> (FakeDiscord, tempfile::TempDir, Binary) {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = backend.database(dir.path(), tag).await;
+    let db = Db::connect(&url).await.expect("db");
+    let now = Utc::now();
+    seed(
+        &db,
+        GUILD,
+        tasks,
+        100,
+        now,
+        now + chrono::Duration::days(3),
+        1,
+    )
+    .await;
+    db.close().await;
+    let bot = start_binary(&fake, &url);
+    fake.wait_ready().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    (fake, dir, bot)
+}
+
 fn start_binary(fake: &FakeDiscord, db_url: &str) -> Binary {
     // The binary of the same profile: release under `cargo bench`, debug under `cargo test`;
     // `COORDINATOR_BENCH_BIN` names another build (to compare before and after a change).
@@ -1244,26 +1255,7 @@ async fn memory(sizes: &Sizes, backend: &Backend) {
         ("idle, empty database", 0),
         ("with tasks stored", sizes.memory_tasks),
     ] {
-        let fake = FakeDiscord::start().await;
-        let dir = tempfile::tempdir().expect("dir");
-        let url = backend.database(dir.path(), "m").await;
-        let db = Db::connect(&url).await.expect("db");
-        let now = Utc::now();
-        seed(
-            &db,
-            GUILD,
-            tasks,
-            100,
-            now,
-            now + chrono::Duration::days(3),
-            1,
-        )
-        .await;
-        db.close().await;
-        let bot = start_binary(&fake, &url);
-        fake.wait_ready().await;
-        // Registration, the first worker step, then a little idle time.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (_fake, _dir, bot) = settled_binary(backend, tasks, "m").await;
         let pid = bot.0.id();
         println!(
             "  {label:<24} {tasks:>8} tasks: peak RSS {:.1} MB, RSS now {:.1} MB",

@@ -513,14 +513,7 @@ impl Db {
         let mut found = Found::new(limit);
         if typed.is_empty() {
             let rows = self
-                .newest_tasks(
-                    guild_id,
-                    include_done,
-                    None,
-                    (0, i64::MAX),
-                    SHORT_TEXT_ROWS,
-                    limit,
-                )
+                .newest_tasks(guild_id, include_done, None, SHORT_TEXT_ROWS, limit)
                 .await?;
             found.extend(rows);
             return Ok(found.rows);
@@ -540,14 +533,7 @@ impl Db {
         };
         if !found.full() {
             let rows = self
-                .newest_tasks(
-                    guild_id,
-                    include_done,
-                    Some(&key),
-                    (0, i64::MAX),
-                    window,
-                    limit,
-                )
+                .newest_tasks(guild_id, include_done, Some(&key), window, limit)
                 .await?;
             found.extend(rows);
         }
@@ -569,15 +555,13 @@ impl Db {
         Ok(found.rows)
     }
 
-    /// The guild's newest tasks numbered within `numbers`, reading at most `rows` of them
-    /// (newest first through (guild, number)), and of those the first `limit` that pass the
-    /// filter and, with `key`, contain it.
+    /// The guild's newest tasks, reading at most `rows` of them (newest first through (guild,
+    /// number)), and of those the first `limit` that pass the filter and, with `key`, contain it.
     async fn newest_tasks(
         &self,
         guild_id: GuildId,
         include_done: bool,
         key: Option<&str>,
-        numbers: (i64, i64),
         rows: i64,
         limit: i64,
     ) -> StoreResult<Vec<(i64, String)>> {
@@ -596,8 +580,8 @@ impl Db {
             window_of(2)
         ))
         .bind(id_in(guild_id))
-        .bind(numbers.0)
-        .bind(numbers.1)
+        .bind(0_i64) // every number
+        .bind(i64::MAX)
         .bind(rows)
         .bind(include_done)
         .bind(limit);
@@ -764,15 +748,8 @@ impl Db {
                 .await
             }
             _ => {
-                self.newest_tasks(
-                    guild_id,
-                    include_done,
-                    Some(key),
-                    (0, i64::MAX),
-                    SHORT_TEXT_ROWS,
-                    limit,
-                )
-                .await
+                self.newest_tasks(guild_id, include_done, Some(key), SHORT_TEXT_ROWS, limit)
+                    .await
             }
         }
     }
@@ -803,12 +780,8 @@ impl Found {
         }
     }
 
-    fn wanted(&self) -> i64 {
-        self.limit - self.rows.len() as i64
-    }
-
     fn full(&self) -> bool {
-        self.wanted() <= 0
+        self.rows.len() as i64 >= self.limit
     }
 
     fn extend(&mut self, rows: Vec<(i64, String)>) {

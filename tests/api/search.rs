@@ -16,6 +16,30 @@ fn titles(choices: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
+/// `count` tasks straight into the store, titled by `title`, newer than any made before.
+async fn seed(bot: &TestBot, guild: u64, count: usize, title: impl Fn(usize) -> String) {
+    for i in 0..count {
+        bot.db()
+            .create_task(
+                &NewTask {
+                    repeat: None,
+                    guild_id: GuildId::new(guild),
+                    title: title(i),
+                    description: None,
+                    priority: Priority::Normal,
+                    project: None,
+                    assignee_id: None,
+                    creator_id: UserId::new(ALICE),
+                    channel_id: ChannelId::new(CHANNEL),
+                    due_at: None,
+                },
+                start_time(),
+            )
+            .await
+            .expect("seed");
+    }
+}
+
 #[tokio::test]
 async fn titles_match_without_regard_to_case_beyond_ascii() {
     let bot = TestBot::start().await;
@@ -49,27 +73,10 @@ async fn a_small_guild_finds_its_task_behind_many_newer_ones_elsewhere() {
     let alice = member(ALICE);
     let mine = bot.create_task(&alice, "quarterly report", vec![]).await;
     // 1,200 newer tasks with the same words in another guild.
-    let now = start_time();
-    for i in 0..1_200 {
-        bot.db()
-            .create_task(
-                &NewTask {
-                    repeat: None,
-                    guild_id: GuildId::new(OTHER_GUILD),
-                    title: format!("quarterly report {i}"),
-                    description: None,
-                    priority: Priority::Normal,
-                    project: None,
-                    assignee_id: None,
-                    creator_id: UserId::new(ALICE),
-                    channel_id: ChannelId::new(CHANNEL),
-                    due_at: None,
-                },
-                now,
-            )
-            .await
-            .expect("seed");
-    }
+    seed(&bot, OTHER_GUILD, 1_200, |i| {
+        format!("quarterly report {i}")
+    })
+    .await;
     let found = bot
         .complete(
             &alice,
@@ -184,28 +191,8 @@ async fn an_old_task_is_found_by_its_own_word_behind_many_newer_ones() {
     let old = bot
         .create_task(&alice, "zebra crossing repaint", vec![])
         .await;
-    let now = start_time();
     // More newer tasks than autocomplete reads directly, all sharing two words.
-    for i in 0..700 {
-        bot.db()
-            .create_task(
-                &NewTask {
-                    repeat: None,
-                    guild_id: GuildId::new(GUILD),
-                    title: format!("routine chore {i}"),
-                    description: None,
-                    priority: Priority::Normal,
-                    project: None,
-                    assignee_id: None,
-                    creator_id: UserId::new(ALICE),
-                    channel_id: ChannelId::new(CHANNEL),
-                    due_at: None,
-                },
-                now,
-            )
-            .await
-            .expect("seed");
-    }
+    seed(&bot, GUILD, 700, |i| format!("routine chore {i}")).await;
     let complete = |typed: &str| {
         bot.complete(
             &alice,
