@@ -283,23 +283,31 @@ async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
     )
     .await;
     let n = sizes.round_trip_tasks;
-    let results = round_trip_series(&bot.fake, n, sizes.round_trip_samples).await;
+    if let Ok(only) = std::env::var("COORDINATOR_BENCH_ONE") {
+        one_series_alone(&bot.fake, n, &only).await;
+        return;
+    }
+    let results = round_trip_series(&bot.fake, n, sizes.round_trip_samples, "").await;
     // The same interactions, in the same run, answered by a bot that does no work.
     println!("  a bare serenity bot, fixed replies, same fake Discord:");
     let fake = FakeDiscord::start().await;
     let bare_bot = start_bare_bot(&fake).await;
-    let bare = round_trip_series(&fake, n, sizes.round_trip_samples).await;
+    let bare = round_trip_series(&fake, n, sizes.round_trip_samples, "").await;
     bare_bot.abort();
-    println!("  ratio to the bare bot (goal: reads 2x at p50, create 3x; p99 4x):");
+    println!(
+        "  ratio to the bare bot (goal: reads 2x at p50, create 3x; p99 4x), and CPU per command:"
+    );
     for ((name, ours), (_, floor)) in results.iter().zip(&bare) {
         println!(
-            "    {name:<28} p50 {:>5.2}x ({:.3} / {:.3} ms)  p99 {:>5.2}x ({:.3} / {:.3} ms)",
-            ours.0 / floor.0,
-            ours.0,
-            floor.0,
-            ours.1 / floor.1,
-            ours.1,
-            floor.1
+            "    {name:<28} p50 {:>5.2}x ({:.3} / {:.3} ms)  p99 {:>5.2}x ({:.3} / {:.3} ms)  cpu {:>4.0} / {:>3.0} µs",
+            ours.p50 / floor.p50,
+            ours.p50,
+            floor.p50,
+            ours.p99 / floor.p99,
+            ours.p99,
+            floor.p99,
+            ours.cpu,
+            floor.cpu,
         );
     }
     // Baseline: the same reads as bare statements on the same database (through the store's
@@ -354,7 +362,7 @@ async fn command_round_trip(sizes: &Sizes, backend: &Backend) {
         if let Some((_, ours)) = results.iter().find(|(n, _)| *n == name) {
             println!(
                 "  ratio {name:<20} p50 {:.2}x the bare query",
-                ours.0 / base.0
+                ours.p50 / base.0
             );
         }
     }
@@ -419,13 +427,77 @@ async fn start_bare_bot(fake: &FakeDiscord) -> tokio::task::JoinHandle<()> {
     task
 }
 
-/// The command series of the round trip, each `samples` times, against whatever bot is
-/// connected to `fake`: (name, (p50, p99, max)).
+/// `COORDINATOR_BENCH_ONE=<series>`: only the round-trip series whose name contains it, 300
+/// times to warm up and then `COORDINATOR_BENCH_SAMPLES` times (20,000 unless set), against
+/// this bot or, with `COORDINATOR_BENCH_BARE` set, the bare one. Under
+/// `valgrind --tool=callgrind --instr-atstart=no` (with `COORDINATOR_BENCH_CALLGRIND` set)
+/// only the measured commands are counted: instructions per command, bot against bare bot,
+/// repeatable where latency on a shared machine is not (BENCHMARKS.md).
+async fn one_series_alone(bot_fake: &FakeDiscord, n: i64, only: &str) {
+    let bare_fake;
+    let fake = if std::env::var_os("COORDINATOR_BENCH_BARE").is_some() {
+        bare_fake = FakeDiscord::start().await;
+        start_bare_bot(&bare_fake).await;
+        &bare_fake
+    } else {
+        bot_fake
+    };
+    round_trip_series(fake, n, 300, only).await;
+    let samples = std::env::var("COORDINATOR_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let callgrind = |switch: &str| {
+        if std::env::var_os("COORDINATOR_BENCH_CALLGRIND").is_some() {
+            let pid = std::process::id().to_string();
+            let switched = std::process::Command::new("callgrind_control")
+                .args(["-i", switch, &pid])
+                .status();
+            if !switched.is_ok_and(|s| s.success()) {
+                eprintln!("callgrind_control -i {switch} failed");
+            }
+        }
+    };
+    callgrind("on");
+    let costs = round_trip_series(fake, n, samples, only).await;
+    callgrind("off");
+    for (name, cost) in costs {
+        println!(
+            "  {name}: {samples} commands, p50 {:.3} ms, cpu {:.0} µs per command",
+            cost.p50, cost.cpu
+        );
+    }
+}
+
+/// One command's cost in a round-trip series.
+struct Cost {
+    /// Latency, INTERACTION_CREATE sent to callback received, in ms.
+    p50: f64,
+    p99: f64,
+    /// CPU time of the whole process (bot, fake Discord and the benchmark) per command, in µs:
+    /// steadier than latency on a shared machine, and what a busy bot pays per command.
+    cpu: f64,
+}
+
+/// CPU time this process has used so far, all threads, in µs.
+fn process_cpu_us() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
+}
+
+/// The command series of the round trip whose names contain `only` (all for ""), each
+/// `samples` times, against whatever bot is connected to `fake`.
 async fn round_trip_series(
     fake: &FakeDiscord,
     n: i64,
     samples: usize,
-) -> Vec<(&'static str, (f64, f64, f64))> {
+    only: &str,
+) -> Vec<(&'static str, Cost)> {
     let caller = member(7);
     let mut results = Vec::new();
     for (name, build) in [
@@ -435,7 +507,11 @@ async fn round_trip_series(
         ("task autocomplete", 3),
         ("autocomplete, common words", 4),
     ] {
+        if !name.contains(only) {
+            continue;
+        }
         let mut times = Vec::new();
+        let cpu_before = process_cpu_us();
         for i in 0..samples {
             let number = 1 + (i as i64 * 7919) % n;
             let (id, interaction) = match build {
@@ -481,7 +557,9 @@ async fn round_trip_series(
             let latency = fake.response_latency(id).expect("latency");
             times.push(latency.as_secs_f64() * 1_000.0);
         }
-        results.push((name, summary_line(name, times, "ms")));
+        let cpu = (process_cpu_us() - cpu_before) / samples as f64;
+        let (p50, p99, _) = summary_line(name, times, "ms");
+        results.push((name, Cost { p50, p99, cpu }));
     }
     results
 }

@@ -434,6 +434,7 @@ const SQLITE_STATEMENT_CACHE: usize = 48;
 /// served by a thread of its own, with no far end that could hang up, and the ping is a round
 /// trip to that thread that doubled the cost of every statement (BENCHMARKS.md).
 async fn connect_sqlite(options: SqliteConnectOptions) -> StoreResult<SqlitePool> {
+    sqlite_without_memory_statistics();
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -459,6 +460,35 @@ async fn connect_sqlite(options: SqliteConnectOptions) -> StoreResult<SqlitePool
         .await?;
     migrations::migrator(Engine::Sqlite)?.run(&pool).await?;
     Ok(pool)
+}
+
+/// Turns SQLite's memory statistics off, once per process, before its first connection.
+///
+/// With them on (the library's default) every allocation SQLite makes or frees takes one
+/// process-wide mutex to keep the count, and sqlx copies every value of every row it reads
+/// (`sqlite3_value_dup`) and frees it on whichever thread drops the row: the connection
+/// threads and the tokio workers then queue on that mutex for every column of every row.
+/// Nothing here reads the statistics (`sqlite3_memory_used`), and the page cache is bounded
+/// by `cache_size` per connection, which does not need them.
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` only sets a process-wide option. SQLite accepts it only
+        // before it is initialized, which its first connection does; if something opened a
+        // connection earlier it answers SQLITE_MISUSE and changes nothing, which is harmless.
+        let code = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if code != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(
+                code,
+                "SQLite was already initialized; memory statistics stay on"
+            );
+        }
+    });
 }
 
 /// PostgreSQL 15+: its own migrations (the same schema, with PostgreSQL's types and a

@@ -188,13 +188,13 @@ pub struct TaskFilter {
 #[derive(Debug, Clone)]
 pub struct TaskPage {
     pub tasks: Vec<Task>,
-    /// How many match, counted up to `LIST_COUNT_CAP`.
+    /// How many match: exact for every open task, otherwise counted up to `LIST_COUNT_CAP`.
     pub total: i64,
     /// More than `total` match.
     pub capped: bool,
 }
 
-/// `/task list` counts matching tasks up to this many ("1000+").
+/// A filtered `/task list` counts matching tasks up to this many ("1000+").
 pub const LIST_COUNT_CAP: i64 = 1_000;
 
 async fn insert_history(
@@ -434,11 +434,23 @@ impl Db {
             }
             TaskSort::Number => "t.number",
         };
-        // Counting stops past the cap: a page of ten never pays for a count of 100,000.
-        let count = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {}) AS matching",
-            LIST_COUNT_CAP + 1
-        );
+        // Every open task: the number the triggers keep (migration `open_tasks`), exact and
+        // read in one row. Narrower lists are counted, and counting stops past the cap: a
+        // page of ten never pays for a count of 100,000.
+        let every_open = filter.assignee_id.is_none()
+            && filter.project_id.is_none()
+            && filter.overdue_at.is_none()
+            && filter.status.is_none();
+        let count = if every_open {
+            "SELECT COALESCE((SELECT open_tasks FROM guild_open_tasks WHERE guild_id = $1), 0)"
+                .to_string()
+        } else {
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tasks t WHERE {condition} LIMIT {}) \
+                 AS matching",
+                LIST_COUNT_CAP + 1
+            )
+        };
         // The page and the count in one statement (each statement is a round trip); the
         // count's subquery does not depend on the row, so it runs once. The page bounds are
         // written in, not bound: with `LIMIT $n` PostgreSQL's cached generic plan cannot know
@@ -455,10 +467,11 @@ impl Db {
             None if offset == 0 => 0,
             None => with_args(sql(count)).scalar(self.on()).await?,
         };
+        let capped = !every_open && total > LIST_COUNT_CAP;
         Ok(TaskPage {
             tasks: tasks_out(rows.into_iter().map(|row| row.task).collect())?,
-            total: total.min(LIST_COUNT_CAP),
-            capped: total > LIST_COUNT_CAP,
+            total: if capped { LIST_COUNT_CAP } else { total },
+            capped,
         })
     }
 

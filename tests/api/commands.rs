@@ -328,6 +328,55 @@ async fn list_paginates_ten_per_page_with_working_buttons() {
     assert!(text.contains("**#11** task 11"), "{text}");
 }
 
+/// The unfiltered list's count is kept as tasks change, not counted: it follows every way a
+/// task becomes open or stops being open, and nothing else.
+#[tokio::test]
+async fn list_count_follows_tasks_done_reopened_and_deleted() {
+    let bot = TestBot::start().await;
+    let alice = member(ALICE);
+    let count = || async {
+        let text = embed_text(&bot.run(&alice, &["task", "list"], vec![]).await);
+        // The footer: "Page 1 of 1 · 4 tasks".
+        let footer = text.split("Page 1 of ").nth(1).unwrap_or_default();
+        let count = footer.split(" · ").nth(1).unwrap_or_default();
+        count.lines().next().unwrap_or_default().to_string()
+    };
+    for i in 1..=4 {
+        bot.create_task(&alice, &format!("task {i}"), vec![]).await;
+    }
+    assert_eq!(count().await, "4 tasks");
+    let task = |n: i64| vec![Opt::Int("task", n)];
+    bot.run(&alice, &["task", "done"], task(1)).await;
+    assert_eq!(count().await, "3 tasks");
+    bot.run(&alice, &["task", "start"], task(2)).await;
+    bot.run(
+        &alice,
+        &["task", "block"],
+        vec![Opt::Int("task", 3), s("reason", "waiting")],
+    )
+    .await;
+    assert_eq!(
+        count().await,
+        "3 tasks",
+        "in progress and blocked stay open"
+    );
+    bot.run(&alice, &["task", "reopen"], task(1)).await;
+    assert_eq!(count().await, "4 tasks");
+    bot.run(&alice, &["task", "delete"], task(4)).await;
+    bot.run(&alice, &["task", "done"], task(2)).await;
+    assert_eq!(count().await, "2 tasks");
+    // A done task deleted was not open: the count stays.
+    bot.run(&alice, &["task", "delete"], task(2)).await;
+    assert_eq!(count().await, "2 tasks");
+    let other = member(ALICE).in_guild(OTHER_GUILD);
+    bot.create_task(&other, "elsewhere", vec![]).await;
+    assert_eq!(
+        count().await,
+        "2 tasks",
+        "another guild's task is not counted here"
+    );
+}
+
 #[tokio::test]
 async fn list_filters_by_assignee_project_status_and_overdue() {
     let bot = TestBot::with_manager_role().await;

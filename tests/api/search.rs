@@ -105,7 +105,7 @@ async fn a_small_guild_finds_its_task_behind_many_newer_ones_elsewhere() {
 /// A database written before titles carried a search key: the bot fills the keys in at start,
 /// and the old tasks are found like new ones.
 #[tokio::test]
-async fn tasks_stored_before_search_keys_existed_are_found_after_an_upgrade() {
+async fn tasks_stored_before_search_keys_existed_are_found_and_counted_after_an_upgrade() {
     use sqlx::migrate::Migrator;
     let dir = tempfile::tempdir().expect("temp dir");
     let url = crate::support::database::url_for_test(dir.path()).await;
@@ -177,6 +177,12 @@ async fn tasks_stored_before_search_keys_existed_are_found_after_an_upgrade() {
         let expected: Vec<i64> = if number == 0 { vec![] } else { vec![number] };
         assert_eq!(numbers, expected, "{typed}");
     }
+    // The list's count of open tasks starts from the tasks the upgrade found.
+    let page = db
+        .list_tasks(guild, &coordinator::store::TaskFilter::default(), 0, 10)
+        .await
+        .expect("list");
+    assert_eq!((page.total, page.tasks.len()), (3, 3));
     db.close().await;
 }
 
