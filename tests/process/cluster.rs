@@ -489,6 +489,20 @@ async fn endpoint_mode_cluster_survives_worker_kills_with_every_duty_once_and_in
     .await
     .expect("tasks");
     assert!(gaps.is_empty(), "task numbers with gaps: {gaps:?}");
+    // The open-task count each guild's list shows, kept by triggers while two processes
+    // created and finished tasks at once, equals a count of the tasks themselves.
+    let miscounted: Vec<(i64, i64, i64)> = sql("SELECT t.guild_id, COUNT(*), \
+         COALESCE(MAX(c.open_tasks), 0) FROM tasks t \
+         LEFT JOIN guild_open_tasks c ON c.guild_id = t.guild_id \
+         WHERE t.deleted_at IS NULL AND t.status <> 'done' GROUP BY t.guild_id \
+         HAVING COUNT(*) <> COALESCE(MAX(c.open_tasks), 0)")
+    .fetch_all(db.on())
+    .await
+    .expect("open tasks");
+    assert!(
+        miscounted.is_empty(),
+        "open-task counts off: {miscounted:?}"
+    );
 
     // Every interaction answered: in the response, or deferred and then finished.
     let answered = std::mem::take(&mut *answered.lock().expect("answers"));
