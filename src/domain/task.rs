@@ -177,7 +177,47 @@ pub struct Task {
 
 impl Task {
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.status.is_open() && self.due_at.is_some_and(|due| due <= now)
+        overdue(self.status, self.due_at, now)
+    }
+}
+
+/// Still open and past its due time.
+fn overdue(status: Status, due_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    status.is_open() && due_at.is_some_and(|due| due <= now)
+}
+
+/// A task as one line of a list shows it. `/task list` and `/task mine` read only this much:
+/// every column read is a value the database layer copies and frees, per row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskLine {
+    pub number: TaskNumber,
+    pub title: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub project_name: Option<String>,
+    pub assignee_id: Option<UserId>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub repeat: Option<Recurrence>,
+}
+
+impl TaskLine {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        overdue(self.status, self.due_at, now)
+    }
+}
+
+impl From<&Task> for TaskLine {
+    fn from(task: &Task) -> TaskLine {
+        TaskLine {
+            number: task.number,
+            title: task.title.clone(),
+            status: task.status,
+            priority: task.priority,
+            project_name: task.project.as_ref().map(|p| p.name.clone()),
+            assignee_id: task.assignee_id,
+            due_at: task.due_at,
+            repeat: task.repeat,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ pub mod summary;
 
 use crate::domain::clip;
 use crate::domain::ids::{ChannelId, RoleId, UserId};
-use crate::domain::task::{HistoryEntry, Task};
+use crate::domain::task::{HistoryEntry, Task, TaskLine};
 
 pub const CONTENT_MAX: usize = 2_000;
 pub const EMBED_DESCRIPTION_MAX: usize = 4_096;
@@ -160,7 +160,7 @@ pub fn footer(text: impl Into<String>) -> CreateEmbedFooter {
 }
 
 /// A short description of a task for lists: `#12 Title · in progress · due … · @user`.
-pub fn task_line(task: &Task, now: DateTime<Utc>) -> String {
+pub fn task_line(task: &TaskLine, now: DateTime<Utc>) -> String {
     let mut parts = vec![
         format!("**{}** {}", task.number, fit(&typed(&task.title), 80)),
         task.status.label().to_lowercase(),
@@ -168,8 +168,8 @@ pub fn task_line(task: &Task, now: DateTime<Utc>) -> String {
     if task.priority != crate::domain::task::Priority::Normal {
         parts.push(format!("**{}**", task.priority.as_str()));
     }
-    if let Some(project) = &task.project {
-        parts.push(format!("📁 {}", fit(&typed(&project.name), 40)));
+    if let Some(project) = &task.project_name {
+        parts.push(format!("📁 {}", fit(&typed(project), 40)));
     }
     if let Some(due) = task.due_at {
         let late = if task.is_overdue(now) {

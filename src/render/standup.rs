@@ -88,7 +88,8 @@ pub fn digest_body(tasks: &[&crate::domain::task::Task], now: DateTime<Utc>) -> 
     let lines: Vec<String> = tasks
         .iter()
         .map(|task| {
-            let mut line = format!("• {}", super::task_line(task, now));
+            let line_of = crate::domain::task::TaskLine::from(*task);
+            let mut line = format!("• {}", super::task_line(&line_of, now));
             if let (crate::domain::task::Status::Blocked, Some(reason)) =
                 (task.status, task.blocked_reason.as_deref())
             {

@@ -12,7 +12,9 @@ use super::{
 use crate::domain::duties::{next_at, DutyClock};
 use crate::domain::ids::{ChannelId, GuildId, UserId};
 use crate::domain::recurrence::{Recurrence, Repeat};
-use crate::domain::task::{Priority, ProjectRef, Status, Task, TaskCommand, TaskNumber, TaskSort};
+use crate::domain::task::{
+    Priority, ProjectRef, Status, Task, TaskCommand, TaskLine, TaskNumber, TaskSort,
+};
 use crate::domain::validate::search_key;
 use crate::domain::UserError;
 
@@ -31,10 +33,55 @@ const INSERTED_TASK_COLUMNS: &str =
      due_set_at, duty_cursor, snoozed_until, repeat_rule, repeat_zone, repeat_anchor";
 pub(super) const TASK_FROM: &str = "FROM tasks t LEFT JOIN projects p ON p.id = t.project_id";
 
+/// The columns a [`TaskLineRow`] reads (from [`TASK_FROM`]).
+const TASK_LINE_COLUMNS: &str = "t.number, t.title, t.status, t.priority, p.name AS project_name, \
+     t.assignee_id, t.due_at, t.repeat_rule, t.repeat_zone, t.repeat_anchor";
+
 record! {
-    /// A task on a list page, with how many tasks match the list (capped).
-    struct CountedTaskRow {
-        #[flatten] task: TaskRow,
+    /// A task as a list line shows it, as stored.
+    struct TaskLineRow {
+        number: i64,
+        title: String,
+        status: String,
+        priority: String,
+        project_name: Option<String>,
+        assignee_id: Option<i64>,
+        due_at: Option<i64>,
+        repeat_rule: Option<String>,
+        repeat_zone: Option<String>,
+        repeat_anchor: Option<i64>,
+    }
+}
+
+impl TryFrom<TaskLineRow> for TaskLine {
+    type Error = StoreError;
+
+    fn try_from(row: TaskLineRow) -> StoreResult<TaskLine> {
+        Ok(TaskLine {
+            number: TaskNumber(row.number),
+            title: row.title,
+            status: status_out(&row.status)?,
+            priority: priority_out(&row.priority)?,
+            project_name: row.project_name,
+            assignee_id: row.assignee_id.map(id_out),
+            due_at: time_out_opt(row.due_at)?,
+            repeat: recurrence_out(
+                row.repeat_rule.as_deref(),
+                row.repeat_zone.as_deref(),
+                row.repeat_anchor,
+            )?,
+        })
+    }
+}
+
+fn lines_out(rows: Vec<TaskLineRow>) -> StoreResult<Vec<TaskLine>> {
+    rows.into_iter().map(TaskLine::try_from).collect()
+}
+
+record! {
+    /// A line on a list page, with how many tasks match the list.
+    struct CountedTaskLineRow {
+        #[flatten] line: TaskLineRow,
         matching_total: i64,
     }
 }
@@ -130,14 +177,9 @@ impl TryFrom<TaskRow> for Task {
             number: TaskNumber(row.number),
             title: row.title,
             description: row.description,
-            status: row
-                .status
-                .parse()
-                .map_err(|()| StoreError::Corrupt(format!("unknown status {:?}", row.status)))?,
+            status: status_out(&row.status)?,
             blocked_reason: row.blocked_reason,
-            priority: row.priority.parse().map_err(|()| {
-                StoreError::Corrupt(format!("unknown priority {:?}", row.priority))
-            })?,
+            priority: priority_out(&row.priority)?,
             project,
             assignee_id: row.assignee_id.map(id_out),
             creator_id: id_out(row.creator_id),
@@ -153,6 +195,18 @@ impl TryFrom<TaskRow> for Task {
             )?,
         })
     }
+}
+
+fn status_out(stored: &str) -> StoreResult<Status> {
+    stored
+        .parse()
+        .map_err(|()| StoreError::Corrupt(format!("unknown status {stored:?}")))
+}
+
+fn priority_out(stored: &str) -> StoreResult<Priority> {
+    stored
+        .parse()
+        .map_err(|()| StoreError::Corrupt(format!("unknown priority {stored:?}")))
 }
 
 /// Decodes rows into tasks.
@@ -187,7 +241,7 @@ pub struct TaskFilter {
 
 #[derive(Debug, Clone)]
 pub struct TaskPage {
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<TaskLine>,
     /// How many match: exact for every open task, otherwise counted up to `LIST_COUNT_CAP`.
     pub total: i64,
     /// More than `total` match.
@@ -455,8 +509,8 @@ impl Db {
         // count's subquery does not depend on the row, so it runs once. The page bounds are
         // written in, not bound: with `LIMIT $n` PostgreSQL's cached generic plan cannot know
         // the page is ten rows, and sorted the whole guild.
-        let rows: Vec<CountedTaskRow> = with_args(sql(format!(
-            "SELECT {TASK_COLUMNS}, ({count}) AS matching_total {TASK_FROM} \
+        let rows: Vec<CountedTaskLineRow> = with_args(sql(format!(
+            "SELECT {TASK_LINE_COLUMNS}, ({count}) AS matching_total {TASK_FROM} \
              WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         )))
         .fetch_all(self.on())
@@ -469,7 +523,7 @@ impl Db {
         };
         let capped = !every_open && total > LIST_COUNT_CAP;
         Ok(TaskPage {
-            tasks: tasks_out(rows.into_iter().map(|row| row.task).collect())?,
+            tasks: lines_out(rows.into_iter().map(|row| row.line).collect())?,
             total: if capped { LIST_COUNT_CAP } else { total },
             capped,
         })
@@ -490,8 +544,9 @@ impl Db {
         .bind(id_in(user_id))
         .scalar(self.on())
         .await?;
-        let rows: Vec<TaskRow> = sql(select_tasks(
-            "WHERE t.guild_id = $1 AND t.assignee_id = $2 AND t.status <> 'done' \
+        let rows: Vec<TaskLineRow> = sql(format!(
+            "SELECT {TASK_LINE_COLUMNS} {TASK_FROM} \
+             WHERE t.guild_id = $1 AND t.assignee_id = $2 AND t.status <> 'done' \
              AND t.deleted_at IS NULL \
              ORDER BY CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, t.number LIMIT $3",
         ))
@@ -501,7 +556,7 @@ impl Db {
         .fetch_all(self.on())
         .await?;
         Ok(TaskPage {
-            tasks: tasks_out(rows)?,
+            tasks: lines_out(rows)?,
             total,
             capped: false,
         })
